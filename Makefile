@@ -1,0 +1,46 @@
+# Berth: the two commands a newcomer needs are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+JAVA_HOME := $(shell scripts/java-home.sh)
+export JAVA_HOME
+export PATH := $(JAVA_HOME)/bin:$(PATH)
+export BERTH_IMAGES_DIR ?= /var/cache/berth/images
+MVN := mvn -B -ntp -Dberth.images.dir=$(BERTH_IMAGES_DIR)
+
+.PHONY: help host images setup build test run bench conformance clean host-teardown
+
+help:
+	@echo "make run    - install what is missing, build, start the host agent (API on 127.0.0.1)"
+	@echo "make test   - install what is missing, build, run every test (real Docker, libvirt, OVS)"
+	@echo "make bench  - benchmarks: Berth's path and the baseline side by side"
+	@echo "make conformance - run the conformance suite against every driver"
+
+host:
+	scripts/host-setup.sh
+
+images: host
+	images/build.sh
+
+setup: host images
+
+build:
+	$(MVN) -DskipTests install
+
+test: setup
+	$(MVN) install
+
+conformance: setup
+	$(MVN) -pl conformance-tests -am install -Dtest='*Conformance*' -Dsurefire.failIfNoSpecifiedTests=false
+
+run: setup build
+	scripts/run-agent.sh
+
+bench: setup build
+	scripts/bench.sh
+
+host-teardown:
+	scripts/host-teardown.sh
+
+clean:
+	$(MVN) -q clean

@@ -1,0 +1,104 @@
+package org.berth.driver.api;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * One backend's view of the instances on this host: the executable contract of DESIGN.md, checked by the
+ * conformance suite.
+ *
+ * <p>Threading: every method must be thread-safe. Callers run at most one operation per instance at a time, but
+ * operations on different instances run concurrently. Every method must return within a bound (each operation's
+ * own timeout, or the driver's configured backend timeout) and raise {@link DriverException.OperationTimedOut}
+ * otherwise; none may block forever.
+ *
+ * <p>Errors: only {@link DriverException} kinds (plus {@link IllegalArgumentException} for invalid arguments).
+ * An unknown instance raises {@link DriverException.InstanceNotFound}; an operation in the wrong state raises
+ * {@link DriverException.InvalidInstanceState} with the state found; an unreachable backend raises
+ * {@link DriverException.BackendUnavailable}; an optional operation the driver does not declare in
+ * {@link DriverInfo#capabilities()} raises {@link DriverException.CapabilityMissing}.
+ */
+public interface ComputeDriver extends AutoCloseable {
+    /** Name, version, hypervisor type, capabilities and accepted image formats. Must not touch the backend. */
+    DriverInfo describe();
+
+    /**
+     * Creates the instance and, when {@link InstanceSpec#powerOn()}, powers it on and plugs its VIFs.
+     * On any failure everything this call created is removed before the exception propagates (no container,
+     * domain, overlay, tap/veth or OVS port remains).
+     *
+     * @return the instance as the backend now reports it
+     * @throws DriverException.InstanceExists     if an instance with this UUID exists
+     * @throws DriverException.ImageNotFound      if the image is not in the store
+     * @throws DriverException.ImageInvalid       if the driver cannot spawn from the image's format
+     */
+    InstanceInfo spawn(InstanceSpec spec);
+
+    /**
+     * Removes the instance and every host artefact it had (backend object, disks, console log, VIFs).
+     * Idempotent: an unknown or half-built instance succeeds. Works in every power state.
+     */
+    void destroy(UUID uuid);
+
+    /**
+     * Asks the guest to shut down and waits up to {@code timeout}, then forces it off.
+     * Already SHUTDOWN is not an error. SUSPENDED and PAUSED instances are forced off.
+     */
+    void powerOff(UUID uuid, Duration timeout);
+
+    /** Powers the instance on and re-plugs its VIFs. Already RUNNING is not an error. */
+    void powerOn(UUID uuid);
+
+    /**
+     * SOFT: the guest shuts down and starts again; falls back to HARD after the driver's soft-reboot timeout
+     * ({@link Capability#SOFT_REBOOT}; without it SOFT behaves as HARD). HARD: restart from any state, also PAUSED,
+     * SHUTDOWN or SUSPENDED, regenerating the backend definition from the stored spec. Ends RUNNING.
+     */
+    void reboot(UUID uuid, RebootType type);
+
+    /** Freezes a RUNNING instance in memory ({@link Capability#PAUSE}). Already PAUSED is not an error. */
+    void pause(UUID uuid);
+
+    /** Thaws a PAUSED instance. RUNNING raises {@link DriverException.InvalidInstanceState} (nothing to unpause). */
+    void unpause(UUID uuid);
+
+    /** Saves a RUNNING or PAUSED instance to disk, surviving a host restart ({@link Capability#SUSPEND}). */
+    void suspend(UUID uuid);
+
+    /** Restores a SUSPENDED instance to RUNNING. */
+    void resume(UUID uuid);
+
+    /** The power state and stored spec, read from the backend. */
+    InstanceInfo info(UUID uuid);
+
+    /** All of Berth's instances of this driver (and only those), read from the backend. */
+    List<InstanceInfo> list();
+
+    /**
+     * The last at most {@code maxBytes} bytes of the serial console or container log ({@link Capability#CONSOLE_LOG}).
+     * Never reads more than a bounded amount from the backend, however large the log is.
+     *
+     * @param maxBytes 1 to 1 MiB
+     */
+    byte[] consoleLog(UUID uuid, int maxBytes);
+
+    /**
+     * Stores a copy of the instance's disk or filesystem as a new image in the {@link ImageStore} that spawns
+     * again with this driver ({@link Capability#SNAPSHOT}). The instance ends in the power state it had.
+     */
+    Image snapshot(UUID uuid, String imageName);
+
+    /** Hot-plugs a VIF into a RUNNING instance ({@link Capability#INTERFACE_HOTPLUG}); it stays in the stored spec. */
+    void attachInterface(UUID uuid, VifSpec vif);
+
+    /** Hot-unplugs the VIF with this port id. Idempotent for a port the instance does not have. */
+    void detachInterface(UUID uuid, String portId);
+
+    /** Raw host capacity and this driver's usage (sum of its instances' flavors). */
+    HostResources resources();
+
+    /** Releases connections and threads. Instances keep running. Idempotent. */
+    @Override
+    void close();
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Builds Berth's test images from Debian packages into ${BERTH_IMAGES_DIR:-/var/cache/berth/images}:
+#   berth-busybox       docker-archive tarball (berth/busybox:test), built without dockerd
+#   berth-guest-kernel  Debian cloud kernel (aki)       berth-guest-initrd  busybox initramfs (ari)
+#   berth-guest-disk    qcow2 booting both through SYSLINUX
+# plus <name>.json manifests and index.json. Each image is rebuilt only when its cache key
+# (hash of its build inputs in images/ + exact Debian package versions) changes.
+#
+# Usage: images/build.sh [--force]      (root; no stdin needed)
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+IMAGES_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=${BERTH_IMAGES_DIR:-/var/cache/berth/images}
+FORCE=0
+for arg in "$@"; do
+  case $arg in
+    -f|--force) FORCE=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) printf 'images: unknown argument %s (try --help)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
+
+# shellcheck source=lib/common.sh
+. "$IMAGES_SRC/lib/common.sh"
+# shellcheck source=lib/manifest.sh
+. "$IMAGES_SRC/lib/manifest.sh"
+# shellcheck source=lib/container.sh
+. "$IMAGES_SRC/lib/container.sh"
+# shellcheck source=lib/guest.sh
+. "$IMAGES_SRC/lib/guest.sh"
+# shellcheck source=lib/disk.sh
+. "$IMAGES_SRC/lib/disk.sh"
+
+[[ $(id -u) == 0 ]] || die "run as root (the initramfs needs device nodes; the cache is in $OUT)"
+for tool in apt-cache apt-get dpkg-deb dpkg-query tar cpio gzip sha256sum mkfs.vfat syslinux mcopy qemu-img flock; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run scripts/host-setup.sh)"
+done
+[[ -x /bin/busybox ]] || die "/bin/busybox not found (apt-get install busybox-static)"
+[[ -f $SYSLINUX_MBR ]] || die "$SYSLINUX_MBR not found (apt-get install syslinux-common)"
+export LC_ALL=C TZ=UTC
+umask 022
+
+mkdir -p "$OUT"
+exec 9>"$OUT/.lock"
+flock -w 900 9 || die "another build holds $OUT/.lock"
+
+WORK=$(mktemp -d "$OUT/.work.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+BUILT=()
+
+# ensure NAME KEY BUILD_FUNCTION OUTPUT_FILES...: build unless the stamp matches and outputs exist.
+ensure() {
+  local name=$1 key=$2 fn=$3 dir
+  shift 3
+  if [[ $FORCE == 0 ]] && stamp_ok "$name" "$key" "$@" "$name.json"; then return 0; fi
+  dir="$WORK/$name"
+  mkdir -p "$dir"
+  "$fn" "$dir"
+  "manifest_$name"
+  stamp_write "$name" "$key"
+  BUILT+=("$name")
+}
+
+manifest_berth-busybox() {
+  local cfg
+  cfg=$(tar -xOf "$OUT/berth-busybox.tar" manifest.json | sed -n 's/.*"Config":"\([0-9a-f]*\)\.json".*/\1/p')
+  write_manifest berth-busybox berth-busybox.tar null docker "" \
+    "\"repo_tags\": [$(json_str "$CONTAINER_TAG")], \"docker_image_id\": $(json_str "sha256:$cfg"), \"source\": $(json_str "busybox-static $(pkg_version busybox-static)")"
+}
+manifest_berth-guest-initrd() {
+  write_manifest berth-guest-initrd berth-guest-initrd.img ari bare "" \
+    "\"source\": $(json_str "busybox-static $(pkg_version busybox-static); modules of $KERNEL_PKG $KERNEL_VER")"
+}
+manifest_berth-guest-kernel() {
+  write_manifest berth-guest-kernel berth-guest-kernel.vmlinuz aki bare \
+    "\"ramdisk_id\": $(json_str "$(manifest_id berth-guest-initrd)")" \
+    "\"os_command_line\": \"console=ttyS0\", \"kernel_release\": $(json_str "$(<"$OUT/berth-guest-kernel.release")"), \"source\": $(json_str "$KERNEL_PKG $KERNEL_VER")"
+}
+manifest_berth-guest-disk() {
+  write_manifest berth-guest-disk berth-guest-disk.qcow2 qcow2 bare \
+    "\"virtual_size\": $(( DISK_MIB * 1024 * 1024 ))" \
+    "\"os_command_line\": \"console=ttyS0\", \"hw_firmware_type\": \"bios\", \"source\": $(json_str "berth-guest-kernel + berth-guest-initrd, syslinux $(pkg_version syslinux)")"
+}
+
+ensure berth-busybox "$(container_key)" build_container berth-busybox.tar
+
+resolve_kernel
+ensure berth-guest-initrd "$(initrd_key)" build_initrd berth-guest-initrd.img
+kernel_id_key="$(kernel_key) ramdisk=$(manifest_id berth-guest-initrd)"   # manifest carries ramdisk_id
+ensure berth-guest-kernel "$kernel_id_key" build_kernel berth-guest-kernel.vmlinuz berth-guest-kernel.release
+ensure berth-guest-disk "$(disk_key)" build_disk berth-guest-disk.qcow2
+
+write_index berth-busybox berth-guest-disk berth-guest-initrd berth-guest-kernel
+
+if [[ " ${BUILT[*]} " == *" berth-busybox "* ]] && ! (verify_container); then
+  rm -f "$(stamp_file berth-busybox)"   # not up to date until it passes
+  die "berth-busybox failed its docker check"
+fi
+if [[ ${#BUILT[@]} == 0 ]]; then
+  printf 'images: up to date in %s\n' "$OUT"
+else
+  printf 'images: built %s in %s\n' "${BUILT[*]}" "$OUT"
+fi

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Boots the built guest images under QEMU (TCG: KVM is unusable on these hosts) and checks them:
+#   1. kernel+initrd, no NIC: BERTH-GUEST-READY on the serial console      (boot time)
+#   2. qcow2 disk (SYSLINUX), no NIC: BERTH-GUEST-READY                     (boot time)
+#   3. kernel+initrd with two virtio NICs: NIC picked by berth.mac, IP + MTU applied (BERTH-NET)
+#   4. qcow2 with a virtio NIC configured through SMBIOS OEM strings
+#   5. two guests on a loopback socket link (127.0.0.1 only): BERTH-PING from one to the other
+#   6. ACPI power button (monitor `system_powerdown`): clean poweroff, QEMU exits
+#   7. Ctrl-Alt-Del (monitor `sendkey ctrl-alt-delete`): clean reboot, guest comes back
+# Only 198.18.0.0/15 addresses inside the guests and 127.0.0.1 on the host are used.
+# Usage: images/verify-guest.sh        (after images/build.sh; ~1-2 minutes)
+set -euo pipefail
+
+OUT=${BERTH_IMAGES_DIR:-/var/cache/berth/images}
+KERNEL=$OUT/berth-guest-kernel.vmlinuz
+INITRD=$OUT/berth-guest-initrd.img
+DISK=$OUT/berth-guest-disk.qcow2
+for f in "$KERNEL" "$INITRD" "$DISK"; do [[ -s $f ]] || { echo "verify: $f missing: run images/build.sh" >&2; exit 1; }; done
+command -v qemu-system-x86_64 >/dev/null || { echo "verify: qemu-system-x86_64 not found" >&2; exit 1; }
+
+T=$(mktemp -d /tmp/berth-verify.XXXXXX)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+PASS=0 FAIL=0
+ok() { printf 'verify: ok   %s\n' "$*"; PASS=$((PASS + 1)); }
+bad() { printf 'verify: FAIL %s\n' "$*"; FAIL=$((FAIL + 1)); }
+now_ms() { printf '%s' $(( $(date +%s%N) / 1000000 )); }
+
+# wait_for FILE PATTERN SECONDS: 0 when PATTERN shows up in FILE in time.
+wait_for() {
+  local end=$(( $(date +%s) + $3 ))
+  while (( $(date +%s) < end )); do
+    grep -aq -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# start NAME QEMU-ARGS...: QEMU in the background (90 s hard limit), serial to $T/NAME.log,
+# monitor on the unix socket $T/NAME.mon. Sets STARTED_MS.
+start() {
+  local name=$1
+  shift
+  STARTED_MS=$(now_ms)
+  timeout 90 qemu-system-x86_64 -machine accel=tcg -m 256 -display none -no-user-config -nodefaults \
+    -serial "file:$T/$name.log" -monitor "unix:$T/$name.mon,server=on,wait=off" "$@" \
+    >"$T/$name.qemu" 2>&1 &
+  PIDS+=($!)
+  LAST_PID=$!
+}
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# monitor NAME COMMAND: one HMP command through the unix socket (python3, else socat).
+monitor() {
+  local sock="$T/$1.mon"
+  if command -v python3 >/dev/null; then
+    python3 - "$sock" "$2" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1])
+time.sleep(0.2); s.recv(4096)
+s.sendall(sys.argv[2].encode() + b"\n"); time.sleep(0.3); s.close()
+PY
+  elif command -v socat >/dev/null; then
+    { sleep 0.3; printf '%s\n' "$2"; sleep 0.3; } | timeout 5 socat - "UNIX-CONNECT:$sock" >/dev/null
+  else
+    echo "verify: need python3 or socat to talk to the QEMU monitor" >&2
+    return 1
+  fi
+}
+
+boot_test() {
+  local name=$1 label=$2
+  shift 2
+  start "$name" "$@"
+  if wait_for "$T/$name.log" BERTH-GUEST-READY 60; then
+    ok "$label: BERTH-GUEST-READY after $(( $(now_ms) - STARTED_MS )) ms"
+  else
+    bad "$label: no BERTH-GUEST-READY within 60 s (see serial log below)"; tail -20 "$T/$name.log"
+  fi
+  stop "$LAST_PID"
+}
+
+DIRECT=(-kernel "$KERNEL" -initrd "$INITRD")
+cp "$DISK" "$T/disk.qcow2"   # never write to the cached image
+DISKARGS=(-drive "file=$T/disk.qcow2,format=qcow2,if=virtio")
+
+# 1 + 2: plain boots
+boot_test direct "kernel+initrd (-nic none)" "${DIRECT[@]}" -append console=ttyS0 -nic none
+boot_test disk "qcow2 via SYSLINUX (-nic none)" "${DISKARGS[@]}" -nic none
+
+# 3: NIC selection by MAC, IP, MTU
+start nic "${DIRECT[@]}" \
+  -netdev socket,id=n0,listen=127.0.0.1:18765 -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01 \
+  -netdev socket,id=n1,listen=127.0.0.1:18766 -device virtio-net-pci,netdev=n1,mac=fa:16:3e:00:00:02 \
+  -append "console=ttyS0 berth.ip=198.18.0.10/24 berth.gw=198.18.0.1 berth.mac=fa:16:3e:00:00:02 berth.mtu=1400"
+if wait_for "$T/nic.log" 'BERTH-NET eth1 198.18.0.10/24 mac fa:16:3e:00:00:02 mtu 1400' 60; then
+  ok "NIC by MAC: $(grep -a '^BERTH-NET' "$T/nic.log")"
+else bad "NIC by MAC: $(grep -a 'BERTH-NET' "$T/nic.log" || echo 'no BERTH-NET line')"; fi
+stop "$LAST_PID"
+
+# 4: disk guest configured through SMBIOS OEM strings
+start smbios "${DISKARGS[@]}" \
+  -netdev socket,id=n0,listen=127.0.0.1:18767 -device virtio-net-pci,netdev=n0,mac=fa:16:3e:00:00:03 \
+  -smbios type=11,value=berth.ip=198.18.0.12/24,value=berth.hostname=diskvm
+if wait_for "$T/smbios.log" 'BERTH-GUEST-READY diskvm' 60 && grep -aq 'BERTH-NET eth0 198.18.0.12/24' "$T/smbios.log"; then
+  ok "SMBIOS parameters: $(grep -a '^BERTH-NET' "$T/smbios.log")"
+else bad "SMBIOS parameters: $(grep -a 'BERTH' "$T/smbios.log" | tr '\n' ' ')"; fi
+stop "$LAST_PID"
+
+# 5: two guests linked by a loopback TCP socket; B pings A
+start pinga "${DIRECT[@]}" -netdev socket,id=n0,listen=127.0.0.1:18770 \
+  -device virtio-net-pci,netdev=n0,mac=fa:16:3e:00:00:20 -append "console=ttyS0 berth.ip=198.18.0.20/24"
+A=$LAST_PID
+sleep 0.5
+start pingb "${DIRECT[@]}" -netdev socket,id=n0,connect=127.0.0.1:18770 \
+  -device virtio-net-pci,netdev=n0,mac=fa:16:3e:00:00:21 \
+  -append "console=ttyS0 berth.ip=198.18.0.21/24 berth.ping=198.18.0.20"
+if wait_for "$T/pingb.log" '^BERTH-PING 198.18.0.20 ok' 80; then ok "guest-to-guest ping over virtio-net"
+else bad "guest-to-guest ping: $(grep -a BERTH-PING "$T/pingb.log" || echo 'no result')"; fi
+stop "$LAST_PID"; stop "$A"
+
+# 6: ACPI power button -> clean poweroff -> QEMU exits by itself
+start acpi "${DISKARGS[@]}" -nic none
+if wait_for "$T/acpi.log" BERTH-GUEST-READY 60; then
+  t0=$(now_ms)
+  monitor acpi system_powerdown || true
+  end=$(( $(date +%s) + 30 ))
+  while kill -0 "$LAST_PID" 2>/dev/null && (( $(date +%s) < end )); do sleep 0.05; done
+  if ! kill -0 "$LAST_PID" 2>/dev/null && grep -aq '^BERTH-GUEST-SHUTDOWN' "$T/acpi.log" \
+     && grep -aq 'reboot: Power down' "$T/acpi.log"; then
+    ok "ACPI power button: clean poweroff, QEMU exited $(( $(now_ms) - t0 )) ms after system_powerdown"
+  else
+    bad "ACPI power button: guest still running or no clean shutdown"; tail -15 "$T/acpi.log"
+  fi
+else bad "ACPI test: guest did not boot"; fi
+stop "$LAST_PID"
+
+# 7: Ctrl-Alt-Del -> clean reboot -> second BERTH-GUEST-READY
+start cad "${DIRECT[@]}" -append console=ttyS0 -nic none
+if wait_for "$T/cad.log" BERTH-GUEST-READY 60; then
+  t0=$(now_ms)
+  monitor cad "sendkey ctrl-alt-delete" || true
+  end=$(( $(date +%s) + 60 ))
+  while (( $(grep -ac '^BERTH-GUEST-READY' "$T/cad.log") < 2 )) && (( $(date +%s) < end )); do sleep 0.1; done
+  if (( $(grep -ac '^BERTH-GUEST-READY' "$T/cad.log") >= 2 )) && grep -aq '^BERTH-GUEST-SHUTDOWN' "$T/cad.log" \
+     && grep -aq 'reboot: Restarting system' "$T/cad.log"; then
+    ok "Ctrl-Alt-Del: clean reboot, ready again $(( $(now_ms) - t0 )) ms later"
+  else
+    bad "Ctrl-Alt-Del: no clean reboot"; tail -15 "$T/cad.log"
+  fi
+else bad "Ctrl-Alt-Del test: guest did not boot"; fi
+stop "$LAST_PID"
+
+printf '%d passed, %d failed\n' "$PASS" "$FAIL"
+(( FAIL == 0 ))
