@@ -1,0 +1,464 @@
+package org.berth.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
+import org.berth.conformance.leak.LeakCheck;
+import org.berth.driver.api.Capability;
+import org.berth.driver.api.ComputeDriver;
+import org.berth.driver.api.ComputeDriverProvider;
+import org.berth.driver.api.ContainerFormat;
+import org.berth.driver.api.DiskFormat;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.Flavor;
+import org.berth.driver.api.Image;
+import org.berth.driver.api.ImageFormat;
+import org.berth.driver.api.InstanceInfo;
+import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.LifecycleEvent;
+import org.berth.driver.api.PowerState;
+import org.berth.driver.api.RebootType;
+import org.berth.driver.api.VifPlugger;
+import org.berth.driver.api.VifSpec;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * The driver contract of DESIGN.md as tests. A backend proves itself by a subclass that names its provider:
+ * <pre>{@code class MyDriverConformanceTest extends ComputeDriverConformance {
+ *     protected ComputeDriverProvider provider() { return new MyDriverProvider(); } }}</pre>
+ * Tests of optional features are skipped only when the driver does not declare the capability. After every test
+ * the kit destroys what the test spawned and then looks at the host itself for anything left (containers,
+ * domains, taps/veths, OVS ports, files in the state directory); any leftover fails the test, named.
+ *
+ * <p>Timeouts: {@code -Dberth.conformance.op_timeout} (seconds, default 180) bounds every driver call;
+ * {@code -Dberth.conformance.power_off_timeout} (seconds, default 15) is the graceful part of power off.
+ */
+public abstract class ComputeDriverConformance {
+    private static final Duration OP_TIMEOUT =
+            Duration.ofSeconds(Long.getLong("berth.conformance.op_timeout", 180));
+    private static final Duration POWER_OFF_TIMEOUT =
+            Duration.ofSeconds(Long.getLong("berth.conformance.power_off_timeout", 15));
+    private static final Duration CONSOLE_WAIT = Duration.ofSeconds(90);
+
+    private final List<UUID> spawned = new CopyOnWriteArrayList<>();
+    private final List<String> ports = new CopyOnWriteArrayList<>();
+    private final List<String> snapshots = new CopyOnWriteArrayList<>();
+    private Harness harness;
+
+    /** The provider of the driver under test. */
+    protected abstract ComputeDriverProvider provider();
+
+    /** A real VIF plugger for tests that plug interfaces; empty (the default) skips VIF plugging. */
+    protected Optional<VifPlugger> vifBackend() {
+        return Optional.empty();
+    }
+
+    @BeforeEach
+    final void openHarness() {
+        harness = Harness.of(provider(), vifBackend());
+    }
+
+    @AfterEach
+    final void destroyAndCheckForLeaks() {
+        var problems = new ArrayList<String>();
+        for (UUID uuid : spawned) {
+            try {
+                call("destroy " + uuid, () -> {
+                    driver().destroy(uuid);
+                    return null;
+                });
+            } catch (Throwable t) {
+                problems.add("destroy " + uuid + " failed: " + t);
+            }
+        }
+        for (String id : snapshots) {
+            harness.images().delete(id);
+        }
+        List<String> leaks = LeakCheck.leftovers(spawned, ports, harness.stateDir());
+        leaks.forEach(l -> problems.add("leaked " + l));
+        if (!problems.isEmpty()) {
+            fail("contract 'destroy removes every host artefact' broken by driver " + harness.info().name()
+                    + ":\n  " + String.join("\n  ", problems));
+        }
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------------
+
+    protected final ComputeDriver driver() {
+        return harness.driver();
+    }
+
+    protected final Harness harness() {
+        return harness;
+    }
+
+    private <T> T call(String what, Supplier<T> op) {
+        return assertTimeoutPreemptively(OP_TIMEOUT, op::get,
+                () -> "contract 'no operation hangs': " + what + " did not return within " + OP_TIMEOUT.toSeconds() + " s");
+    }
+
+    private void run(String what, Runnable op) {
+        call(what, () -> {
+            op.run();
+            return null;
+        });
+    }
+
+    /** A new spec on the driver's preferred test image; registered for cleanup. */
+    protected final InstanceSpec newSpec() {
+        UUID uuid = UUID.randomUUID();
+        spawned.add(uuid);
+        return InstanceSpec.of(uuid, "conformance-" + uuid.toString().substring(0, 8), Flavor.tiny(),
+                harness.bootImage().id());
+    }
+
+    protected final InstanceInfo spawn(InstanceSpec spec) {
+        spawned.add(spec.uuid());
+        return call("spawn " + spec.uuid(), () -> driver().spawn(spec));
+    }
+
+    protected final InstanceInfo spawnRunning() {
+        InstanceInfo info = spawn(newSpec());
+        assertEquals(PowerState.RUNNING, info.powerState(), "contract 'spawn powers on': spawn returned");
+        return info;
+    }
+
+    private PowerState state(UUID uuid) {
+        return call("info " + uuid, () -> driver().info(uuid)).powerState();
+    }
+
+    private void assertState(PowerState expected, UUID uuid, String rule) {
+        assertEquals(expected, state(uuid), () -> "contract '" + rule + "': info() power state of " + uuid);
+    }
+
+    /**
+     * Skips the test when the driver declares {@code c} missing, after checking that the operation then says so
+     * with {@link DriverException.CapabilityMissing} on a running instance and changes nothing.
+     */
+    private void requireCapability(Capability c) {
+        if (harness.info().has(c)) {
+            return;
+        }
+        UUID uuid = spawnRunning().uuid();
+        Executable op = switch (c) {
+            case PAUSE -> () -> driver().pause(uuid);
+            case SUSPEND -> () -> driver().suspend(uuid);
+            case SNAPSHOT -> () -> driver().snapshot(uuid, "never");
+            case CONSOLE_LOG -> () -> driver().consoleLog(uuid, 100);
+            case INTERFACE_HOTPLUG -> () -> driver().attachInterface(uuid,
+                    VifSpec.of(UUID.randomUUID().toString(), "fa:16:3e:00:00:02"));
+            case SOFT_REBOOT, LIFECYCLE_EVENTS -> null;
+        };
+        if (op != null) {
+            var e = assertThrows(DriverException.CapabilityMissing.class, op,
+                    () -> "contract 'a capability declared missing raises CapabilityMissing': " + c);
+            assertEquals(c, e.capability());
+            assertState(PowerState.RUNNING, uuid, "a refused operation changes nothing");
+        }
+        assumeTrue(false, () -> "driver " + harness.info().name() + " declares " + c + " missing");
+    }
+
+    private static void assertInvalidState(PowerState expectedFound, Executable op, String rule) {
+        var e = assertThrows(DriverException.InvalidInstanceState.class, op,
+                () -> "contract '" + rule + "': expected InvalidInstanceState");
+        assertEquals(expectedFound, e.found(), () -> "contract '" + rule + "': the state named in the error");
+        assertTrue(e.getMessage().contains(expectedFound.name()), () -> "the message names the state: " + e.getMessage());
+    }
+
+    // ---- spawn, info, list --------------------------------------------------------------------------------
+
+    @Test
+    @DisplayName("spawn creates a RUNNING instance that info() and list() report with its spec")
+    void spawnInfoList() {
+        InstanceInfo spawnedInfo = spawnRunning();
+        InstanceSpec spec = spawnedInfo.spec();
+        InstanceInfo info = call("info", () -> driver().info(spec.uuid()));
+        assertEquals(PowerState.RUNNING, info.powerState());
+        assertEquals(spec.flavor(), info.spec().flavor(), "spec stored in the backend: flavor");
+        assertEquals(spec.imageId(), info.spec().imageId(), "spec stored in the backend: image id");
+        assertEquals(spec.name(), info.spec().name(), "spec stored in the backend: name");
+        List<InstanceInfo> all = call("list", () -> driver().list());
+        assertTrue(all.stream().anyMatch(i -> i.uuid().equals(spec.uuid()) && i.powerState() == PowerState.RUNNING),
+                () -> "contract 'list() reports every instance': " + spec.uuid() + " missing from " + all);
+    }
+
+    @Test
+    @DisplayName("spawn with power_on=false leaves the instance SHUTDOWN, power_on starts it")
+    void spawnPoweredOff() {
+        InstanceSpec spec = newSpec().withPowerOn(false);
+        InstanceInfo info = spawn(spec);
+        assertEquals(PowerState.SHUTDOWN, info.powerState(), "contract 'spawn without power on': spawn returned");
+        run("power_on", () -> driver().powerOn(spec.uuid()));
+        assertState(PowerState.RUNNING, spec.uuid(), "power_on starts");
+    }
+
+    @Test
+    @DisplayName("spawn of an existing uuid raises InstanceExists and leaves the first instance alone")
+    void spawnDuplicate() {
+        InstanceInfo first = spawnRunning();
+        assertThrows(DriverException.InstanceExists.class, () -> driver().spawn(first.spec()));
+        assertState(PowerState.RUNNING, first.uuid(), "a refused spawn changes nothing");
+    }
+
+    // ---- failed spawns leave nothing ---------------------------------------------------------------------
+
+    @Test
+    @DisplayName("spawn from an unknown image raises ImageNotFound and leaves nothing")
+    void spawnUnknownImage() {
+        InstanceSpec spec = newSpec();
+        InstanceSpec bad = InstanceSpec.of(spec.uuid(), spec.name(), spec.flavor(), UUID.randomUUID().toString());
+        assertThrows(DriverException.ImageNotFound.class, () -> driver().spawn(bad));
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(spec.uuid()));
+    }
+
+    @Test
+    @DisplayName("spawn from an image format the driver does not take raises ImageInvalid and leaves nothing")
+    void spawnWrongFormat() throws IOException {
+        ImageFormat foreign = Arrays.stream(DiskFormat.values())
+                .flatMap(d -> Arrays.stream(ContainerFormat.values()).map(c -> new ImageFormat(d, c)))
+                .filter(f -> !harness.info().imageFormats().contains(f)).findFirst().orElseThrow();
+        Path tmp = Files.createTempFile(harness.stateDir().getParent(), "foreign", ".img");
+        Files.writeString(tmp, "not an image this driver takes");
+        Image image = harness.images().add("berth-foreign", foreign.diskFormat(), foreign.containerFormat(), tmp, Map.of());
+        snapshots.add(image.id());
+        InstanceSpec spec = newSpec();
+        InstanceSpec bad = InstanceSpec.of(spec.uuid(), spec.name(), spec.flavor(), image.id());
+        assertThrows(DriverException.ImageInvalid.class, () -> driver().spawn(bad),
+                "contract 'spawn checks the image format' (" + foreign + ")");
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(spec.uuid()));
+    }
+
+    @Test
+    @DisplayName("a spawn that fails half way (VIF plug refused) raises and leaves nothing behind")
+    void spawnFailsHalfWay() {
+        String port = UUID.randomUUID().toString();
+        ports.add(port);
+        harness.vifs().poison(port);
+        InstanceSpec spec = newSpec().withVifs(List.of(VifSpec.of(port, "fa:16:3e:00:00:01")));
+        assertThrows(DriverException.class, () -> call("spawn", () -> driver().spawn(spec)),
+                "contract 'a failed spawn raises'");
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(spec.uuid()),
+                "contract 'a failed spawn leaves nothing': info()");
+        List<String> leaks = LeakCheck.leftovers(List.of(spec.uuid()), List.of(port), harness.stateDir());
+        assertTrue(leaks.isEmpty(), () -> "contract 'a failed spawn leaves nothing' broken: " + leaks);
+    }
+
+    // ---- unknown ids and idempotent destroy -------------------------------------------------------------
+
+    @Test
+    @DisplayName("operations on an unknown uuid raise InstanceNotFound; destroy of it succeeds")
+    void unknownInstance() {
+        UUID unknown = UUID.randomUUID();
+        spawned.add(unknown);
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(unknown));
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().powerOn(unknown));
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().powerOff(unknown, POWER_OFF_TIMEOUT));
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().reboot(unknown, RebootType.HARD));
+        if (harness.info().has(Capability.PAUSE)) {
+            assertThrows(DriverException.InstanceNotFound.class, () -> driver().pause(unknown));
+        }
+        if (harness.info().has(Capability.CONSOLE_LOG)) {
+            assertThrows(DriverException.InstanceNotFound.class, () -> driver().consoleLog(unknown, 1024));
+        }
+        run("destroy unknown", () -> driver().destroy(unknown));
+    }
+
+    @Test
+    @DisplayName("destroy removes the instance and is idempotent")
+    void destroyTwice() {
+        UUID uuid = spawnRunning().uuid();
+        run("destroy", () -> driver().destroy(uuid));
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(uuid),
+                "contract 'destroy removes the instance'");
+        assertFalse(call("list", () -> driver().list()).stream().anyMatch(i -> i.uuid().equals(uuid)),
+                "contract 'destroy removes the instance': list()");
+        run("destroy again", () -> driver().destroy(uuid));
+        List<String> leaks = LeakCheck.leftovers(List.of(uuid), List.of(), harness.stateDir());
+        assertTrue(leaks.isEmpty(), () -> "contract 'destroy removes every host artefact' broken: " + leaks);
+    }
+
+    // ---- power --------------------------------------------------------------------------------------------
+
+    @Test
+    @DisplayName("power_off and power_on change the state; already-in-state is not an error")
+    void powerOffOn() {
+        UUID uuid = spawnRunning().uuid();
+        run("power_off", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT));
+        assertState(PowerState.SHUTDOWN, uuid, "power_off");
+        run("power_off again", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT));
+        assertState(PowerState.SHUTDOWN, uuid, "power_off of an off instance is not an error");
+        run("power_on", () -> driver().powerOn(uuid));
+        assertState(PowerState.RUNNING, uuid, "power_on");
+        run("power_on again", () -> driver().powerOn(uuid));
+        assertState(PowerState.RUNNING, uuid, "power_on of a running instance is not an error");
+    }
+
+    @Test
+    @DisplayName("soft reboot ends RUNNING")
+    void softReboot() {
+        UUID uuid = spawnRunning().uuid();
+        run("reboot SOFT", () -> driver().reboot(uuid, RebootType.SOFT));
+        assertState(PowerState.RUNNING, uuid, "soft reboot ends RUNNING");
+    }
+
+    @Test
+    @DisplayName("hard reboot ends RUNNING from RUNNING and from SHUTDOWN")
+    void hardRebootFromRunningAndShutdown() {
+        UUID uuid = spawnRunning().uuid();
+        run("reboot HARD", () -> driver().reboot(uuid, RebootType.HARD));
+        assertState(PowerState.RUNNING, uuid, "hard reboot from RUNNING");
+        run("power_off", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT));
+        run("reboot HARD", () -> driver().reboot(uuid, RebootType.HARD));
+        assertState(PowerState.RUNNING, uuid, "hard reboot from SHUTDOWN");
+    }
+
+    @Test
+    @DisplayName("hard reboot ends RUNNING from PAUSED")
+    void hardRebootFromPaused() {
+        requireCapability(Capability.PAUSE);
+        UUID uuid = spawnRunning().uuid();
+        run("pause", () -> driver().pause(uuid));
+        run("reboot HARD", () -> driver().reboot(uuid, RebootType.HARD));
+        assertState(PowerState.RUNNING, uuid, "hard reboot from PAUSED");
+    }
+
+    // ---- pause, suspend ------------------------------------------------------------------------------------
+
+    @Test
+    @DisplayName("pause freezes (PAUSED), unpause thaws; unpause of a running instance names its state")
+    void pauseUnpause() {
+        requireCapability(Capability.PAUSE);
+        UUID uuid = spawnRunning().uuid();
+        run("pause", () -> driver().pause(uuid));
+        assertState(PowerState.PAUSED, uuid, "pause reports PAUSED");
+        run("pause again", () -> driver().pause(uuid));
+        assertState(PowerState.PAUSED, uuid, "pause of a paused instance is not an error");
+        run("unpause", () -> driver().unpause(uuid));
+        assertState(PowerState.RUNNING, uuid, "unpause");
+        assertInvalidState(PowerState.RUNNING, () -> driver().unpause(uuid), "unpause needs PAUSED");
+    }
+
+    @Test
+    @DisplayName("pause of a SHUTDOWN instance raises InvalidInstanceState naming SHUTDOWN")
+    void pauseWhenOff() {
+        requireCapability(Capability.PAUSE);
+        UUID uuid = spawn(newSpec().withPowerOn(false)).uuid();
+        assertInvalidState(PowerState.SHUTDOWN, () -> driver().pause(uuid), "pause needs RUNNING");
+    }
+
+    @Test
+    @DisplayName("suspend saves to disk (SUSPENDED), resume restores RUNNING")
+    void suspendResume() {
+        requireCapability(Capability.SUSPEND);
+        UUID uuid = spawnRunning().uuid();
+        run("suspend", () -> driver().suspend(uuid));
+        assertState(PowerState.SUSPENDED, uuid, "suspend reports SUSPENDED");
+        run("resume", () -> driver().resume(uuid));
+        assertState(PowerState.RUNNING, uuid, "resume");
+    }
+
+    // ---- console, snapshot, resources, events -------------------------------------------------------------
+
+    @Test
+    @DisplayName("console_log returns a bounded tail of the console")
+    void consoleLogBounded() throws InterruptedException {
+        requireCapability(Capability.CONSOLE_LOG);
+        UUID uuid = spawnRunning().uuid();
+        long deadline = System.nanoTime() + CONSOLE_WAIT.toNanos();
+        byte[] big = new byte[0];
+        while (System.nanoTime() < deadline) {
+            big = call("console_log", () -> driver().consoleLog(uuid, 65536));
+            if (big.length > 16) {
+                break;
+            }
+            Thread.sleep(500);
+        }
+        assertTrue(big.length > 16, "contract 'console_log shows the console': still empty after " + CONSOLE_WAIT);
+        assertTrue(big.length <= 65536, "contract 'console_log is bounded': " + big.length + " > 65536");
+        for (int attempt = 0; ; attempt++) {
+            byte[] before = call("console_log", () -> driver().consoleLog(uuid, 65536));
+            byte[] tail = call("console_log", () -> driver().consoleLog(uuid, 16));
+            byte[] after = call("console_log", () -> driver().consoleLog(uuid, 65536));
+            assertTrue(tail.length <= 16, "contract 'console_log is bounded': " + tail.length + " bytes for maxBytes 16");
+            if (Arrays.equals(before, after)) {
+                assertArrayEquals(Arrays.copyOfRange(before, before.length - tail.length, before.length), tail,
+                        "contract 'console_log returns the tail'");
+                return;
+            }
+            assertTrue(attempt < 30, "console kept changing; cannot compare tails");
+            Thread.sleep(1000);
+        }
+    }
+
+    @Test
+    @DisplayName("console_log refuses a maxBytes outside 1..1 MiB")
+    void consoleLogLimits() {
+        requireCapability(Capability.CONSOLE_LOG);
+        UUID uuid = spawnRunning().uuid();
+        assertThrows(IllegalArgumentException.class, () -> driver().consoleLog(uuid, 0));
+        assertThrows(IllegalArgumentException.class, () -> driver().consoleLog(uuid, 2 * 1024 * 1024));
+    }
+
+    @Test
+    @DisplayName("snapshot stores an image that spawns again; the instance keeps its state")
+    void snapshotSpawnsAgain() {
+        requireCapability(Capability.SNAPSHOT);
+        UUID uuid = spawnRunning().uuid();
+        Image image = call("snapshot", () -> driver().snapshot(uuid, "conformance-snap"));
+        snapshots.add(image.id());
+        assertEquals(image, harness.images().get(image.id()), "contract 'snapshot goes to the image store'");
+        assertTrue(harness.info().accepts(image), "contract 'a snapshot spawns again': format " + image.diskFormat()
+                + "/" + image.containerFormat());
+        assertState(PowerState.RUNNING, uuid, "snapshot keeps the power state");
+        InstanceSpec fromSnap = newSpec();
+        InstanceInfo second = spawn(InstanceSpec.of(fromSnap.uuid(), "from-snapshot", Flavor.tiny(), image.id()));
+        assertEquals(PowerState.RUNNING, second.powerState(), "contract 'a snapshot spawns again'");
+    }
+
+    @Test
+    @DisplayName("resources() reports the host and counts the driver's instances")
+    void resources() {
+        InstanceInfo info = spawnRunning();
+        var r = call("resources", () -> driver().resources());
+        assertTrue(r.vcpus() >= 1 && r.memoryMb() > 0, () -> "host capacity: " + r);
+        assertTrue(r.vcpusUsed() >= info.spec().flavor().vcpus(), () -> "vcpus_used counts the instance: " + r);
+        assertTrue(r.memoryMbUsed() >= info.spec().flavor().memoryMb(), () -> "memory_mb_used counts it: " + r);
+        assertTrue(r.runningInstances() >= 1, () -> "running instances counts it: " + r);
+        assertFalse(r.hypervisorHostname().isBlank());
+    }
+
+    @Test
+    @DisplayName("lifecycle events report state changes")
+    void lifecycleEvents() throws InterruptedException {
+        requireCapability(Capability.LIFECYCLE_EVENTS);
+        UUID uuid = spawnRunning().uuid();
+        var events = harness.events();
+        assertTrue(events.await(uuid, LifecycleEvent.Transition.STARTED, Duration.ofSeconds(20)).isPresent(),
+                () -> "contract 'spawn emits STARTED': got " + events.events(uuid));
+        run("power_off", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT));
+        assertTrue(events.await(uuid, LifecycleEvent.Transition.STOPPED, Duration.ofSeconds(20)).isPresent(),
+                () -> "contract 'power_off emits STOPPED': got " + events.events(uuid));
+    }
+}

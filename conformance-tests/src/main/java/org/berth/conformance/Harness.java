@@ -1,0 +1,126 @@
+package org.berth.conformance;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import org.berth.conformance.images.ManifestImageStore;
+import org.berth.driver.api.ComputeDriver;
+import org.berth.driver.api.ComputeDriverProvider;
+import org.berth.driver.api.DriverConfig;
+import org.berth.driver.api.DriverContext;
+import org.berth.driver.api.DriverInfo;
+import org.berth.driver.api.Image;
+import org.berth.driver.api.ImageFormat;
+import org.berth.driver.api.VifPlugger;
+
+/**
+ * One driver under test with its context: a temporary state directory and image store (readable by QEMU's user),
+ * the built test images, recorded events and a VIF plugger that can be told to fail. Created once per driver per
+ * JVM and closed at exit, because connecting to a backend is slow and tests are many.
+ */
+public final class Harness implements AutoCloseable {
+    private static final Map<String, Harness> OPEN = new ConcurrentHashMap<>();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> OPEN.values().forEach(Harness::close), "berth-harness-close"));
+    }
+
+    private final ComputeDriver driver;
+    private final DriverInfo info;
+    private final ManifestImageStore images;
+    private final RecordingEventSink events = new RecordingEventSink();
+    private final PoisonableVifPlugger vifs;
+    private final Path root;
+    private final Path stateDir;
+
+    private Harness(ComputeDriverProvider provider, Optional<VifPlugger> vifBackend) {
+        try {
+            Path base = Path.of(System.getProperty("berth.conformance.dir", "/var/tmp"));
+            Files.createDirectories(base);
+            root = Files.createTempDirectory(base, "berth-conformance-" + provider.name() + "-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+            stateDir = Files.createDirectories(root.resolve("state"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("conformance: cannot create a working directory", e);
+        }
+        Path built = Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
+        images = ManifestImageStore.open(List.of(built), root.resolve("images"));
+        vifs = new PoisonableVifPlugger(vifBackend);
+        driver = provider.create(new DriverContext(config(provider.name()), images, Optional.of(vifs), events, stateDir));
+        info = driver.describe();
+    }
+
+    /** The harness of {@code provider}, created on first use. */
+    public static Harness of(ComputeDriverProvider provider, Optional<VifPlugger> vifBackend) {
+        return OPEN.computeIfAbsent(provider.name(), n -> new Harness(provider, vifBackend));
+    }
+
+    /** Driver options from system properties {@code berth.driver.<name>.<key>=value}. */
+    static DriverConfig config(String driver) {
+        String prefix = "berth.driver." + driver + ".";
+        var options = new LinkedHashMap<String, String>();
+        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith(prefix))
+                .forEach(k -> options.put(k.substring(prefix.length()), System.getProperty(k)));
+        return new DriverConfig(driver, options);
+    }
+
+    public ComputeDriver driver() {
+        return driver;
+    }
+
+    public DriverInfo info() {
+        return info;
+    }
+
+    public ManifestImageStore images() {
+        return images;
+    }
+
+    public RecordingEventSink events() {
+        return events;
+    }
+
+    public PoisonableVifPlugger vifs() {
+        return vifs;
+    }
+
+    public Path stateDir() {
+        return stateDir;
+    }
+
+    /** The image to spawn from: the first in the store in the driver's order of preferred formats. */
+    public Image bootImage() {
+        for (ImageFormat format : info.imageFormats()) {
+            Optional<Image> hit = images.list().stream().filter(format::matches)
+                    .filter(i -> i.name().startsWith("berth-"))
+                    .min(Comparator.comparing(Image::name));
+            if (hit.isPresent()) {
+                return hit.get();
+            }
+        }
+        throw new IllegalStateException("no test image for driver " + info.name() + " in formats " + info.imageFormats()
+                + "; run images/build.sh (images dir: " + System.getProperty("berth.images.dir") + ")");
+    }
+
+    @Override
+    public void close() {
+        try {
+            driver.close();
+        } finally {
+            try (Stream<Path> walk = Files.walk(root)) {
+                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException ignored) {
+                // the temp dir is under /var/tmp; best effort
+            }
+        }
+    }
+}

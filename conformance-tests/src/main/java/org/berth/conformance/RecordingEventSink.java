@@ -1,0 +1,40 @@
+package org.berth.conformance;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.berth.driver.api.EventSink;
+import org.berth.driver.api.LifecycleEvent;
+
+/** Keeps every lifecycle event a driver publishes, so tests can wait for one. Thread-safe. */
+public final class RecordingEventSink implements EventSink {
+    private final List<LifecycleEvent> events = new ArrayList<>();
+
+    @Override
+    public synchronized void publish(LifecycleEvent event) {
+        events.add(event);
+        notifyAll();
+    }
+
+    public synchronized List<LifecycleEvent> events(UUID uuid) {
+        return events.stream().filter(e -> e.uuid().equals(uuid)).toList();
+    }
+
+    /** Waits up to {@code timeout} for an event of {@code uuid} with {@code transition}. */
+    public synchronized Optional<LifecycleEvent> await(UUID uuid, LifecycleEvent.Transition transition, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Optional<LifecycleEvent> hit = events.stream()
+                    .filter(e -> e.uuid().equals(uuid) && e.transition() == transition).findFirst();
+            long left = deadline - System.nanoTime();
+            if (hit.isPresent() || left <= 0) {
+                return hit;
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+package org.berth.driver.api;
+
+/** Lists the drivers ServiceLoader finds on the class path: {@code java -cp … org.berth.driver.api.DriverRegistryMain}. */
+public final class DriverRegistryMain {
+    private DriverRegistryMain() {
+    }
+
+    public static void main(String[] args) {
+        DriverRegistry registry = DriverRegistry.load(DriverRegistryMain.class.getClassLoader());
+        if (registry.names().isEmpty()) {
+            System.out.println("no compute driver found on the class path");
+            System.exit(1);
+        }
+        registry.providers().forEach(p -> System.out.println(DriverRegistry.describe(p)));
+    }
+}
