@@ -21,6 +21,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
+import org.berth.conformance.host.HostCommand;
 import org.berth.conformance.leak.LeakCheck;
 import org.berth.driver.api.Capability;
 import org.berth.driver.api.ComputeDriver;
@@ -377,6 +378,64 @@ public abstract class ComputeDriverConformance {
         assertState(PowerState.SUSPENDED, uuid, "suspend reports SUSPENDED");
         run("resume", () -> driver().resume(uuid));
         assertState(PowerState.RUNNING, uuid, "resume");
+    }
+
+    // ---- VIFs ---------------------------------------------------------------------------------------------
+
+    private VifSpec newVif(int host) {
+        String port = UUID.randomUUID().toString();
+        ports.add(port);
+        String mac = String.format("fa:16:3e:%02x:%02x:%02x", host, (int) (Math.random() * 256), (int) (Math.random() * 256));
+        return new VifSpec(port, mac, "br-int", 1450, Optional.empty(),
+                List.of(org.berth.driver.api.IpAddress.parseCidr("198.18.7." + host + "/24", "ip")), Optional.empty());
+    }
+
+    private void requireVifBackend() {
+        assumeTrue(harness.vifs().hasBackend(), "no VIF backend in this run (the kit was given no VifPlugger)");
+    }
+
+    /** The OVS Interface external_ids of a port, from ovsdb itself; empty when there is no such Interface. */
+    private static String ovsExternalIds(String portId) {
+        var r = HostCommand.run(Duration.ofSeconds(20), "ovs-vsctl", "--timeout=10", "--bare",
+                "--columns=external_ids", "find", "Interface", "external_ids:iface-id=" + portId);
+        assertTrue(r.ok(), () -> "ovs-vsctl: " + r.stderr());
+        return r.stdout().strip();
+    }
+
+    @Test
+    @DisplayName("spawn plugs each VIF into OVS with Neutron's external_ids; power off/on keeps it plugged")
+    void spawnPlugsVifs() {
+        requireVifBackend();
+        VifSpec vif = newVif(10);
+        InstanceSpec spec = newSpec().withVifs(List.of(vif));
+        assertEquals(PowerState.RUNNING, spawn(spec).powerState());
+        String ids = ovsExternalIds(vif.portId());
+        assertTrue(ids.contains("iface-id=\"" + vif.portId() + "\"") || ids.contains("iface-id=" + vif.portId()),
+                () -> "contract 'OVS iface-id is the port id': " + ids);
+        assertTrue(ids.contains(vif.mac()), () -> "contract 'attached-mac is the VIF MAC': " + ids);
+        assertTrue(ids.contains(spec.uuid().toString()), () -> "contract 'vm-uuid is the instance': " + ids);
+        assertEquals(List.of(vif), call("info", () -> driver().info(spec.uuid())).spec().vifs(), "VIFs stored");
+        run("power_off", () -> driver().powerOff(spec.uuid(), POWER_OFF_TIMEOUT));
+        run("power_on", () -> driver().powerOn(spec.uuid()));
+        assertFalse(ovsExternalIds(vif.portId()).isEmpty(), "contract 'power_on re-plugs the VIFs'");
+    }
+
+    @Test
+    @DisplayName("attach and detach a VIF on a running instance")
+    void attachDetachInterface() {
+        requireCapability(Capability.INTERFACE_HOTPLUG);
+        requireVifBackend();
+        UUID uuid = spawnRunning().uuid();
+        VifSpec vif = newVif(11);
+        run("attach", () -> driver().attachInterface(uuid, vif));
+        assertFalse(ovsExternalIds(vif.portId()).isEmpty(), "contract 'attach plugs the VIF into OVS'");
+        assertTrue(call("info", () -> driver().info(uuid)).spec().vifs().contains(vif), "attached VIF in the spec");
+        run("detach", () -> driver().detachInterface(uuid, vif.portId()));
+        assertEquals("", ovsExternalIds(vif.portId()), "contract 'detach removes the OVS port'");
+        assertFalse(call("info", () -> driver().info(uuid)).spec().vifs().contains(vif), "detached VIF gone from the spec");
+        run("detach again", () -> driver().detachInterface(uuid, vif.portId()));
+        List<String> leaks = LeakCheck.leftovers(List.of(), List.of(vif.portId()), harness.stateDir());
+        assertTrue(leaks.isEmpty(), () -> "contract 'detach leaves nothing': " + leaks);
     }
 
     // ---- console, snapshot, resources, events -------------------------------------------------------------
