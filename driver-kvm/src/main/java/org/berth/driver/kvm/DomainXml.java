@@ -1,0 +1,135 @@
+package org.berth.driver.kvm;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.IpAddress;
+import org.berth.driver.api.VifSpec;
+import org.w3c.dom.Document;
+import org.w3c.dom.Element;
+
+/** Builds a libvirt domain definition with the DOM API; user values only ever become text or attribute nodes. */
+final class DomainXml {
+    /**
+     * Where an instance's files are and how it boots.
+     *
+     * @param root       the root disk (a qcow2 overlay)
+     * @param ephemeral  the ephemeral disk, or null
+     * @param swap       the swap disk, or null
+     * @param kernel     a kernel to boot directly, or null to boot from the root disk
+     * @param initrd     the ramdisk for {@code kernel}, or null
+     * @param cmdline    the kernel command line (without Berth's guest parameters), used with {@code kernel}
+     * @param consoleLog the serial console log file
+     */
+    record Layout(Path root, Path ephemeral, Path swap, Path kernel, Path initrd, String cmdline, Path consoleLog) {
+    }
+
+    private DomainXml() {
+    }
+
+    static String build(InstanceSpec spec, KvmConfig.VirtType virtType, Layout layout, boolean withVifs) {
+        Document doc = Xml.newDocument();
+        Element domain = Xml.child(doc, "domain", "type", virtType.domainType());
+        Xml.text(domain, "name", spec.backendName());
+        Xml.text(domain, "uuid", spec.uuid().toString());
+        Xml.text(domain, "title", spec.name());
+        SpecXml.write(Xml.child(domain, "metadata"), spec);
+        Xml.text(domain, "memory", Integer.toString(spec.flavor().memoryMb()), "unit", "MiB");
+        Xml.text(domain, "vcpu", Integer.toString(spec.flavor().vcpus()));
+
+        List<String> params = guestParams(spec);
+        if (!params.isEmpty()) {
+            Element oem = Xml.child(Xml.child(domain, "sysinfo", "type", "smbios"), "oemStrings");
+            params.forEach(p -> Xml.text(oem, "entry", p));
+        }
+        Element os = Xml.child(domain, "os");
+        Xml.text(os, "type", "hvm", "arch", "x86_64", "machine", "pc");
+        if (layout.kernel() != null) {
+            Xml.text(os, "kernel", layout.kernel().toString());
+            if (layout.initrd() != null) {
+                Xml.text(os, "initrd", layout.initrd().toString());
+            }
+            String cmdline = (layout.cmdline() == null ? "" : layout.cmdline() + " ") + String.join(" ", params);
+            Xml.text(os, "cmdline", cmdline.strip());
+        } else {
+            Xml.child(os, "boot", "dev", "hd");
+        }
+        if (!params.isEmpty()) {
+            Xml.child(os, "smbios", "mode", "sysinfo");
+        }
+        Element features = Xml.child(domain, "features");
+        Xml.child(features, "acpi");
+        Xml.child(features, "apic");
+        if (virtType == KvmConfig.VirtType.KVM) {
+            Xml.child(domain, "cpu", "mode", "host-passthrough");
+        }
+        Xml.text(domain, "on_poweroff", "destroy");
+        Xml.text(domain, "on_reboot", "restart");
+        Xml.text(domain, "on_crash", "destroy");
+
+        Element devices = Xml.child(domain, "devices");
+        disk(devices, layout.root(), "vda");
+        if (layout.ephemeral() != null) {
+            disk(devices, layout.ephemeral(), "vdb");
+        }
+        if (layout.swap() != null) {
+            disk(devices, layout.swap(), layout.ephemeral() != null ? "vdc" : "vdb");
+        }
+        Element serial = Xml.child(devices, "serial", "type", "pty");
+        // virtlogd writes (and caps) the log; append='off' starts it afresh at each boot.
+        Xml.child(serial, "log", "file", layout.consoleLog().toString(), "append", "off");
+        Xml.child(serial, "target", "port", "0");
+        Xml.child(Xml.child(devices, "console", "type", "pty"), "target", "type", "serial", "port", "0");
+        if (withVifs) {
+            for (VifSpec vif : spec.vifs()) {
+                devices.appendChild(doc.importNode(interfaceElement(vif), true));
+            }
+        }
+        Xml.child(devices, "memballoon", "model", "none");
+        return Xml.write(doc);
+    }
+
+    /** The {@code <interface>} of one VIF, as used in the definition and for hot-plug. */
+    static String interfaceXml(VifSpec vif) {
+        return Xml.write(interfaceElement(vif));
+    }
+
+    private static Element interfaceElement(VifSpec vif) {
+        Document doc = Xml.newDocument();
+        Element nic = Xml.child(doc, "interface", "type", "ethernet");
+        Xml.child(nic, "mac", "address", vif.mac());
+        Xml.child(nic, "target", "dev", vif.devName(), "managed", "no");
+        Xml.child(nic, "model", "type", "virtio");
+        Xml.child(nic, "mtu", "size", Integer.toString(vif.mtu()));
+        return nic;
+    }
+
+    private static void disk(Element devices, Path file, String target) {
+        Element disk = Xml.child(devices, "disk", "type", "file", "device", "disk");
+        Xml.child(disk, "driver", "name", "qemu", "type", "qcow2", "discard", "unmap");
+        Xml.child(disk, "source", "file", file.toString());
+        Xml.child(disk, "target", "dev", target, "bus", "virtio");
+    }
+
+    /**
+     * The test guest's parameters from the first VIF: {@code berth.ip=}, {@code berth.gw=}, {@code berth.mac=},
+     * {@code berth.mtu=}, plus {@code berth.hostname=}. Passed on the kernel command line and as SMBIOS OEM strings.
+     */
+    static List<String> guestParams(InstanceSpec spec) {
+        List<String> params = new ArrayList<>();
+        if (spec.vifs().isEmpty()) {
+            return params;
+        }
+        params.add("berth.hostname=" + spec.name());
+        VifSpec vif = spec.vifs().getFirst();
+        Optional<IpAddress> v4 = vif.ips().stream()
+                .filter(ip -> ip.address() instanceof java.net.Inet4Address).findFirst();
+        v4.or(() -> vif.ips().stream().findFirst()).ifPresent(ip -> params.add("berth.ip=" + ip));
+        vif.gateway().ifPresent(gw -> params.add("berth.gw=" + gw.getHostAddress()));
+        params.add("berth.mac=" + vif.mac());
+        params.add("berth.mtu=" + vif.mtu());
+        return params;
+    }
+}

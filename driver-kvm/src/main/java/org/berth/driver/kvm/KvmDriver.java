@@ -1,0 +1,303 @@
+package org.berth.driver.kvm;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.berth.driver.api.Capability;
+import org.berth.driver.api.ComputeDriver;
+import org.berth.driver.api.ContainerFormat;
+import org.berth.driver.api.DiskFormat;
+import org.berth.driver.api.DriverContext;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.DriverInfo;
+import org.berth.driver.api.HostResources;
+import org.berth.driver.api.Image;
+import org.berth.driver.api.ImageFormat;
+import org.berth.driver.api.InstanceInfo;
+import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.PowerState;
+import org.berth.driver.api.RebootType;
+import org.berth.driver.api.VifSpec;
+import org.libvirt.Domain;
+import org.libvirt.LibvirtException;
+
+/** {@link ComputeDriver} on libvirt: persistent domains {@code berth-<uuid>} carrying their spec in metadata. */
+final class KvmDriver implements ComputeDriver {
+    private static final List<ImageFormat> FORMATS = List.of(new ImageFormat(DiskFormat.QCOW2, ContainerFormat.BARE),
+            new ImageFormat(DiskFormat.RAW, ContainerFormat.BARE), new ImageFormat(DiskFormat.AKI, ContainerFormat.BARE));
+
+    private final DriverInfo info;
+    private final DriverContext context;
+    private final LibvirtSession session;
+    private final LifecycleEvents events;
+    private final InstanceFiles files;
+    private final BaseImages bases;
+    private final Domains domains;
+    private final PowerControl power;
+    private final Snapshots snapshots;
+    private final Hotplug hotplug;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private KvmDriver(KvmConfig config, DriverContext context, String version, boolean withEvents) {
+        this.context = context;
+        this.events = withEvents ? new LifecycleEvents(context.events()) : null;
+        this.session = new LibvirtSession(config.uri(), config.callTimeout(), c -> {
+            if (events != null) {
+                events.register(c);
+            }
+        });
+        QemuImg qemuImg = new QemuImg(config.callTimeout());
+        this.bases = new BaseImages(context.stateDir(), context.images());
+        this.files = new InstanceFiles(context.stateDir(), context.images(), bases, qemuImg);
+        this.domains = new Domains(session, files, config, context);
+        this.power = new PowerControl(domains, config);
+        this.snapshots = new Snapshots(domains, context.images(), qemuImg, context.stateDir());
+        this.hotplug = new Hotplug(domains);
+        Set<Capability> caps = EnumSet.of(Capability.SOFT_REBOOT, Capability.PAUSE, Capability.SUSPEND,
+                Capability.CONSOLE_LOG, Capability.SNAPSHOT);
+        if (context.vifPlugger().isPresent()) {
+            caps.add(Capability.INTERFACE_HOTPLUG);
+        }
+        if (withEvents) {
+            caps.add(Capability.LIFECYCLE_EVENTS);
+        }
+        this.info = new DriverInfo(KvmDriverProvider.NAME, version, config.virtType().hypervisorType(), caps, FORMATS);
+    }
+
+    static KvmDriver open(KvmConfig config, DriverContext context, String version) {
+        boolean withEvents = false;
+        if (config.events()) {
+            try {
+                LifecycleEvents.startLoop();
+                withEvents = true;
+            } catch (LibvirtException | RuntimeException | LinkageError e) {
+                // no event loop: the driver works, without LIFECYCLE_EVENTS
+            }
+        }
+        KvmDriver driver = new KvmDriver(config, context, version, withEvents);
+        try {
+            driver.session.call("connect", null, c -> c.getLibVersion());
+        } catch (RuntimeException e) {
+            driver.close();
+            throw e;
+        }
+        return driver;
+    }
+
+    @Override
+    public DriverInfo describe() {
+        return info;
+    }
+
+    @Override
+    public InstanceInfo spawn(InstanceSpec spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("spec: must be given");
+        }
+        UUID uuid = spec.uuid();
+        boolean exists = session.call("spawn", uuid, c -> Domains.lookupOrNull(c, uuid) != null);
+        if (exists) {
+            throw new DriverException.InstanceExists(uuid);
+        }
+        try {
+            files.delete(uuid); // a leftover of a lost instance is not reused
+            DomainXml.Layout layout = files.prepare(spec);
+            domains.define(spec, layout);
+            if (spec.powerOn()) {
+                domains.start("spawn", spec);
+            }
+            return domains.info(uuid);
+        } catch (RuntimeException e) {
+            try {
+                removeEverything(uuid, spec);
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void destroy(UUID uuid) {
+        requireUuid(uuid);
+        removeEverything(uuid, null);
+    }
+
+    private void removeEverything(UUID uuid, InstanceSpec known) {
+        InstanceSpec spec = domains.forceOff("destroy", uuid).orElse(known);
+        session.call("destroy", uuid, c -> {
+            Domain d = Domains.lookupOrNull(c, uuid);
+            if (d != null) {
+                d.undefine(org.libvirt.Domain.UndefineFlags.MANAGED_SAVE
+                        | org.libvirt.Domain.UndefineFlags.SNAPSHOTS_METADATA);
+            }
+            return null;
+        });
+        if (spec == null) {
+            spec = files.storedSpec(uuid).orElse(null);
+        }
+        if (spec != null) {
+            domains.unplugAll(uuid, spec.vifs());
+        }
+        files.delete(uuid);
+    }
+
+    @Override
+    public void powerOff(UUID uuid, Duration timeout) {
+        power.powerOff(requireUuid(uuid), timeout);
+    }
+
+    @Override
+    public void powerOn(UUID uuid) {
+        power.powerOn(requireUuid(uuid));
+    }
+
+    @Override
+    public void reboot(UUID uuid, RebootType type) {
+        power.reboot(requireUuid(uuid), type);
+    }
+
+    @Override
+    public void pause(UUID uuid) {
+        power.pause(requireUuid(uuid));
+    }
+
+    @Override
+    public void unpause(UUID uuid) {
+        power.unpause(requireUuid(uuid));
+    }
+
+    @Override
+    public void suspend(UUID uuid) {
+        power.suspend(requireUuid(uuid));
+    }
+
+    @Override
+    public void resume(UUID uuid) {
+        power.resume(requireUuid(uuid));
+    }
+
+    @Override
+    public InstanceInfo info(UUID uuid) {
+        return domains.info(requireUuid(uuid));
+    }
+
+    @Override
+    public List<InstanceInfo> list() {
+        return session.call("list instances", null, c -> {
+            Set<String> names = new LinkedHashSet<>();
+            for (int id : c.listDomains()) {
+                try {
+                    names.add(c.domainLookupByID(id).getName());
+                } catch (LibvirtException e) {
+                    // gone between listing and lookup
+                }
+            }
+            names.addAll(List.of(c.listDefinedDomains()));
+            List<InstanceInfo> result = new ArrayList<>();
+            for (String name : names) {
+                if (!name.startsWith("berth-")) {
+                    continue;
+                }
+                try {
+                    UUID uuid = UUID.fromString(name.substring("berth-".length()));
+                    Domain d = c.domainLookupByName(name);
+                    InstanceSpec spec = SpecXml.read(d.getXMLDesc(Domains.XML_INACTIVE)).orElse(null);
+                    if (spec != null && spec.uuid().equals(uuid)) {
+                        result.add(new InstanceInfo(uuid, PowerStates.of(d), spec, name));
+                    }
+                } catch (LibvirtException | IllegalArgumentException e) {
+                    // undefined meanwhile, or not one of Berth's
+                }
+            }
+            return result;
+        });
+    }
+
+    @Override
+    public byte[] consoleLog(UUID uuid, int maxBytes) {
+        requireUuid(uuid);
+        if (maxBytes < 1 || maxBytes > ConsoleTail.MAX_BYTES) {
+            throw new IllegalArgumentException("max_bytes: " + maxBytes + " must be between 1 and " + ConsoleTail.MAX_BYTES);
+        }
+        domains.state("read console log", uuid); // InstanceNotFound for an unknown instance
+        return ConsoleTail.read(files.consoleLog(uuid), maxBytes);
+    }
+
+    @Override
+    public Image snapshot(UUID uuid, String imageName) {
+        return snapshots.snapshot(requireUuid(uuid), imageName);
+    }
+
+    @Override
+    public void attachInterface(UUID uuid, VifSpec vif) {
+        if (!info.has(Capability.INTERFACE_HOTPLUG)) {
+            throw new DriverException.CapabilityMissing(KvmDriverProvider.NAME, Capability.INTERFACE_HOTPLUG);
+        }
+        hotplug.attach(requireUuid(uuid), vif);
+    }
+
+    @Override
+    public void detachInterface(UUID uuid, String portId) {
+        if (!info.has(Capability.INTERFACE_HOTPLUG)) {
+            throw new DriverException.CapabilityMissing(KvmDriverProvider.NAME, Capability.INTERFACE_HOTPLUG);
+        }
+        hotplug.detach(requireUuid(uuid), portId);
+    }
+
+    @Override
+    public HostResources resources() {
+        HostProbe.Host host = session.call("read host resources", null, c -> HostProbe.read(c, context.stateDir()));
+        int vcpus = 0;
+        long memory = 0;
+        long disk = 0;
+        int running = 0;
+        for (InstanceInfo i : list()) {
+            var f = i.spec().flavor();
+            vcpus += f.vcpus();
+            memory += f.memoryMb();
+            disk += f.rootGb() + f.ephemeralGb() + (f.swapMb() + 1023) / 1024;
+            running += i.powerState() == PowerState.RUNNING ? 1 : 0;
+        }
+        return new HostResources(host.vcpus(), vcpus, host.memoryMb(), memory, host.localGb(), disk,
+                info.hypervisorType(), host.version(), host.hostname(), host.cpu(), running);
+    }
+
+    /**
+     * Deletes cached base images no instance uses and unused for at least {@code minAge} (Nova's
+     * remove_unused_base_images). Never called implicitly.
+     */
+    List<String> removeUnusedBaseImages(Duration minAge) {
+        return bases.removeUnused(files.basesInUse(), minAge);
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        if (events != null) {
+            try {
+                session.call("close", null, Duration.ofSeconds(5), c -> {
+                    c.removeLifecycleListener(events);
+                    return null;
+                });
+            } catch (RuntimeException ignored) {
+                // closing anyway
+            }
+        }
+        session.close();
+    }
+
+    private static UUID requireUuid(UUID uuid) {
+        if (uuid == null) {
+            throw new IllegalArgumentException("uuid: must be given");
+        }
+        return uuid;
+    }
+}

@@ -1,0 +1,80 @@
+package org.berth.driver.kvm;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.commons.exec.CommandLine;
+import org.apache.commons.exec.DefaultExecutor;
+import org.apache.commons.exec.ExecuteException;
+import org.apache.commons.exec.ExecuteWatchdog;
+import org.apache.commons.exec.PumpStreamHandler;
+import org.berth.driver.api.DriverException;
+
+/** {@code qemu-img} through Commons Exec: argument arrays (never a shell) and a watchdog timeout. */
+final class QemuImg {
+    private static final Pattern VIRTUAL_SIZE = Pattern.compile("\"virtual-size\"\\s*:\\s*(\\d+)");
+    private final Duration timeout;
+
+    QemuImg(Duration timeout) {
+        this.timeout = timeout;
+    }
+
+    /** A qcow2 overlay on {@code backing}, {@code sizeBytes} large when above 0 (else the backing file's size). */
+    void createOverlay(Path overlay, Path backing, String backingFormat, long sizeBytes) {
+        if (sizeBytes > 0) {
+            run("create overlay", "create", "-q", "-f", "qcow2", "-F", backingFormat, "-b", backing.toString(),
+                    overlay.toString(), Long.toString(sizeBytes));
+        } else {
+            run("create overlay", "create", "-q", "-f", "qcow2", "-F", backingFormat, "-b", backing.toString(),
+                    overlay.toString());
+        }
+    }
+
+    void createBlank(Path file, long sizeBytes) {
+        run("create disk", "create", "-q", "-f", "qcow2", file.toString(), Long.toString(sizeBytes));
+    }
+
+    /** Flattens {@code source} (and its backing chain) into a standalone qcow2; -U reads a disk a paused VM holds. */
+    void flatten(Path source, Path target) {
+        run("convert disk", "convert", "-U", "-q", "-O", "qcow2", source.toString(), target.toString());
+    }
+
+    long virtualSize(Path file, String format) {
+        String json = run("read image info", "info", "-U", "--output=json", "-f", format, file.toString());
+        Matcher m = VIRTUAL_SIZE.matcher(json);
+        if (!m.find()) {
+            throw new DriverException.BackendFailure("qemu-img", "read image info", "no virtual-size in output", null);
+        }
+        return Long.parseLong(m.group(1));
+    }
+
+    private String run(String operation, String... args) {
+        CommandLine cmd = new CommandLine("qemu-img");
+        for (String a : args) {
+            cmd.addArgument(a, false);
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        ExecuteWatchdog watchdog = ExecuteWatchdog.builder().setTimeout(timeout).get();
+        DefaultExecutor executor = DefaultExecutor.builder().get();
+        executor.setStreamHandler(new PumpStreamHandler(out, err));
+        executor.setWatchdog(watchdog);
+        try {
+            executor.execute(cmd);
+            return out.toString(StandardCharsets.UTF_8);
+        } catch (ExecuteException e) {
+            if (watchdog.killedProcess()) {
+                throw new DriverException.OperationTimedOut("qemu-img " + operation, timeout, "");
+            }
+            String detail = err.toString(StandardCharsets.UTF_8).strip();
+            throw new DriverException.BackendFailure("qemu-img", operation,
+                    detail.length() > 500 ? detail.substring(0, 500) : detail, e);
+        } catch (IOException e) {
+            throw new DriverException.BackendFailure("qemu-img", operation, e.getMessage(), e);
+        }
+    }
+}

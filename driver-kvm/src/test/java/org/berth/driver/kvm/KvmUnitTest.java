@@ -1,0 +1,144 @@
+package org.berth.driver.kvm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.berth.driver.api.DriverConfig;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.Flavor;
+import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.IpAddress;
+import org.berth.driver.api.LifecycleEvent.Transition;
+import org.berth.driver.api.PowerState;
+import org.berth.driver.api.VifSpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.libvirt.DomainInfo.DomainState;
+import org.libvirt.event.DomainEvent;
+import org.libvirt.event.DomainEventType;
+import org.w3c.dom.Element;
+
+/** Narrow logic without libvirt: virt_type detection, XML generation, metadata, state mapping, console tail. */
+class KvmUnitTest {
+    private static final String HOSTILE = "console=ttyS0 ]]></cmdline></os><devices><disk type='file'>"
+            + "<source file='/etc/shadow'/></disk></devices><!-- & \"quoted\" \u0001\u0007 ünï";
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void autoVirtTypeIsQemuOnThisHost() {
+        KvmConfig config = KvmConfig.from(DriverConfig.empty("kvm"));
+        boolean hwVirt;
+        try {
+            hwVirt = Files.readString(Path.of("/proc/cpuinfo")).matches("(?s).*\\b(vmx|svm)\\b.*");
+        } catch (java.io.IOException e) {
+            hwVirt = false;
+        }
+        assertEquals(hwVirt ? KvmConfig.VirtType.KVM : KvmConfig.VirtType.QEMU, config.virtType());
+        assertEquals("qemu:///system", config.uri());
+    }
+
+    @Test
+    void autoChoosesKvmOnlyWithCpuFlagsAndUsableDevice() throws Exception {
+        Path cpuinfo = Files.writeString(tmp.resolve("cpuinfo"), "processor : 0\nflags : fpu vme vmx sse\n");
+        Path noFlags = Files.writeString(tmp.resolve("cpuinfo2"), "processor : 0\nflags : fpu vme sse\n");
+        Path dev = Files.writeString(tmp.resolve("kvm"), "");
+        assertEquals(KvmConfig.VirtType.KVM, KvmConfig.detect(cpuinfo, dev));
+        assertEquals(KvmConfig.VirtType.QEMU, KvmConfig.detect(noFlags, dev));
+        assertEquals(KvmConfig.VirtType.QEMU, KvmConfig.detect(cpuinfo, tmp.resolve("missing")));
+    }
+
+    @Test
+    void invalidConfigNamesTheOption() {
+        var e = assertThrows(DriverException.InvalidConfiguration.class, () -> KvmConfig.from(
+                new DriverConfig("kvm", Map.of("virt_type", "xen"))));
+        assertEquals("drivers.kvm.virt_type", e.option());
+    }
+
+    static InstanceSpec hostileSpec() {
+        VifSpec vif = new VifSpec(UUID.randomUUID().toString(), "fa:16:3e:00:00:01", "br-int", 1400,
+                Optional.of(42), List.of(IpAddress.parseCidr("198.18.0.10/24", "ip")),
+                Optional.of(IpAddress.parseAddress("198.18.0.1", "gw")));
+        return new InstanceSpec(UUID.randomUUID(), "vm-1", new Flavor("m1.x", 2, 256, 1, 1, 64), UUID.randomUUID()
+                .toString(), List.of(vif), Map.of("os_command_line", HOSTILE, "note", "a</berth:instance>b"), true);
+    }
+
+    @Test
+    void hostileValuesStayTextAndMetadataRoundTrips() {
+        InstanceSpec spec = hostileSpec();
+        Path dir = Path.of("/var/lib/berth/x");
+        var layout = new DomainXml.Layout(dir.resolve("disk"), dir.resolve("disk.eph0"), dir.resolve("disk.swap"),
+                dir.resolve("kernel"), dir.resolve("initrd"), spec.property("os_command_line", ""),
+                dir.resolve("console.log"));
+        String xml = DomainXml.build(spec, KvmConfig.VirtType.QEMU, layout, true);
+        Element domain = Xml.parse(xml).getDocumentElement();
+        assertEquals("qemu", domain.getAttribute("type"));
+        assertEquals(3, domain.getElementsByTagName("disk").getLength(), "no injected disk");
+        assertEquals(1, domain.getElementsByTagName("devices").getLength());
+        String cmdline = domain.getElementsByTagName("cmdline").item(0).getTextContent();
+        assertTrue(cmdline.startsWith(Xml.clean(HOSTILE)), cmdline);
+        assertTrue(cmdline.endsWith("berth.hostname=vm-1 berth.ip=198.18.0.10/24 berth.gw=198.18.0.1 "
+                + "berth.mac=fa:16:3e:00:00:01 berth.mtu=1400"), cmdline);
+        assertEquals(5, domain.getElementsByTagName("entry").getLength(), "SMBIOS OEM strings");
+        Element nic = (Element) domain.getElementsByTagName("interface").item(0);
+        assertEquals("ethernet", nic.getAttribute("type"));
+        assertEquals(spec.vifs().getFirst().devName(),
+                ((Element) nic.getElementsByTagName("target").item(0)).getAttribute("dev"));
+        assertEquals(spec, SpecXml.read(xml).orElseThrow(), "metadata carries the spec, control characters too");
+    }
+
+    @Test
+    void noPluggerMeansNoNic() {
+        InstanceSpec spec = hostileSpec();
+        var layout = new DomainXml.Layout(Path.of("/d"), null, null, null, null, null, Path.of("/c"));
+        Element domain = Xml.parse(DomainXml.build(spec, KvmConfig.VirtType.QEMU, layout, false))
+                .getDocumentElement();
+        assertEquals(0, domain.getElementsByTagName("interface").getLength());
+        assertEquals(1, domain.getElementsByTagName("boot").getLength());
+    }
+
+    @Test
+    void stateMapping() {
+        assertEquals(PowerState.RUNNING, PowerStates.map(DomainState.VIR_DOMAIN_RUNNING, false));
+        assertEquals(PowerState.RUNNING, PowerStates.map(DomainState.VIR_DOMAIN_BLOCKED, false));
+        assertEquals(PowerState.PAUSED, PowerStates.map(DomainState.VIR_DOMAIN_PAUSED, false));
+        assertEquals(PowerState.SHUTDOWN, PowerStates.map(DomainState.VIR_DOMAIN_SHUTOFF, false));
+        assertEquals(PowerState.SUSPENDED, PowerStates.map(DomainState.VIR_DOMAIN_SHUTOFF, true));
+        assertEquals(PowerState.SHUTDOWN, PowerStates.map(DomainState.VIR_DOMAIN_SHUTDOWN, false));
+        assertEquals(PowerState.CRASHED, PowerStates.map(DomainState.VIR_DOMAIN_CRASHED, false));
+        assertEquals(PowerState.SUSPENDED, PowerStates.map(null, false));
+    }
+
+    @Test
+    void eventMapping() {
+        assertEquals(Transition.STARTED, LifecycleEvents.transition(new DomainEvent(DomainEventType.STARTED, 0))
+                .orElseThrow());
+        assertEquals(Transition.SUSPENDED, LifecycleEvents.transition(new DomainEvent(DomainEventType.STOPPED, 4))
+                .orElseThrow());
+        assertEquals(Transition.STOPPED, LifecycleEvents.transition(new DomainEvent(DomainEventType.STOPPED, 0))
+                .orElseThrow());
+        assertEquals(Transition.PAUSED, LifecycleEvents.transition(new DomainEvent(DomainEventType.SUSPENDED, 0))
+                .orElseThrow());
+        assertTrue(LifecycleEvents.transition(new DomainEvent(DomainEventType.DEFINED, 0)).isEmpty());
+    }
+
+    @Test
+    void consoleTailIsBounded() throws Exception {
+        Path log = tmp.resolve("console.log");
+        Files.write(log, "0123456789".getBytes());
+        assertArrayEquals("789".getBytes(), ConsoleTail.read(log, 3));
+        assertArrayEquals("0123456789".getBytes(), ConsoleTail.read(log, 1024));
+        assertEquals(0, ConsoleTail.read(tmp.resolve("none"), 10).length);
+        assertThrows(IllegalArgumentException.class, () -> ConsoleTail.read(log, 0));
+        assertThrows(IllegalArgumentException.class, () -> ConsoleTail.read(log, 1024 * 1024 + 1));
+    }
+}
