@@ -38,7 +38,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils
   openvswitch-switch openvswitch-common uuid-runtime
   busybox-static syslinux syslinux-common mtools dosfstools cpio
-  iproute2 kmod procps ethtool jq maven
+  iproute2 iputils-ping kmod procps ethtool jq maven
 )
 
 missing_packages() {

@@ -1,0 +1,237 @@
+package org.berth.ovs;
+
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.VifPlugger;
+import org.berth.driver.api.VifSpec;
+import org.berth.ovs.link.CommandFailed;
+import org.berth.ovs.link.Commands;
+import org.berth.ovs.link.Links;
+import org.berth.ovs.ovsdb.OvsdbClient;
+import org.berth.ovs.ovsdb.OvsdbEndpoint;
+import org.berth.ovs.ovsdb.OvsdbException;
+import org.berth.ovs.ovsdb.VswitchDb;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/**
+ * Berth's {@link VifPlugger}: OVS ports through a native OVSDB connection, links through iproute2. Names and
+ * external_ids follow os-vif/Nova ({@code tap} + 11 characters of the port id; {@code iface-id},
+ * {@code iface-status}, {@code attached-mac}, {@code vm-uuid}) so Neutron ML2/OVS and OVN bind the ports.
+ * Thread-safe: calls for different ports run in parallel, calls for one port one after the other.
+ *
+ * <p>For driver authors: call {@link #plugTap} before the domain starts (libvirt {@code <interface type='ethernet'>}
+ * with {@code <target dev='tap…' managed='no'/>}); call {@link #plugNamespace} after the container has started,
+ * with its pid, and again with the new pid after a container restart (the old veth died with the old namespace;
+ * the call replaces it). {@link #unplug} on destroy, also for half-built instances. Errors:
+ * {@link DriverException.VifFailure} (rolled back), {@link DriverException.BackendUnavailable} (ovsdb-server down),
+ * {@link DriverException.OperationTimedOut} (ovsdb-server, vswitchd or iproute2 too slow).
+ */
+public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
+    private static final Pattern IF_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,14}");
+
+    private final OvsVifConfig config;
+    private final OvsdbClient client;
+    private final VswitchDb db;
+    private final Links links;
+    /** Striped locks: calls for one port are serialised, without a map that grows with every port ever seen. */
+    private final Object[] portLocks = new Object[64];
+
+    private OvsVifPlugger(OvsVifConfig config, OvsdbClient client) {
+        this.config = config;
+        this.client = client;
+        this.db = new VswitchDb(client);
+        this.links = new Links(new Commands(config.commandTimeout()));
+        for (int i = 0; i < portLocks.length; i++) {
+            portLocks[i] = new Object();
+        }
+    }
+
+    /**
+     * Connects to ovsdb-server; the connection is kept (and re-established after a drop) until {@link #close()}.
+     *
+     * @throws DriverException.BackendUnavailable if ovsdb-server cannot be reached within the RPC timeout
+     */
+    public static OvsVifPlugger connect(OvsVifConfig config) {
+        try {
+            OvsdbClient client = OvsdbClient.connect(OvsdbEndpoint.parse(config.ovsdb()),
+                    OvsdbClient.Options.defaults().withCallTimeout(config.rpcTimeout()));
+            return new OvsVifPlugger(config, client);
+        } catch (OvsdbException e) {
+            throw new DriverException.BackendUnavailable("ovsdb-server", e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public String plugTap(UUID instance, VifSpec vif) {
+        String dev = vif.devName();
+        synchronized (lockFor(vif)) {
+            Rollback undo = new Rollback();
+            try {
+                VswitchDb.PortSpec spec = portSpec(instance, vif, dev);
+                Optional<VswitchDb.InterfaceRow> existing = db.findInterface(dev);
+                if (isPlugged(existing, spec) && links.exists(dev)) {
+                    return dev;
+                }
+                if (links.exists(dev)) {
+                    links.setUp(dev, vif.mtu());
+                } else {
+                    existing = dropStalePort(existing);
+                    undo.add(() -> links.delete(dev));
+                    links.addTap(dev, vif.mtu());
+                }
+                addOrUpdatePort(spec, existing, undo);
+                db.waitForOfport(dev, config.ofportTimeout());
+                return dev;
+            } catch (RuntimeException e) {
+                undo.run(e);
+                throw translate(vif, "plug tap " + dev, e);
+            }
+        }
+    }
+
+    @Override
+    public void plugNamespace(UUID instance, VifSpec vif, long pid, String ifName) {
+        if (pid <= 0) {
+            throw new DriverException.VifFailure(vif.portId(), "pid " + pid + " is not a process id", null);
+        }
+        if (ifName == null || !IF_NAME.matcher(ifName).matches()) {
+            throw new DriverException.VifFailure(vif.portId(), "interface name '" + ifName
+                    + "' must be 1-15 letters, digits, '_', '.', '-'", null);
+        }
+        String dev = vif.devName();
+        synchronized (lockFor(vif)) {
+            Rollback undo = new Rollback();
+            try {
+                VswitchDb.PortSpec spec = portSpec(instance, vif, dev);
+                Optional<VswitchDb.InterfaceRow> existing = db.findInterface(dev);
+                if (isPlugged(existing, spec) && links.exists(dev) && links.existsIn(pid, ifName, vif.mac())) {
+                    return;
+                }
+                // A host end without its peer in this pid's namespace is left from an earlier container (a restart
+                // gives a new pid): replace device and port, so vswitchd attaches the new device afresh.
+                links.delete(dev);
+                existing = dropStalePort(existing);
+                undo.add(() -> links.delete(dev));
+                links.addVethInto(dev, vif.nsDevName(), vif.mtu(), pid);
+                addOrUpdatePort(spec, existing, undo);
+                links.configureIn(pid, vif.nsDevName(), ifName, vif.mac(), vif.mtu(), vif.ips(),
+                        vif.gateway().orElse(null));
+                db.waitForOfport(dev, config.ofportTimeout());
+            } catch (RuntimeException e) {
+                undo.run(e);
+                throw translate(vif, "plug " + dev + " into the network namespace of pid " + pid, e);
+            }
+        }
+    }
+
+    @Override
+    public void unplug(UUID instance, VifSpec vif) {
+        String dev = vif.devName();
+        synchronized (lockFor(vif)) {
+            try {
+                db.deletePort(dev);
+                links.delete(dev);
+            } catch (RuntimeException e) {
+                throw translate(vif, "unplug " + dev, e);
+            }
+        }
+    }
+
+    /** Host devices of the OVS ports plugged for {@code instance} (by {@code vm-uuid}), e.g. to find leftovers. */
+    public List<String> devicesOf(UUID instance) {
+        try {
+            return db.findInterfaces("vm-uuid", instance.toString()).stream().map(VswitchDb.InterfaceRow::name).toList();
+        } catch (OvsdbException e) {
+            throw translateOvsdb(e, "list ports of instance " + instance);
+        }
+    }
+
+    VswitchDb db() {
+        return db;
+    }
+
+    OvsdbClient client() {
+        return client;
+    }
+
+    private Object lockFor(VifSpec vif) {
+        return portLocks[Math.floorMod(vif.portId().hashCode(), portLocks.length)];
+    }
+
+    private static VswitchDb.PortSpec portSpec(UUID instance, VifSpec vif, String dev) {
+        Map<String, String> ids = new LinkedHashMap<>();
+        ids.put("iface-id", vif.portId());
+        ids.put("iface-status", "active");
+        ids.put("attached-mac", vif.mac());
+        ids.put("vm-uuid", instance.toString());
+        return new VswitchDb.PortSpec(vif.bridge(), dev, ids, vif.vlan(), OptionalInt.of(vif.mtu()));
+    }
+
+    private static boolean isPlugged(Optional<VswitchDb.InterfaceRow> row, VswitchDb.PortSpec spec) {
+        return row.isPresent() && row.get().ofport() > 0 && row.get().externalIds().equals(spec.externalIds());
+    }
+
+    /**
+     * An OVS port whose device is gone (container restarted, host rebooted: the database outlives devices) points
+     * vswitchd at nothing (ofport -1 or stale); it is removed so the new device gets a fresh attach.
+     */
+    private Optional<VswitchDb.InterfaceRow> dropStalePort(Optional<VswitchDb.InterfaceRow> existing) {
+        existing.ifPresent(row -> db.deletePort(row.name()));
+        return Optional.empty();
+    }
+
+    private void addOrUpdatePort(VswitchDb.PortSpec spec, Optional<VswitchDb.InterfaceRow> existing, Rollback undo) {
+        if (existing.isPresent()) {
+            db.updatePort(spec);
+            return;
+        }
+        if (config.createBridges()) {
+            db.ensureBridge(spec.bridge(), config.datapath().ovsValue());
+        }
+        undo.add(() -> db.deletePort(spec.name()));
+        db.addPort(spec);
+    }
+
+    private DriverException translate(VifSpec vif, String what, RuntimeException e) {
+        return switch (e) {
+            case DriverException d -> d;
+            case OvsdbException o when o.kind() == OvsdbException.Kind.TIMEOUT ->
+                    new DriverException.OperationTimedOut(what + " (vif " + vif.portId() + ")",
+                            o.getMessage().contains("attach") ? config.ofportTimeout() : config.rpcTimeout(),
+                            o.getMessage());
+            case OvsdbException o when o.kind() == OvsdbException.Kind.DISCONNECTED ->
+                    new DriverException.BackendUnavailable("ovsdb-server", what + ": " + o.getMessage(), o);
+            case CommandFailed c when c.timedOut() ->
+                    new DriverException.OperationTimedOut(what + " (vif " + vif.portId() + ")",
+                            config.commandTimeout(), c.getMessage());
+            default -> new DriverException.VifFailure(vif.portId(), what + ": " + e.getMessage(), e);
+        };
+    }
+
+    private DriverException translateOvsdb(OvsdbException e, String what) {
+        return switch (e.kind()) {
+            case TIMEOUT -> new DriverException.OperationTimedOut(what, config.rpcTimeout(), e.getMessage());
+            case DISCONNECTED -> new DriverException.BackendUnavailable("ovsdb-server", e.getMessage(), e);
+            default -> new DriverException.BackendFailure("ovsdb-server", what, e.getMessage(), e);
+        };
+    }
+
+    /** Closes the OVSDB connection; plugged ports stay. */
+    @Override
+    public void close() {
+        client.close();
+    }
+
+    /** For logs: where this plugger talks to. */
+    @Override
+    public String toString() {
+        return "OvsVifPlugger[" + config.ovsdb() + ", datapath " + config.datapath().ovsValue() + "]";
+    }
+
+}

@@ -1,0 +1,40 @@
+package org.berth.ovs;
+
+import org.berth.ovs.ovsdb.OvsdbEndpoint;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class OvsVifConfigTest {
+    @Test
+    void autoDatapathFollowsTheKernelModule() {
+        String expected = Files.isDirectory(Path.of("/sys/module/openvswitch")) ? "system" : "netdev";
+        assertEquals(expected, OvsVifConfig.Datapath.AUTO.ovsValue());
+        assertEquals("system", OvsVifConfig.Datapath.parse("System").ovsValue());
+        assertEquals("netdev", OvsVifConfig.Datapath.parse("netdev").ovsValue());
+        assertThrows(IllegalArgumentException.class, () -> OvsVifConfig.Datapath.parse("dpdk"));
+    }
+
+    @Test
+    void endpointsParseBothForms() {
+        assertTrue(OvsdbEndpoint.parse("unix:/var/run/openvswitch/db.sock").address()
+                instanceof io.netty.channel.unix.DomainSocketAddress);
+        assertEquals("tcp:[::1]:6640", OvsdbEndpoint.parse("tcp:[::1]:6640").toString());
+        var e = assertThrows(IllegalArgumentException.class, () -> OvsdbEndpoint.parse("ssl:1.2.3.4:6640"));
+        assertEquals("ovsdb endpoint 'ssl:1.2.3.4:6640' must be unix:PATH or tcp:HOST:PORT", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> OvsdbEndpoint.parse("tcp:host:99999"));
+    }
+
+    @Test
+    void timeoutsMustBePositive() {
+        var e = assertThrows(IllegalArgumentException.class, () -> new OvsVifConfig(OvsdbEndpoint.DEFAULT,
+                OvsVifConfig.Datapath.AUTO, false, Duration.ZERO, Duration.ofSeconds(1), Duration.ofSeconds(1)));
+        assertTrue(e.getMessage().startsWith("ovs.rpc_timeout must be a positive duration"), e.getMessage());
+    }
+}
