@@ -1,16 +1,20 @@
 package org.berth.conformance;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.berth.driver.api.DriverRegistry;
+import org.berth.driver.api.VifPlugger;
+import org.berth.ovs.OvsVifConfig;
+import org.berth.ovs.OvsVifPlugger;
 import org.junit.jupiter.params.Parameter;
 import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Runs the whole kit against every driver ServiceLoader finds on the test class path (reference, docker, kvm),
- * or only the one named by {@code -Dberth.driver=NAME} ({@code all} by default; a comma-separated list works).
+ * with VIFs plugged by the real OVS plugger, or only the one named by {@code -Dberth.driver=NAME} ({@code all} by default; a comma-separated list works).
  */
 @ParameterizedClass(name = "driver {0}")
 @MethodSource("drivers")
@@ -33,5 +37,19 @@ class ServiceLoadedDriversConformanceTest extends ComputeDriverConformance {
     @Override
     protected ComputeDriverProvider provider() {
         return REGISTRY.get(driverName);
+    }
+
+    /** The real OVS plugger (ovs-vif) on br-int, shared by every driver of the run; closed at JVM exit. */
+    @Override
+    protected Optional<VifPlugger> vifBackend() {
+        return Optional.of(OvsHolder.PLUGGER);
+    }
+
+    private static final class OvsHolder {
+        static final OvsVifPlugger PLUGGER = OvsVifPlugger.connect(OvsVifConfig.defaults());
+
+        static {
+            Runtime.getRuntime().addShutdownHook(new Thread(PLUGGER::close, "berth-ovs-close"));
+        }
     }
 }
