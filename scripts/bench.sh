@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 JAVA_HOME=${JAVA_HOME:-$(scripts/java-home.sh)}
 ran=0
 for module in ovs-vif driver-docker driver-kvm host-agent; do
-  main=$(grep -rl 'public static void main' "$module/src/test/java" 2>/dev/null | grep -i bench | head -1 || true)
+  main=$(grep -rl 'public static void main' "$module/src/main/java" "$module/src/test/java" 2>/dev/null | grep -i bench | head -1 || true)
   [ -n "$main" ] || continue
-  class=$(echo "$main" | sed -e "s#$module/src/test/java/##" -e 's#\.java$##' -e 's#/#.#g')
+  class=$(echo "$main" | sed -e "s#$module/src/[a-z]*/java/##" -e 's#\.java$##' -e 's#/#.#g')
   echo "== $module: $class"
-  mvn -B -ntp -q -pl "$module" -am test-compile exec:java -Dexec.classpathScope=test -Dexec.mainClass="$class" \
-      -Dexec.cleanupDaemonThreads=false -DskipTests
+  cpfile=$(mktemp)
+  mvn -B -ntp -q -pl "$module" dependency:build-classpath -Dmdep.outputFile="$cpfile" -Dmdep.includeScope=test
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
+      -cp "$module/target/classes:$module/target/test-classes:$(cat "$cpfile")" "$class"
+  rm -f "$cpfile"
   ran=$((ran + 1))
 done
-[ "$ran" -gt 0 ] || { echo "bench: no benchmark found (a benchmark is a *Bench* main class in a module's test sources)"; exit 1; }
+[ "$ran" -gt 0 ] || { echo "bench: no benchmark found (a benchmark is a *Bench* main class in a module)"; exit 1; }
