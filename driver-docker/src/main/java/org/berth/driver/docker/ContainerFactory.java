@@ -1,0 +1,76 @@
+package org.berth.driver.docker;
+
+import com.github.dockerjava.api.model.Capability;
+import com.github.dockerjava.api.model.HostConfig;
+import com.github.dockerjava.api.model.LogConfig;
+import com.github.dockerjava.api.model.RestartPolicy;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.berth.driver.api.Image;
+import org.berth.driver.api.InstanceSpec;
+
+/** Turns a spec into {@code docker create}: name, labels, limits and the confinement every instance gets. */
+final class ContainerFactory {
+    /**
+     * Dropped on top of Docker's default set: raw device nodes, writing the host audit log, setting file
+     * capabilities and chroot are not needed by an instance's workload. NET_RAW stays, so ping works on a VIF.
+     */
+    static final List<Capability> CAP_DROP =
+            List.of(Capability.MKNOD, Capability.AUDIT_WRITE, Capability.SETFCAP, Capability.SYS_CHROOT);
+    /** Property: the container's environment, one {@code NAME=value} per line. */
+    static final String ENV = "env";
+
+    private final Engine engine;
+    private final DockerSettings settings;
+    private volatile int hostCpus;
+
+    ContainerFactory(Engine engine, DockerSettings settings) {
+        this.engine = engine;
+        this.settings = settings;
+    }
+
+    /** Creates the stopped container and returns its id. */
+    String create(InstanceSpec spec, Image image, String engineImageId) {
+        long memory = (long) spec.flavor().memoryMb() << 20;
+        var host = HostConfig.newHostConfig()
+                .withNetworkMode("none") // VIFs are plugged by ovs-vif into the namespace, never by docker
+                .withMemory(memory)
+                .withMemorySwap(memory + ((long) spec.flavor().swapMb() << 20))
+                // NanoCPUs, not shares: a hard ceiling of vcpus CPUs, as a VM with that many vCPUs has. Shares only
+                // weigh under contention, so a 1-vCPU container could take the whole host and the scheduler's
+                // VCPU accounting would mean nothing. The engine refuses more than the host has, hence the cap.
+                .withNanoCPUs(Math.min(spec.flavor().vcpus(), hostCpus()) * 1_000_000_000L)
+                .withPidsLimit((long) settings.pidsLimit())
+                .withSecurityOpts(List.of("no-new-privileges"))
+                .withCapDrop(CAP_DROP.toArray(Capability[]::new))
+                .withRestartPolicy(RestartPolicy.noRestart()) // the agent decides what restarts, not the engine
+                // json-file with rotation: console_log reads it, and a chatty instance cannot fill the disk.
+                .withLogConfig(new LogConfig(LogConfig.LoggingType.JSON_FILE, Map.of("max-size", "10m", "max-file", "2")));
+        var cmd = engine.client().createContainerCmd(engineImageId)
+                .withName(spec.backendName())
+                .withLabels(SpecLabels.of(spec))
+                .withHostConfig(host);
+        String command = spec.property(InstanceSpec.COMMAND, image.property(InstanceSpec.COMMAND, ""));
+        if (!command.isBlank()) {
+            cmd.withCmd(lines(command));
+        }
+        String env = spec.property(ENV, "");
+        if (!env.isBlank()) {
+            cmd.withEnv(lines(env));
+        }
+        return engine.call("create", null, cmd::exec).getId();
+    }
+
+    private static List<String> lines(String text) {
+        return Arrays.stream(text.split("\n")).filter(s -> !s.isEmpty()).toList();
+    }
+
+    private int hostCpus() {
+        if (hostCpus == 0) {
+            Integer n = engine.call("info", null, () -> engine.client().infoCmd().exec()).getNCPU();
+            hostCpus = n == null || n < 1 ? 1 : n;
+        }
+        return hostCpus;
+    }
+}

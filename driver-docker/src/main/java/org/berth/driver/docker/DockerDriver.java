@@ -1,0 +1,268 @@
+package org.berth.driver.docker;
+
+import com.github.dockerjava.api.command.InspectContainerResponse;
+import com.github.dockerjava.api.exception.ConflictException;
+import com.github.dockerjava.api.exception.NotFoundException;
+import com.github.dockerjava.api.model.Container;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.berth.driver.api.Capability;
+import org.berth.driver.api.ComputeDriver;
+import org.berth.driver.api.DriverContext;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.DriverInfo;
+import org.berth.driver.api.HostResources;
+import org.berth.driver.api.Image;
+import org.berth.driver.api.InstanceInfo;
+import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.PowerState;
+import org.berth.driver.api.RebootType;
+import org.berth.driver.api.VifSpec;
+
+/** {@link ComputeDriver} on a Docker engine: the lifecycle verbs, each delegating to one small collaborator. */
+final class DockerDriver implements ComputeDriver {
+    private final DriverInfo info;
+    private final Engine engine;
+    private final DriverContext ctx;
+    private final ImageLoader images;
+    private final ContainerFactory factory;
+    private final Vifs vifs;
+    private final PowerControl power;
+    private final ConsoleTail console;
+    private final Snapshotter snapshots;
+    private final HostProbe host;
+    private final EventPump events;
+    /** Spawns in flight per engine image, so a failed spawn never discards an image another spawn is using. */
+    private final Map<String, AtomicInteger> spawning = new ConcurrentHashMap<>();
+
+    DockerDriver(DriverInfo info, DockerSettings settings, Engine engine, EventPump events, DriverContext ctx) {
+        this.info = info;
+        this.engine = engine;
+        this.ctx = ctx;
+        this.images = new ImageLoader(engine, ctx.images());
+        this.vifs = new Vifs(ctx.vifPlugger(), ctx.stateDir());
+        this.factory = new ContainerFactory(engine, settings);
+        this.power = new PowerControl(engine, vifs, settings.stopTimeout());
+        this.console = new ConsoleTail(engine);
+        this.snapshots = new Snapshotter(engine, ctx.images(), ctx.stateDir(), settings.callTimeout());
+        this.host = new HostProbe(engine, ctx.stateDir());
+        this.events = events;
+    }
+
+    @Override
+    public DriverInfo describe() {
+        return info;
+    }
+
+    @Override
+    public InstanceInfo spawn(InstanceSpec spec) {
+        Image image = ctx.images().get(spec.imageId());
+        if (!info.accepts(image)) {
+            throw new DriverException.ImageInvalid(image.id(), "format " + image.diskFormat().glanceName() + "/"
+                    + image.containerFormat().glanceName() + " is not one of " + info.imageFormats());
+        }
+        ImageLoader.Loaded loaded = images.ensure(image);
+        String engineImage = loaded.engineId();
+        AtomicInteger inFlight = spawning.computeIfAbsent(engineImage, k -> new AtomicInteger());
+        inFlight.incrementAndGet();
+        boolean counted = true;
+        String containerId = null;
+        try {
+            try {
+                containerId = factory.create(spec, image, loaded.engineId());
+            } catch (DriverException.BackendFailure e) {
+                if (e.getCause() instanceof ConflictException) {
+                    // The name berth-<uuid> is taken (no pre-check inspect: spawn stays two engine calls long).
+                    throw new DriverException.InstanceExists(spec.uuid());
+                }
+                if (e.getCause() instanceof NotFoundException && !loaded.loadedNow()) {
+                    // Someone removed the cached image from the engine: load it again, once.
+                    images.forget(image);
+                    loaded = images.ensure(image);
+                    containerId = factory.create(spec, image, loaded.engineId());
+                } else {
+                    throw e;
+                }
+            }
+            if (spec.powerOn()) {
+                power.start(spec.uuid(), containerId, spec);
+            }
+            return info(spec.uuid());
+        } catch (RuntimeException e) {
+            if (containerId != null) {
+                rollback(spec, containerId, e);
+            }
+            counted = false;
+            if (inFlight.decrementAndGet() == 0 && loaded.loadedNow()) {
+                images.discard(engineImage); // no throwaway image stays behind a failed spawn
+            }
+            throw e;
+        } finally {
+            if (counted) {
+                inFlight.decrementAndGet();
+            }
+        }
+    }
+
+    private void rollback(InstanceSpec spec, String containerId, RuntimeException failure) {
+        try {
+            vifs.unplugAll(spec.uuid(), spec.vifs(), failure);
+            engine.run("remove", null, () -> engine.client().removeContainerCmd(containerId).withForce(true)
+                    .withRemoveVolumes(true).exec());
+            vifs.forget(spec.uuid());
+        } catch (RuntimeException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    @Override
+    public void destroy(UUID uuid) {
+        var found = engine.inspect(uuid);
+        if (found.isPresent()) {
+            InspectContainerResponse c = found.get();
+            List<VifSpec> plugged = spec(c).vifs();
+            try {
+                engine.run("remove", null, () -> engine.client().removeContainerCmd(c.getId()).withForce(true)
+                        .withRemoveVolumes(true).exec());
+            } catch (DriverException.BackendFailure e) {
+                if (!(e.getCause() instanceof NotFoundException)) {
+                    throw e; // removed meanwhile is fine; anything else is not
+                }
+            }
+            vifs.unplugAll(uuid, plugged, null);
+        }
+        vifs.forget(uuid);
+    }
+
+    @Override
+    public void powerOff(UUID uuid, Duration timeout) {
+        power.powerOff(uuid, timeout);
+    }
+
+    @Override
+    public void powerOn(UUID uuid) {
+        power.powerOn(uuid);
+    }
+
+    @Override
+    public void reboot(UUID uuid, RebootType type) {
+        power.reboot(uuid, type == null ? RebootType.HARD : type);
+    }
+
+    @Override
+    public void pause(UUID uuid) {
+        power.pause(uuid);
+    }
+
+    @Override
+    public void unpause(UUID uuid) {
+        power.unpause(uuid);
+    }
+
+    /** Docker has no save-to-disk of a process tree (CRIU checkpoints are experimental): not faked with stop/start. */
+    @Override
+    public void suspend(UUID uuid) {
+        throw new DriverException.CapabilityMissing(info.name(), Capability.SUSPEND);
+    }
+
+    @Override
+    public void resume(UUID uuid) {
+        throw new DriverException.CapabilityMissing(info.name(), Capability.SUSPEND);
+    }
+
+    @Override
+    public InstanceInfo info(UUID uuid) {
+        InspectContainerResponse c = engine.require(uuid);
+        return new InstanceInfo(uuid, PowerStates.of(c), spec(c), c.getId());
+    }
+
+    @Override
+    public List<InstanceInfo> list() {
+        List<Container> containers = engine.call("list", null, () -> engine.client().listContainersCmd()
+                .withShowAll(true).withLabelFilter(List.of(SpecLabels.UUID_LABEL)).exec());
+        List<InstanceInfo> out = new ArrayList<>();
+        for (Container c : containers) {
+            var spec = SpecLabels.from(c.getLabels());
+            if (spec.isEmpty() || !isNamed(c, spec.get())) {
+                continue; // labelled by someone else, or damaged: not an instance we can describe
+            }
+            out.add(new InstanceInfo(spec.get().uuid(), PowerStates.of(c.getState(), false),
+                    vifs.current(spec.get()), c.getId()));
+        }
+        return out;
+    }
+
+    private static boolean isNamed(Container c, InstanceSpec spec) {
+        if (c.getNames() == null) {
+            return false;
+        }
+        for (String n : c.getNames()) {
+            if (n.equals("/" + spec.backendName())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public byte[] consoleLog(UUID uuid, int maxBytes) {
+        return console.tail(uuid, maxBytes);
+    }
+
+    @Override
+    public Image snapshot(UUID uuid, String imageName) {
+        return snapshots.snapshot(uuid, imageName);
+    }
+
+    @Override
+    public void attachInterface(UUID uuid, VifSpec vif) {
+        requireHotplug();
+        InspectContainerResponse c = engine.require(uuid);
+        PowerState state = PowerStates.of(c);
+        if (state != PowerState.RUNNING) {
+            throw new DriverException.InvalidInstanceState(uuid, "attach interface", state);
+        }
+        InstanceSpec current = spec(c);
+        if (current.vifs().stream().anyMatch(v -> v.portId().equals(vif.portId()))) {
+            return; // already attached
+        }
+        vifs.attach(current, vif, c.getState().getPidLong());
+    }
+
+    @Override
+    public void detachInterface(UUID uuid, String portId) {
+        requireHotplug();
+        InstanceSpec current = spec(engine.require(uuid));
+        current.vifs().stream().filter(v -> v.portId().equalsIgnoreCase(portId)).findFirst()
+                .ifPresent(v -> vifs.detach(current, v));
+    }
+
+    private void requireHotplug() {
+        if (!info.has(Capability.INTERFACE_HOTPLUG)) {
+            throw new DriverException.CapabilityMissing(info.name(), Capability.INTERFACE_HOTPLUG);
+        }
+    }
+
+    @Override
+    public HostResources resources() {
+        return host.resources(list());
+    }
+
+    private InstanceSpec spec(InspectContainerResponse c) {
+        var labels = c.getConfig() == null ? null : c.getConfig().getLabels();
+        return vifs.current(SpecLabels.from(labels).orElseThrow(() -> new DriverException.BackendFailure(
+                Engine.BACKEND, "read spec", "container " + c.getName() + " has a damaged " + SpecLabels.SPEC_LABEL
+                        + " label", null)));
+    }
+
+    @Override
+    public void close() {
+        events.close();
+        engine.close();
+    }
+}

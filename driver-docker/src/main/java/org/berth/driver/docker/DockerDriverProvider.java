@@ -1,0 +1,53 @@
+package org.berth.driver.docker;
+
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.List;
+import org.berth.driver.api.Capability;
+import org.berth.driver.api.ComputeDriver;
+import org.berth.driver.api.ComputeDriverProvider;
+import org.berth.driver.api.ContainerFormat;
+import org.berth.driver.api.DiskFormat;
+import org.berth.driver.api.DriverContext;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.DriverInfo;
+import org.berth.driver.api.ImageFormat;
+
+/**
+ * The {@code docker} driver: containers on a Docker engine (API 1.41+, dockerd 20.10 or newer) through
+ * docker-java over httpclient5. Options ({@code drivers.docker.*}): {@code host}, {@code api_version},
+ * {@code stop_timeout}, {@code call_timeout}, {@code pids_limit}.
+ */
+public final class DockerDriverProvider implements ComputeDriverProvider {
+    static final String NAME = "docker";
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public ComputeDriver create(DriverContext context) {
+        DockerSettings settings = DockerSettings.from(context.config());
+        var engine = new Engine(Engine.connect(settings, settings.callTimeout()), settings.callTimeout());
+        try {
+            engine.run("ping", null, () -> engine.client().pingCmd().exec());
+        } catch (DriverException e) {
+            engine.close();
+            throw e;
+        }
+        EnumSet<Capability> caps = EnumSet.of(Capability.PAUSE, Capability.SOFT_REBOOT, Capability.CONSOLE_LOG,
+                Capability.SNAPSHOT, Capability.LIFECYCLE_EVENTS);
+        if (context.vifPlugger().isPresent()) {
+            caps.add(Capability.INTERFACE_HOTPLUG); // hot-plug is the plugger's work; without one there is none
+        }
+        var info = new DriverInfo(NAME, version(), "docker", caps, List.of(new ImageFormat(DiskFormat.RAW,
+                ContainerFormat.DOCKER)));
+        // The event stream idles for long stretches: its own client with a read timeout that only forces a
+        // periodic reconnect, so the instance calls keep their short one.
+        var events = new EventPump(Engine.connect(settings, Duration.ofMinutes(5)), context.events());
+        var driver = new DockerDriver(info, settings, engine, events, context);
+        events.start();
+        return driver;
+    }
+}

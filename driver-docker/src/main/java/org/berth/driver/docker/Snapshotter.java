@@ -1,0 +1,81 @@
+package org.berth.driver.docker;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import org.berth.driver.api.ContainerFormat;
+import org.berth.driver.api.DiskFormat;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.Image;
+import org.berth.driver.api.ImageStore;
+
+/**
+ * Snapshot = {@code docker commit} (the engine pauses a running container meanwhile, so the instance ends in the
+ * state it had) + {@code docker save} of the new image id into a temporary file + {@link ImageStore#add}. The
+ * committed image is removed from the engine afterwards: the store holds the snapshot, and spawning it loads
+ * the tarball like any other image.
+ */
+final class Snapshotter {
+    private final Engine engine;
+    private final ImageStore store;
+    private final Path workDir;
+    private final Duration saveTimeout;
+
+    Snapshotter(Engine engine, ImageStore store, Path workDir, Duration saveTimeout) {
+        this.engine = engine;
+        this.store = store;
+        this.workDir = workDir;
+        this.saveTimeout = saveTimeout;
+    }
+
+    Image snapshot(UUID uuid, String name) {
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException("imageName: must be given");
+        }
+        var c = engine.require(uuid);
+        String engineId = engine.call("commit", uuid,
+                () -> engine.client().commitCmd(c.getId()).withPause(true)
+                        .withMessage("berth snapshot of " + uuid).exec());
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile(workDir, "snapshot-", ".tar");
+            save(engineId, tmp);
+            return store.add(name, DiskFormat.RAW, ContainerFormat.DOCKER, tmp,
+                    Map.of("docker_image_id", engineId, "instance_uuid", uuid.toString()));
+        } catch (IOException e) {
+            throw new DriverException.BackendFailure(Engine.BACKEND, "save snapshot", e.getMessage(), e);
+        } finally {
+            try {
+                if (tmp != null) {
+                    Files.deleteIfExists(tmp);
+                }
+            } catch (IOException e) {
+                // A leftover temp file in the state dir is harmless; the snapshot result matters more.
+            }
+            try {
+                engine.run("remove image", null, () -> engine.client().removeImageCmd(engineId).exec());
+            } catch (DriverException e) {
+                // Still used by a container spawned from an identical image: the engine keeps it, as it should.
+            }
+        }
+    }
+
+    /** Streams {@code docker save} into {@code target}, giving up after {@code saveTimeout} in total. */
+    private void save(String engineId, Path target) {
+        engine.call("save", null, saveTimeout, () -> {
+            try (InputStream in = engine.client().saveImageCmd(engineId).exec();
+                 OutputStream out = Files.newOutputStream(target)) {
+                in.transferTo(out);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return null;
+        });
+    }
+}
