@@ -84,6 +84,11 @@ public abstract class ComputeDriverConformance {
     @AfterEach
     final void destroyAndCheckForLeaks() {
         var problems = new ArrayList<String>();
+        // Images first, as an operator deletes a snapshot before its last instance: drivers that cache images
+        // (the docker engine) drop the cached copy when the last instance of a deleted image goes.
+        for (String id : snapshots) {
+            harness.images().delete(id);
+        }
         for (UUID uuid : spawned) {
             try {
                 call("destroy " + uuid, () -> {
@@ -93,9 +98,6 @@ public abstract class ComputeDriverConformance {
             } catch (Throwable t) {
                 problems.add("destroy " + uuid + " failed: " + t);
             }
-        }
-        for (String id : snapshots) {
-            harness.images().delete(id);
         }
         List<String> leaks = LeakCheck.leftovers(spawned, ports, harness.stateDir());
         leaks.forEach(l -> problems.add("leaked " + l));

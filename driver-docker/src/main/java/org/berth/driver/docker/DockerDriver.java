@@ -135,8 +135,22 @@ final class DockerDriver implements ComputeDriver {
                 }
             }
             vifs.unplugAll(uuid, plugged, null);
+            evictIfDeleted(spec(c).imageId(), c.getImageId());
         }
         vifs.forget(uuid);
+    }
+
+    /**
+     * The engine keeps loaded images as a cache. Once an image is gone from the image store (a deleted snapshot),
+     * its engine copy is garbage as soon as no container uses it: remove it, or every deleted snapshot would stay
+     * in the engine forever. Images still in the store stay cached.
+     */
+    private void evictIfDeleted(String imageId, String engineImage) {
+        try {
+            ctx.images().get(imageId);
+        } catch (DriverException.ImageNotFound gone) {
+            images.discard(engineImage);
+        }
     }
 
     @Override
