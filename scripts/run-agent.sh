@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 JAVA_HOME=${JAVA_HOME:-$(scripts/java-home.sh)}
 agent_jar=$(ls host-agent/target/berth-agent*.jar 2>/dev/null | head -1 || true)
 if [ -n "$agent_jar" ]; then
-  exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$agent_jar" "$@"
+  # Options: host-agent/README.md. BERTH_CONFIG=FILE passes --config FILE; otherwise the embedded defaults
+  # (state under ./state, API on 127.0.0.1:8774, token in ./state/token).
+  if [ -n "${BERTH_CONFIG:-}" ] && [ "$#" -eq 0 ]; then
+    set -- --config "$BERTH_CONFIG"
+  fi
+  exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Dberth.images.dir="${BERTH_IMAGES_DIR:-/var/cache/berth/images}" \
+    -jar "$agent_jar" "$@"
 fi
 
 echo "berth: the host agent is not built yet (issue: host-agent); running the host smoke check instead"

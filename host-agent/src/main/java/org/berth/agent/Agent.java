@@ -1,0 +1,187 @@
+package org.berth.agent;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.berth.agent.api.EventStream;
+import org.berth.agent.api.HttpServer;
+import org.berth.agent.api.Routes;
+import org.berth.agent.api.TokenAuth;
+import org.berth.agent.capacity.CapacityService;
+import org.berth.agent.config.AgentConfig;
+import org.berth.agent.driver.Drivers;
+import org.berth.agent.image.ManifestImages;
+import org.berth.agent.reconcile.Reconciler;
+import org.berth.agent.store.Store;
+import org.berth.agent.task.InstanceService;
+import org.berth.agent.task.OperationStats;
+import org.berth.agent.task.TaskLocks;
+import org.berth.driver.api.LifecycleEvent;
+
+/** The wired agent: store, images, drivers, capacity, tasks, reconcile and the REST API. */
+public final class Agent implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Agent.class.getName());
+
+    private final AgentConfig config;
+    private final Store store;
+    private final ManifestImages images;
+    private final ThreadPoolExecutor tasks;
+    private final ThreadPoolExecutor api;
+    private final ThreadPoolExecutor events;
+    private final TaskLocks locks = new TaskLocks();
+    private final Drivers drivers;
+    private final Reconciler reconciler;
+    private final HttpServer server;
+    private final TokenAuth auth;
+    private volatile InstanceService instances;
+    private volatile Reconciler reconcilerRef;
+
+    private Agent(AgentConfig config, ClassLoader loader) {
+        this.config = config;
+        try {
+            Files.createDirectories(config.stateDir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("state_dir: cannot create " + config.stateDir(), e);
+        }
+        this.auth = TokenAuth.loadOrCreate(config.stateDir());
+        this.store = Store.open(config.stateDir().resolve("berth.db"));
+        this.tasks = pool("berth-task", config.taskWorkers(), 1024);
+        this.api = pool("berth-api", config.apiWorkers(), 1024);
+        this.events = pool("berth-event", 1, 4096);
+        Drivers started = null;
+        Reconciler rec = null;
+        try {
+            this.images = ManifestImages.open(config.imageDirs(), config.stateDir().resolve("images"));
+            started = Drivers.start(config, loader, images, this::onEvent, name -> {
+                Reconciler r = reconcilerRef;
+                if (r != null) {
+                    r.requestSweep();
+                }
+            });
+            this.drivers = started;
+            CapacityService capacity = new CapacityService(config, drivers, store);
+            OperationStats ops = new OperationStats();
+            this.instances = new InstanceService(store, drivers, capacity, images, tasks, locks, ops);
+            rec = new Reconciler(config, store, drivers, locks, capacity, images::refresh);
+            this.reconciler = rec;
+            this.reconcilerRef = rec;
+            Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops);
+            EventStream stream = new EventStream();
+            store.onEvent(stream::publish);
+            this.server = HttpServer.start(config.listenAddress(), config.listenPort(), config.maxRequestBodyBytes(),
+                    routes, auth, api, stream);
+        } catch (RuntimeException e) {
+            // a half-started agent releases what it took (tests start many agents in one JVM)
+            if (rec != null) {
+                rec.close();
+            }
+            if (started != null) {
+                started.close();
+            }
+            tasks.shutdownNow();
+            api.shutdownNow();
+            events.shutdownNow();
+            store.close();
+            throw e;
+        }
+        reconciler.start();
+        LOG.log(Level.INFO, "berth agent listening on http://" + config.listenAddress() + ":" + server.port()
+                + " (state " + config.stateDir().toAbsolutePath() + ", token in " + auth.file() + ", drivers "
+                + drivers.names() + ")");
+    }
+
+    /** Starts everything; the API answers when this returns. */
+    public static Agent start(AgentConfig config) {
+        return start(config, Agent.class.getClassLoader());
+    }
+
+    public static Agent start(AgentConfig config, ClassLoader loader) {
+        return new Agent(config, loader);
+    }
+
+    private void onEvent(String driver, LifecycleEvent e) {
+        // drivers call this from their event threads: never block them
+        try {
+            events.execute(() -> {
+                InstanceService s = instances;
+                if (s != null) {
+                    s.onLifecycleEvent(driver, e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException full) {
+            LOG.log(Level.WARNING, "instance " + e.uuid() + ": lifecycle event " + e.transition()
+                    + " dropped (queue full); the next power-state sync catches up");
+        }
+    }
+
+    private static ThreadPoolExecutor pool(String name, int threads, int queue) {
+        AtomicInteger n = new AtomicInteger();
+        return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue), r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    public AgentConfig config() {
+        return config;
+    }
+
+    public Drivers drivers() {
+        return drivers;
+    }
+
+    public Store store() {
+        return store;
+    }
+
+    public Reconciler reconciler() {
+        return reconciler;
+    }
+
+    public java.nio.file.Path tokenFile() {
+        return auth.file();
+    }
+
+    /**
+     * Stops accepting requests, lets running tasks finish within {@code shutdown_timeout} (a task still running
+     * then stays journaled in the store as its task_state and is finished or rolled back by the next start's
+     * reconcile), then closes drivers and the store.
+     */
+    @Override
+    public void close() {
+        LOG.log(Level.INFO, "berth agent stopping");
+        server.stopAccepting();
+        reconciler.close();
+        api.shutdown();
+        tasks.shutdown();
+        events.shutdown();
+        Duration bound = config.shutdownTimeout();
+        try {
+            if (!tasks.awaitTermination(bound.toMillis(), TimeUnit.MILLISECONDS)) {
+                LOG.log(Level.WARNING, "tasks still running after shutdown_timeout " + bound.toSeconds()
+                        + " s; they stay journaled and are reconciled at the next start");
+                tasks.shutdownNow();
+            }
+            api.awaitTermination(2, TimeUnit.SECONDS);
+            events.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        server.close();
+        drivers.close();
+        store.close();
+        LOG.log(Level.INFO, "berth agent stopped");
+    }
+}

@@ -1,0 +1,117 @@
+package org.berth.agent.api;
+
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.lang.System.Logger.Level;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * Gives every request an id, checks the bearer token and hands the request to the API worker pool; the event loop
+ * never runs a route (routes read the store and call drivers).
+ */
+final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    static final String REQUEST_ID = "x-openstack-request-id";
+    private static final System.Logger LOG = System.getLogger(ApiHandler.class.getName());
+
+    private final Routes routes;
+    private final TokenAuth auth;
+    private final ExecutorService workers;
+    private final EventStream events;
+
+    ApiHandler(Routes routes, TokenAuth auth, ExecutorService workers, EventStream events) {
+        this.routes = routes;
+        this.auth = auth;
+        this.workers = workers;
+        this.events = events;
+    }
+
+    static String newRequestId() {
+        return "req-" + UUID.randomUUID();
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        String requestId = newRequestId();
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        String method = req.method().name();
+        if (req.decoderResult().isFailure()) {
+            send(ctx, method, Errors.body(new ApiError(400, "request", "http", "malformed HTTP request")), requestId, false);
+            return;
+        }
+        QueryStringDecoder qs;
+        try {
+            qs = new QueryStringDecoder(req.uri());
+            qs.parameters();
+        } catch (IllegalArgumentException e) {
+            send(ctx, method, Errors.body(new ApiError(400, "uri", "invalid", "uri: cannot be decoded")), requestId, keepAlive);
+            return;
+        }
+        if (!qs.path().equals("/healthz") && !auth.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
+            send(ctx, method, Errors.body(new ApiError(401, "Authorization", "bearer_token",
+                    "a valid 'Authorization: Bearer <token>' header is required (the token is in <state_dir>/token)"))
+                    .withHeader("WWW-Authenticate", "Bearer"), requestId, keepAlive);
+            return;
+        }
+        if (qs.path().equals("/v1/events") && method.equals("GET")) {
+            routes.http.count(method, 200);
+            if (!events.subscribe(ctx.channel(), requestId)) {
+                send(ctx, method, Errors.body(new ApiError(503, "agent", "busy", "too many event subscribers")),
+                        requestId, false);
+            }
+            return;
+        }
+        Request request = new Request(method, qs.path(), qs.parameters(), ByteBufUtil.getBytes(req.content()),
+                req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId);
+        try {
+            workers.execute(() -> {
+                Response resp;
+                long t0 = System.nanoTime();
+                try {
+                    resp = routes.handle(request);
+                } catch (Throwable t) {
+                    resp = Errors.toResponse(t, requestId);
+                }
+                if (LOG.isLoggable(Level.DEBUG)) {
+                    LOG.log(Level.DEBUG, requestId + " " + method + " " + request.path() + " " + resp.status() + " "
+                            + (System.nanoTime() - t0) / 1_000_000 + " ms");
+                }
+                send(ctx, method, resp, requestId, keepAlive);
+            });
+        } catch (RejectedExecutionException e) {
+            send(ctx, method, Errors.body(new ApiError(503, "agent", "busy", "too many requests in flight; retry")),
+                    requestId, keepAlive);
+        }
+    }
+
+    private void send(ChannelHandlerContext ctx, String method, Response r, String requestId, boolean keepAlive) {
+        routes.http.count(method, r.status());
+        FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),
+                Unpooled.wrappedBuffer(r.body()));
+        if (r.contentType() != null) {
+            resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
+        }
+        r.headers().forEach((k, v) -> resp.headers().set(k, v));
+        resp.headers().set(REQUEST_ID, requestId);
+        HttpUtil.setContentLength(resp, r.body().length);
+        HttpUtil.setKeepAlive(resp, keepAlive);
+        ctx.writeAndFlush(resp);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.log(Level.DEBUG, "connection error: " + cause);
+        ctx.close();
+    }
+}

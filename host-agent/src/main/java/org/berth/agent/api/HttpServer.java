@@ -1,0 +1,68 @@
+package org.berth.agent.api;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/** The REST API's Netty HTTP/1.1 server. */
+public final class HttpServer implements AutoCloseable {
+    private final EventLoopGroup boss;
+    private final EventLoopGroup io;
+    private final Channel channel;
+
+    private HttpServer(EventLoopGroup boss, EventLoopGroup io, Channel channel) {
+        this.boss = boss;
+        this.io = io;
+        this.channel = channel;
+    }
+
+    public static HttpServer start(String address, int port, int maxBody, Routes routes, TokenAuth auth,
+                                   ExecutorService workers, EventStream events) {
+        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventLoopGroup io = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+        try {
+            ServerBootstrap b = new ServerBootstrap().group(boss, io).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ch.pipeline().addLast(new HttpServerCodec(4096, 16 * 1024, 16 * 1024))
+                                    .addLast(new HttpServerKeepAliveHandler())
+                                    .addLast(new BoundedAggregator(maxBody))
+                                    .addLast(new ApiHandler(routes, auth, workers, events));
+                        }
+                    });
+            Channel ch = b.bind(new InetSocketAddress(address, port)).syncUninterruptibly().channel();
+            return new HttpServer(boss, io, ch);
+        } catch (Exception e) { // bind() rethrows BindException unchecked
+            boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            io.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw new IllegalStateException("cannot listen on " + address + ":" + port + ": " + e.getMessage(), e);
+        }
+    }
+
+    public int port() {
+        return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    /** Stops accepting connections (in-flight responses may still be written until {@link #close}). */
+    public void stopAccepting() {
+        channel.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void close() {
+        stopAccepting();
+        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        io.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+}

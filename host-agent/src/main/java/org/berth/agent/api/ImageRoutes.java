@@ -1,0 +1,126 @@
+package org.berth.agent.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.berth.agent.config.AgentConfig;
+import org.berth.agent.image.ImageImport;
+import org.berth.agent.image.ManifestImages;
+import org.berth.agent.store.FieldError;
+import org.berth.agent.store.InstanceRecord;
+import org.berth.agent.store.SpecJson;
+import org.berth.agent.store.Store;
+import org.berth.driver.api.Image;
+
+/** /v1/images: list, show, import (checksum verified), delete (refused while in use). */
+final class ImageRoutes {
+    private final Store instances;
+    private final ManifestImages store;
+    private final ImageImport imports;
+
+    ImageRoutes(AgentConfig config, Store instances, ManifestImages store) {
+        this.instances = instances;
+        this.store = store;
+        var roots = new ArrayList<>(config.imageDirs());
+        roots.add(config.stateDir().resolve("import"));
+        this.imports = new ImageImport(store, roots);
+    }
+
+    Response handle(Request r, String[] p) {
+        if (p.length == 3 && r.method().equals("POST")) {
+            return importImage(r);
+        }
+        if (p.length == 3) {
+            return Routes.only(r, "GET", () -> {
+                store.refresh();
+                ArrayNode list = Views.MAPPER.createArrayNode();
+                store.list().stream().sorted(java.util.Comparator.comparing(Image::name))
+                        .forEach(i -> list.add(Views.image(i, store.writable(i.id()))));
+                ObjectNode n = Views.MAPPER.createObjectNode();
+                n.set("images", list);
+                return Response.json(200, n);
+            });
+        }
+        String id = Routes.uuidSegment(p[3]).toString();
+        if (p.length != 4) {
+            throw Routes.notFound(r.path());
+        }
+        return switch (r.method()) {
+            case "GET" -> Response.json(200, Map.of("image", Views.image(store.get(id), store.writable(id))));
+            case "DELETE" -> deleteImage(id);
+            default -> throw Routes.notAllowed(r, "GET, DELETE");
+        };
+    }
+
+    private static final Set<String> IMPORT_FIELDS = Set.of("name", "disk_format", "container_format", "file",
+            "sha256", "properties");
+
+    private Response importImage(Request r) {
+        Routes.requireJson(r);
+        JsonNode b = Views.parse(r.body());
+        if (!b.isObject()) {
+            throw new ApiError(400, "body", "type", "body: must be a JSON object");
+        }
+        b.fieldNames().forEachRemaining(k -> {
+            if (!IMPORT_FIELDS.contains(k)) {
+                throw new ApiError(400, k, "unknown_field", k + ": is not a field of an image import; fields: "
+                        + String.join(", ", IMPORT_FIELDS.stream().sorted().toList()));
+            }
+        });
+        String name = importText(b, "name");
+        if (!name.matches("[A-Za-z0-9][A-Za-z0-9._:@-]{0,254}")) {
+            throw new ApiError(400, "name", "name", "name: '" + Routes.cut(name) + "' must be 1-255 letters, digits and . _ : @ -");
+        }
+        org.berth.driver.api.DiskFormat disk;
+        org.berth.driver.api.ContainerFormat container;
+        try {
+            disk = org.berth.driver.api.DiskFormat.ofGlanceName(importText(b, "disk_format"));
+            container = org.berth.driver.api.ContainerFormat.ofGlanceName(importText(b, "container_format"));
+        } catch (FieldError e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            String m = String.valueOf(e.getMessage());
+            throw new ApiError(400, m.substring(0, Math.max(0, m.indexOf(':'))), "enum", m);
+        }
+        java.util.Map<String, String> props = new java.util.LinkedHashMap<>();
+        JsonNode pn = b.get("properties");
+        if (pn != null && !pn.isNull()) {
+            if (!pn.isObject()) {
+                throw new ApiError(400, "properties", "type", "properties: must be an object of strings");
+            }
+            pn.properties().forEach(f -> props.put(f.getKey(), f.getValue().asText()));
+        }
+        Image image = imports.importFile(name, disk, container, importText(b, "file"), importText(b, "sha256"), props);
+        return Response.json(201, Map.of("image", Views.image(image, true)))
+                .withHeader("Location", "/v1/images/" + image.id());
+    }
+
+    private static String importText(JsonNode b, String field) {
+        JsonNode v = b.get(field);
+        if (v == null || v.isNull()) {
+            throw new ApiError(400, field, "required", field + ": must be given");
+        }
+        if (!v.isTextual()) {
+            throw new ApiError(400, field, "type", field + ": must be a string");
+        }
+        return v.asText();
+    }
+
+    private Response deleteImage(String id) {
+        store.get(id);
+        if (!store.writable(id)) {
+            throw new ApiError(409, "id", "read_only", "image " + id + " is in a read-only image directory");
+        }
+        for (InstanceRecord x : instances.list(Optional.empty())) {
+            if (SpecJson.readString(x.specJson()).imageId().equals(id)) {
+                throw new ApiError(409, "id", "in_use", "image " + id + " is in use by instance " + x.uuid());
+            }
+        }
+        store.delete(id);
+        return Response.noContent();
+    }
+}

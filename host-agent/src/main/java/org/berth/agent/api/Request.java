@@ -1,0 +1,14 @@
+package org.berth.agent.api;
+
+import java.util.List;
+import java.util.Map;
+
+/** One HTTP request, copied off the event loop's buffers. */
+record Request(String method, String path, Map<String, List<String>> query, byte[] body, String contentType,
+               String requestId) {
+
+    String param(String name) {
+        List<String> v = query.get(name);
+        return v == null || v.isEmpty() ? null : v.get(0);
+    }
+}

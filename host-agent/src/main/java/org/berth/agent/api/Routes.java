@@ -1,0 +1,294 @@
+package org.berth.agent.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import org.berth.agent.capacity.CapacityService;
+import org.berth.agent.config.AgentConfig;
+import org.berth.agent.driver.Drivers;
+import org.berth.agent.image.ManifestImages;
+import org.berth.agent.store.FieldError;
+import org.berth.agent.store.InstanceRecord;
+import org.berth.agent.store.SpecJson;
+import org.berth.agent.store.Store;
+import org.berth.agent.task.Action;
+import org.berth.agent.task.InstanceService;
+import org.berth.agent.task.OperationStats;
+import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.RebootType;
+
+/** The REST API's routes. Runs on the API worker pool, never on the event loop. */
+public final class Routes {
+    private static final int DEFAULT_CONSOLE_BYTES = 64 * 1024;
+
+    private final AgentConfig config;
+    private final Store store;
+    private final Drivers drivers;
+    private final CapacityService capacity;
+    private final ImageRoutes images;
+    private final InstanceService instances;
+    private final OperationStats ops;
+    final HttpStats http = new HttpStats();
+
+    public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImages images,
+                  InstanceService instances, OperationStats ops) {
+        this.config = config;
+        this.store = store;
+        this.drivers = drivers;
+        this.capacity = capacity;
+        this.images = new ImageRoutes(config, store, images);
+        this.instances = instances;
+        this.ops = ops;
+    }
+
+    Response handle(Request r) {
+        String[] p = r.path().replaceAll("/+$", "").split("/");
+        // p[0] is "" (leading slash)
+        if (r.path().equals("/healthz")) {
+            return only(r, "GET", () -> Response.json(200, Views.MAPPER.createObjectNode().put("status", "ok")));
+        }
+        if (r.path().equals("/metrics")) {
+            return only(r, "GET", this::metrics);
+        }
+        if (p.length < 3 || !p[1].equals("v1")) {
+            throw notFound(r.path());
+        }
+        return switch (p[2]) {
+            case "host" -> p.length == 3 ? only(r, "GET", this::host) : raise(notFound(r.path()));
+            case "drivers" -> p.length == 3 ? only(r, "GET", this::drivers) : raise(notFound(r.path()));
+            case "images" -> images.handle(r, p);
+            case "instances" -> instances(r, p);
+            default -> throw notFound(r.path());
+        };
+    }
+
+    private Response instances(Request r, String[] p) {
+        if (p.length == 3) {
+            return switch (r.method()) {
+                case "GET" -> list(r);
+                case "POST" -> spawn(r);
+                default -> throw notAllowed(r, "GET, POST");
+            };
+        }
+        UUID uuid = uuidSegment(p[3]);
+        if (p.length == 4) {
+            return switch (r.method()) {
+                case "GET" -> Response.json(200, Map.of("instance", Views.instance(instances.get(uuid))));
+                case "DELETE" -> Response.json(202, Map.of("instance", Views.instance(instances.delete(uuid, r.requestId()))));
+                default -> throw notAllowed(r, "GET, DELETE");
+            };
+        }
+        if (p.length >= 5 && p[4].equals("interfaces")) {
+            return interfaces(r, p, uuid);
+        }
+        if (p.length == 5) {
+            return switch (p[4]) {
+                case "action" -> only(r, "POST", () -> action(r, uuid));
+                case "console" -> only(r, "GET", () -> console(r, uuid));
+                case "events" -> only(r, "GET", () -> events(uuid));
+                default -> throw notFound(r.path());
+            };
+        }
+        throw notFound(r.path());
+    }
+
+    private Response list(Request r) {
+        Optional<String> driver = Optional.ofNullable(r.param("driver"));
+        driver.ifPresent(d -> {
+            if (!drivers.enabled(d)) {
+                throw new ApiError(400, "driver", "unknown_driver", "driver: '" + cut(d) + "' is not an enabled driver; enabled: "
+                        + String.join(", ", drivers.names()));
+            }
+        });
+        ArrayNode list = Views.MAPPER.createArrayNode();
+        store.list(driver).forEach(x -> list.add(Views.instance(x)));
+        ObjectNode n = Views.MAPPER.createObjectNode();
+        n.set("instances", list);
+        return Response.json(200, n);
+    }
+
+    private Response spawn(Request r) {
+        requireJson(r);
+        JsonNode body = Views.parse(r.body());
+        if (!body.isObject()) {
+            throw new ApiError(400, "body", "type", "body: must be a JSON object");
+        }
+        JsonNode d = body.get("driver");
+        if (d == null || d.isNull()) {
+            throw new ApiError(400, "driver", "required", "driver: must be given; enabled: " + String.join(", ", drivers.names()));
+        }
+        if (!d.isTextual() || !drivers.enabled(d.asText())) {
+            throw new ApiError(400, "driver", "unknown_driver", "driver: '" + cut(d.asText())
+                    + "' is not an enabled driver; enabled: " + String.join(", ", drivers.names()));
+        }
+        InstanceSpec spec = SpecJson.read(body, Set.of("driver"), config.bridge());
+        InstanceRecord rec = instances.spawn(d.asText(), spec, r.requestId());
+        return Response.json(202, Map.of("instance", Views.instance(rec)))
+                .withHeader("Location", "/v1/instances/" + rec.uuid());
+    }
+
+    private Response action(Request r, UUID uuid) {
+        requireJson(r);
+        JsonNode body = Views.parse(r.body());
+        if (!body.isObject() || body.size() != 1) {
+            throw new ApiError(400, "body", "one_action", "body: must be an object with exactly one action, e.g. "
+                    + "{\"reboot\": {\"type\": \"HARD\"}}; actions: reboot, pause, unpause, suspend, resume, stop, start, snapshot");
+        }
+        String verb = body.fieldNames().next();
+        JsonNode arg = body.get(verb);
+        Action action = switch (verb) {
+            case "reboot" -> Action.reboot(rebootType(arg));
+            case "pause" -> Action.pause();
+            case "unpause" -> Action.unpause();
+            case "suspend" -> Action.suspend();
+            case "resume" -> Action.resume();
+            case "stop", "os-stop" -> Action.stop();
+            case "start", "os-start" -> Action.start();
+            case "snapshot", "createImage" -> Action.snapshot(snapshotName(verb, arg));
+            default -> throw new ApiError(400, verb, "unknown_action", verb.length() > 64 ? "unknown action"
+                    : verb + ": unknown action; actions: reboot, pause, unpause, suspend, resume, stop, start, snapshot");
+        };
+        if (!verb.equals("reboot") && !verb.equals("snapshot") && !verb.equals("createImage")
+                && arg != null && !arg.isNull() && !(arg.isObject() && arg.isEmpty())) {
+            throw new ApiError(400, verb, "no_arguments", verb + ": takes no arguments (use null or {})");
+        }
+        return Response.json(202, Map.of("instance", Views.instance(instances.act(uuid, action, r.requestId()))));
+    }
+
+    private Response interfaces(Request r, String[] p, UUID uuid) {
+        Action action;
+        if (p.length == 5) {
+            if (!r.method().equals("POST")) {
+                throw notAllowed(r, "POST");
+            }
+            requireJson(r);
+            action = Action.attachInterface(SpecJson.readVif(Views.parse(r.body()), config.bridge()));
+        } else if (p.length == 6) {
+            if (!r.method().equals("DELETE")) {
+                throw notAllowed(r, "DELETE");
+            }
+            if (!SpecJson.isUuid(p[5])) {
+                throw new ApiError(400, "port_id", "uuid", "port_id: '" + cut(p[5]) + "' must be a UUID");
+            }
+            action = Action.detachInterface(p[5].toLowerCase(Locale.ROOT));
+        } else {
+            throw notFound(r.path());
+        }
+        return Response.json(202, Map.of("instance", Views.instance(instances.act(uuid, action, r.requestId()))));
+    }
+
+    private static RebootType rebootType(JsonNode arg) {
+        if (arg == null || !arg.isObject() || !arg.has("type") || arg.size() != 1 || !arg.get("type").isTextual()) {
+            throw new ApiError(400, "reboot.type", "required", "reboot.type: must be given as SOFT or HARD, "
+                    + "e.g. {\"reboot\": {\"type\": \"HARD\"}}");
+        }
+        try {
+            return RebootType.valueOf(arg.get("type").asText().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new ApiError(400, "reboot.type", "enum", "reboot.type: '" + cut(arg.get("type").asText())
+                    + "' must be SOFT or HARD");
+        }
+    }
+
+    private static String snapshotName(String verb, JsonNode arg) {
+        if (arg == null || !arg.isObject() || !arg.path("name").isTextual() || arg.size() != 1) {
+            throw new ApiError(400, verb + ".name", "required", verb + ".name: must be given, e.g. {\"" + verb
+                    + "\": {\"name\": \"my-snapshot\"}}");
+        }
+        String name = arg.get("name").asText();
+        if (!name.matches("[A-Za-z0-9][A-Za-z0-9._:@-]{0,254}")) {
+            throw new ApiError(400, verb + ".name", "name", verb + ".name: '" + cut(name)
+                    + "' must be 1-255 letters, digits and . _ : @ - starting with a letter or digit");
+        }
+        return name;
+    }
+
+    private Response console(Request r, UUID uuid) {
+        int bytes = DEFAULT_CONSOLE_BYTES;
+        String raw = r.param("bytes");
+        if (raw != null) {
+            try {
+                bytes = Integer.parseInt(raw);
+            } catch (NumberFormatException e) {
+                bytes = -1;
+            }
+            if (bytes < 1 || bytes > 1024 * 1024) {
+                throw new ApiError(400, "bytes", "range", "bytes: '" + cut(raw) + "' must be between 1 and 1048576");
+            }
+        }
+        byte[] tail = instances.console(uuid, bytes);
+        return new Response(200, "text/plain; charset=utf-8", tail, Map.of());
+    }
+
+    private Response events(UUID uuid) {
+        instances.get(uuid);
+        ArrayNode list = Views.MAPPER.createArrayNode();
+        store.events(uuid, 200).forEach(e -> list.add(Views.event(e)));
+        ObjectNode n = Views.MAPPER.createObjectNode();
+        n.set("events", list);
+        return Response.json(200, n);
+    }
+
+    private Response host() {
+        return Response.json(200, Map.of("host", Views.host(capacity.refresh(), config.cpuAllocationRatio(),
+                config.ramAllocationRatio(), config.diskAllocationRatio(), config.reservedHostMemoryMb())));
+    }
+
+    private Response drivers() {
+        ArrayNode list = Views.MAPPER.createArrayNode();
+        drivers.states().forEach(s -> list.add(Views.driver(s)));
+        ObjectNode n = Views.MAPPER.createObjectNode();
+        n.set("drivers", list);
+        return Response.json(200, n);
+    }
+
+    private Response metrics() {
+        String text = MetricsText.render(store.countByDriverAndState(), capacity.refresh(), drivers.states(),
+                ops.snapshot(), http.snapshot(), instances.locks().count());
+        return Response.text(200, "text/plain; version=0.0.4; charset=utf-8", text);
+    }
+
+    static void requireJson(Request r) {
+        String ct = r.contentType();
+        if (ct != null && !ct.toLowerCase(Locale.ROOT).startsWith("application/json")) {
+            throw new ApiError(415, "Content-Type", "json", "Content-Type: '" + cut(ct) + "' must be application/json");
+        }
+    }
+
+    static UUID uuidSegment(String s) {
+        if (!SpecJson.isUuid(s)) {
+            throw new FieldError("uuid", "uuid", "'" + cut(s) + "' must be a UUID (8-4-4-4-12 hex digits)");
+        }
+        return UUID.fromString(s);
+    }
+
+    static Response only(Request r, String method, java.util.function.Supplier<Response> s) {
+        if (!r.method().equals(method)) {
+            throw notAllowed(r, method);
+        }
+        return s.get();
+    }
+
+    static ApiError notFound(String path) {
+        return new ApiError(404, "path", "not_found", "no such resource: " + cut(path));
+    }
+
+    static ApiError notAllowed(Request r, String allowed) {
+        return new ApiError(405, "method", "not_allowed", r.method() + " is not allowed here; allowed: " + allowed);
+    }
+
+    private static Response raise(ApiError e) {
+        throw e;
+    }
+
+    static String cut(String s) {
+        String c = s.length() > 64 ? s.substring(0, 64) + "…" : s;
+        return c.replaceAll("\\p{Cntrl}", "?");
+    }
+
+}

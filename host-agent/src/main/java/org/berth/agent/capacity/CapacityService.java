@@ -1,0 +1,110 @@
+package org.berth.agent.capacity;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
+import org.berth.agent.config.AgentConfig;
+import org.berth.agent.driver.Drivers;
+import org.berth.agent.store.InstanceRecord;
+import org.berth.agent.store.Store;
+import org.berth.agent.store.Usage;
+import org.berth.driver.api.ComputeDriver;
+import org.berth.driver.api.Flavor;
+import org.berth.driver.api.HostResources;
+
+/**
+ * Host capacity counted once for the host (VMs and containers share CPUs and memory) and admission control:
+ * "compute hosts have the final say". A spawn claims its flavor by inserting its record under this object's lock,
+ * so two concurrent spawns can never both take the last free memory.
+ */
+public final class CapacityService {
+    private static final System.Logger LOG = System.getLogger(CapacityService.class.getName());
+
+    private final AgentConfig config;
+    private final Drivers drivers;
+    private final Store store;
+    private volatile HostTotals totals;
+
+    public CapacityService(AgentConfig config, Drivers drivers, Store store) {
+        this.config = config;
+        this.drivers = drivers;
+        this.store = store;
+        this.totals = HostProbe.probe(config.stateDir());
+    }
+
+    /** Disk a flavor claims, in GiB (root + ephemeral + swap rounded up). */
+    public static long diskGb(Flavor f) {
+        return (long) f.rootGb() + f.ephemeralGb() + (f.swapMb() + 1023) / 1024;
+    }
+
+    /** Asks every connected driver for resources(); host totals come from the first that answers. */
+    public Capacity refresh() {
+        long vcpusUsed = 0;
+        long memUsed = 0;
+        long diskUsed = 0;
+        int running = 0;
+        HostTotals first = null;
+        List<Capacity.Hypervisor> hypervisors = new ArrayList<>();
+        for (String name : drivers.names()) {
+            ComputeDriver d = drivers.find(name).orElse(null);
+            if (d == null) {
+                continue;
+            }
+            try {
+                HostResources r = d.resources();
+                if (first == null) {
+                    first = new HostTotals(r.vcpus(), r.memoryMb(), r.localGb(), r.hypervisorHostname(), r.cpuInfo(),
+                            "driver " + name);
+                }
+                vcpusUsed += r.vcpusUsed();
+                memUsed += r.memoryMbUsed();
+                diskUsed += r.localGbUsed();
+                running += r.runningInstances();
+                hypervisors.add(new Capacity.Hypervisor(name, r.hypervisorType(), r.hypervisorVersion()));
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "driver " + name + " resources() failed: " + e.getMessage());
+            }
+        }
+        if (first != null) {
+            totals = first;
+        }
+        return view(new Capacity.Resources(vcpusUsed, memUsed, diskUsed), running, hypervisors);
+    }
+
+    private Capacity view(Capacity.Resources driverUsed, int running, List<Capacity.Hypervisor> hypervisors) {
+        HostTotals t = totals;
+        Capacity.Resources limits = limits(t);
+        Usage u = store.usage();
+        Capacity.Resources claimed = new Capacity.Resources(u.vcpus(), u.memoryMb(), u.diskGb());
+        Capacity.Resources free = new Capacity.Resources(limits.vcpus() - claimed.vcpus(),
+                limits.memoryMb() - claimed.memoryMb(), limits.diskGb() - claimed.diskGb());
+        return new Capacity(t, limits, driverUsed, claimed, free, running, hypervisors);
+    }
+
+    private Capacity.Resources limits(HostTotals t) {
+        long vcpus = (long) Math.floor(t.vcpus() * config.cpuAllocationRatio());
+        long mem = (long) Math.floor(Math.max(0, t.memoryMb() - config.reservedHostMemoryMb()) * config.ramAllocationRatio());
+        long disk = (long) Math.floor(t.localGb() * config.diskAllocationRatio());
+        return new Capacity.Resources(vcpus, mem, disk);
+    }
+
+    /**
+     * Inserts the record if its flavor fits the free capacity; atomic with respect to other claims.
+     *
+     * @throws InsufficientCapacity naming the first resource that does not fit
+     */
+    public synchronized void claim(InstanceRecord record) {
+        Capacity.Resources limits = limits(totals);
+        Usage u = store.usage();
+        check("vcpus", record.vcpus(), limits.vcpus() - u.vcpus());
+        check("memory_mb", record.memoryMb(), limits.memoryMb() - u.memoryMb());
+        check("disk_gb", record.diskGb(), limits.diskGb() - u.diskGb());
+        store.insert(record);
+    }
+
+    private static void check(String resource, long requested, long free) {
+        if (requested > free) {
+            throw new InsufficientCapacity(resource, requested, Math.max(0, free));
+        }
+    }
+}

@@ -1,0 +1,37 @@
+package org.berth.agent.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every agent option, validated by {@link ConfigLoader}. Names match the YAML keys (see host-agent/README.md).
+ *
+ * @param drivers enabled drivers and their options; empty means "every driver on the class path, default options"
+ */
+public record AgentConfig(String listenAddress, int listenPort, Path stateDir, List<Path> imageDirs, String bridge,
+                          boolean ovsEnabled, String ovsdb, boolean ovsCreateBridges,
+                          Map<String, DriverSettings> drivers,
+                          double cpuAllocationRatio, double ramAllocationRatio, double diskAllocationRatio,
+                          long reservedHostMemoryMb, boolean resumeGuestsStateOnHostBoot,
+                          RunningDeletedAction runningDeletedInstanceAction, Duration syncPowerStateInterval,
+                          Duration driverRetryMaxBackoff, int maxRequestBodyBytes, int apiWorkers, int taskWorkers,
+                          Duration shutdownTimeout) {
+    public AgentConfig {
+        imageDirs = List.copyOf(imageDirs);
+        drivers = Map.copyOf(drivers);
+    }
+
+    /** The built-in defaults: what {@code make run} uses with no file. */
+    public static AgentConfig defaults() {
+        return ConfigLoader.parse("{}");
+    }
+
+    public AgentConfig withListenPort(int port) {
+        return new AgentConfig(listenAddress, port, stateDir, imageDirs, bridge, ovsEnabled, ovsdb, ovsCreateBridges,
+                drivers, cpuAllocationRatio, ramAllocationRatio, diskAllocationRatio, reservedHostMemoryMb,
+                resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
+                driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout);
+    }
+}

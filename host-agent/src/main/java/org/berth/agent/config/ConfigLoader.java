@@ -1,0 +1,266 @@
+package org.berth.agent.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/** Reads the agent's YAML file; every option has a default and every error names the option. */
+public final class ConfigLoader {
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    private static final Pattern DRIVER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}");
+    private static final Set<String> KEYS = Set.of("listen_address", "listen_port", "state_dir", "image_dirs",
+            "bridge", "ovs", "drivers", "cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio",
+            "reserved_host_memory_mb", "resume_guests_state_on_host_boot", "running_deleted_instance_action",
+            "sync_power_state_interval", "driver_retry_max_backoff", "max_request_body_bytes", "api_workers",
+            "task_workers", "shutdown_timeout");
+
+    private final ObjectNode root;
+    private final Set<String> seen = new HashSet<>();
+
+    private ConfigLoader(ObjectNode root) {
+        this.root = root;
+    }
+
+    public static AgentConfig load(Path file) {
+        try {
+            return parse(Files.readString(file));
+        } catch (IOException e) {
+            throw new ConfigException("--config", "cannot read " + file + ": " + e.getMessage());
+        }
+    }
+
+    public static AgentConfig parse(String yaml) {
+        JsonNode tree;
+        try {
+            tree = yaml.isBlank() ? YAML.createObjectNode() : YAML.readTree(yaml);
+        } catch (JsonProcessingException e) {
+            throw new ConfigException("config", "not valid YAML: " + e.getOriginalMessage());
+        }
+        if (tree == null || tree.isNull() || tree.isMissingNode()) {
+            tree = YAML.createObjectNode();
+        }
+        if (!(tree instanceof ObjectNode obj)) {
+            throw new ConfigException("config", "the top level must be a mapping of option: value");
+        }
+        return new ConfigLoader(obj).build();
+    }
+
+    private AgentConfig build() {
+        root.fieldNames().forEachRemaining(k -> {
+            if (!KEYS.contains(k)) {
+                throw new ConfigException(k, "unknown option; known options: " + String.join(", ", KEYS.stream().sorted().toList()));
+            }
+        });
+        String address = text("listen_address", "127.0.0.1");
+        if (!address.matches("[0-9A-Za-z.:-]{1,253}")) {
+            throw new ConfigException("listen_address", "'" + address + "' must be an IP address or host name");
+        }
+        int port = (int) integer("listen_port", 8774, 0, 65535);
+        // absolute: backends (libvirt) get paths under it and do not share our working directory
+        Path stateDir = Path.of(text("state_dir", "./state")).toAbsolutePath().normalize();
+        List<Path> imageDirs = new ArrayList<>();
+        JsonNode dirs = root.get("image_dirs");
+        if (dirs == null || dirs.isNull()) {
+            imageDirs.add(Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images")));
+        } else if (!dirs.isArray()) {
+            throw new ConfigException("image_dirs", "must be a list of directories");
+        } else {
+            for (JsonNode d : dirs) {
+                if (!d.isTextual() || d.asText().isBlank()) {
+                    throw new ConfigException("image_dirs", "every entry must be a directory path");
+                }
+                imageDirs.add(Path.of(d.asText()).toAbsolutePath().normalize());
+            }
+        }
+        String bridge = text("bridge", "br-int");
+        if (!bridge.matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")) {
+            throw new ConfigException("bridge", "'" + bridge + "' must be 1-15 characters of letters, digits, '_', '.', '-'");
+        }
+        JsonNode ovs = object("ovs");
+        boolean ovsEnabled = bool(ovs, "ovs.enabled", "enabled", true);
+        String ovsdb = text(ovs, "ovs.ovsdb", "ovsdb", "unix:/var/run/openvswitch/db.sock");
+        boolean createBridges = bool(ovs, "ovs.create_bridges", "create_bridges", false);
+        unknown(ovs, "ovs", Set.of("enabled", "ovsdb", "create_bridges"));
+
+        return new AgentConfig(address, port, stateDir, imageDirs, bridge, ovsEnabled, ovsdb, createBridges, drivers(),
+                ratio("cpu_allocation_ratio", 16.0), ratio("ram_allocation_ratio", 1.5),
+                ratio("disk_allocation_ratio", 1.0),
+                integer("reserved_host_memory_mb", 512, 0, 16L * 1024 * 1024),
+                bool(root, "resume_guests_state_on_host_boot", "resume_guests_state_on_host_boot", false),
+                action(), duration("sync_power_state_interval", Duration.ofSeconds(60), Duration.ofDays(1)),
+                duration("driver_retry_max_backoff", Duration.ofSeconds(60), Duration.ofHours(1)),
+                (int) integer("max_request_body_bytes", 1 << 20, 1024, 64L << 20),
+                (int) integer("api_workers", 8, 1, 256), (int) integer("task_workers", 16, 1, 1024),
+                duration("shutdown_timeout", Duration.ofSeconds(30), Duration.ofMinutes(30)));
+    }
+
+    private Map<String, DriverSettings> drivers() {
+        JsonNode drivers = object("drivers");
+        Map<String, DriverSettings> out = new LinkedHashMap<>();
+        if (drivers == null) {
+            return out;
+        }
+        drivers.properties().forEach(f -> {
+            String name = f.getKey();
+            String prefix = "drivers." + name;
+            if (!DRIVER_NAME.matcher(name).matches()) {
+                throw new ConfigException(prefix, "a driver name must be letters, digits and . _ : @ -");
+            }
+            JsonNode d = f.getValue();
+            if (d == null || d.isNull()) {
+                out.put(name, new DriverSettings(true, Map.of()));
+                return;
+            }
+            if (!d.isObject()) {
+                throw new ConfigException(prefix, "must be a mapping with 'enabled' and 'options'");
+            }
+            unknown(d, prefix, Set.of("enabled", "options"));
+            boolean enabled = bool(d, prefix + ".enabled", "enabled", true);
+            Map<String, String> options = new LinkedHashMap<>();
+            JsonNode opts = d.get("options");
+            if (opts != null && !opts.isNull()) {
+                if (!opts.isObject()) {
+                    throw new ConfigException(prefix + ".options", "must be a mapping of option: value");
+                }
+                opts.properties().forEach(o -> {
+                    if (o.getValue().isContainerNode()) {
+                        throw new ConfigException(prefix + ".options." + o.getKey(), "must be a single value");
+                    }
+                    options.put(o.getKey(), o.getValue().asText());
+                });
+            }
+            out.put(name, new DriverSettings(enabled, options));
+        });
+        return out;
+    }
+
+    private JsonNode object(String key) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        if (!n.isObject()) {
+            throw new ConfigException(key, "must be a mapping");
+        }
+        return n;
+    }
+
+    private static void unknown(JsonNode node, String prefix, Set<String> known) {
+        if (node == null) {
+            return;
+        }
+        node.fieldNames().forEachRemaining(k -> {
+            if (!known.contains(k)) {
+                throw new ConfigException(prefix + "." + k, "unknown option; known: " + String.join(", ", known));
+            }
+        });
+    }
+
+    private String text(String key, String fallback) {
+        return text(root, key, key, fallback);
+    }
+
+    private static String text(JsonNode node, String option, String key, String fallback) {
+        JsonNode n = node == null ? null : node.get(key);
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        if (!n.isValueNode() || n.asText().isBlank()) {
+            throw new ConfigException(option, "must be a non-empty text value");
+        }
+        return n.asText().trim();
+    }
+
+    private static boolean bool(JsonNode node, String option, String key, boolean fallback) {
+        JsonNode n = node == null ? null : node.get(key);
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        if (!n.isBoolean()) {
+            throw new ConfigException(option, "'" + n.asText() + "' must be true or false");
+        }
+        return n.asBoolean();
+    }
+
+    private long integer(String key, long fallback, long min, long max) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        if (!n.isIntegralNumber() || n.asLong() < min || n.asLong() > max) {
+            throw new ConfigException(key, "'" + n.asText() + "' must be a whole number between " + min + " and " + max);
+        }
+        return n.asLong();
+    }
+
+    private double ratio(String key, double fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        if (!n.isNumber() || !(n.asDouble() > 0) || n.asDouble() > 1000 || Double.isNaN(n.asDouble())) {
+            throw new ConfigException(key, "'" + n.asText() + "' must be a number greater than 0 and at most 1000");
+        }
+        return n.asDouble();
+    }
+
+    private RunningDeletedAction action() {
+        String raw = text("running_deleted_instance_action", "log");
+        try {
+            return RunningDeletedAction.valueOf(raw.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("running_deleted_instance_action", "'" + raw + "' must be one of noop, log, shutdown, reap");
+        }
+    }
+
+    private Duration duration(String key, Duration fallback, Duration max) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        Duration d = parseDuration(n.asText().trim());
+        if (d == null || d.isNegative() || d.isZero() || d.compareTo(max) > 0) {
+            throw new ConfigException(key, "'" + n.asText() + "' must be a duration such as 500ms, 30s, 2m or PT30S, "
+                    + "greater than 0 and at most " + max.toSeconds() + "s");
+        }
+        return d;
+    }
+
+    static Duration parseDuration(String text) {
+        try {
+            if (text.startsWith("P") || text.startsWith("p")) {
+                return Duration.parse(text.toUpperCase(Locale.ROOT));
+            }
+            if (text.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(text.substring(0, text.length() - 2)));
+            }
+            if (text.endsWith("s")) {
+                return Duration.ofSeconds(Long.parseLong(text.substring(0, text.length() - 1)));
+            }
+            if (text.endsWith("m")) {
+                return Duration.ofMinutes(Long.parseLong(text.substring(0, text.length() - 1)));
+            }
+            if (text.endsWith("h")) {
+                return Duration.ofHours(Long.parseLong(text.substring(0, text.length() - 1)));
+            }
+            return Duration.ofSeconds(Long.parseLong(text));
+        } catch (NumberFormatException | DateTimeParseException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,256 @@
+package org.berth.agent.reconcile;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.berth.agent.capacity.CapacityService;
+import org.berth.agent.config.AgentConfig;
+import org.berth.agent.config.RunningDeletedAction;
+import org.berth.agent.driver.Drivers;
+import org.berth.agent.store.InstanceRecord;
+import org.berth.agent.store.SpecJson;
+import org.berth.agent.store.Store;
+import org.berth.agent.store.VmState;
+import org.berth.agent.task.TaskLocks;
+import org.berth.driver.api.ComputeDriver;
+import org.berth.driver.api.InstanceInfo;
+import org.berth.driver.api.PowerState;
+
+/**
+ * Makes the store agree with the backends (the backends are the truth), at start and every
+ * {@code sync_power_state_interval}, on its own thread so it never blocks request handling. Instances with a task
+ * running are skipped until the next sweep. A driver that is unavailable is skipped: its records are not marked.
+ */
+public final class Reconciler implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Reconciler.class.getName());
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
+    static final String VANISHED = "vanished from the backend";
+
+    private final AgentConfig config;
+    private final Store store;
+    private final Drivers drivers;
+    private final TaskLocks locks;
+    private final CapacityService capacity;
+    private final Runnable beforeSweep;
+    private final ScheduledExecutorService thread;
+    /** Drivers whose first sweep (with the after-restart rules) has run. */
+    private final Set<String> started = ConcurrentHashMap.newKeySet();
+
+    public Reconciler(AgentConfig config, Store store, Drivers drivers, TaskLocks locks, CapacityService capacity,
+                      Runnable beforeSweep) {
+        this.config = config;
+        this.store = store;
+        this.drivers = drivers;
+        this.locks = locks;
+        this.capacity = capacity;
+        this.beforeSweep = beforeSweep;
+        this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "berth-reconcile");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Schedules the periodic sweep; the first one runs now. */
+    public void start() {
+        long ms = config.syncPowerStateInterval().toMillis();
+        thread.scheduleWithFixedDelay(this::sweepSafely, 0, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /** Runs one sweep on the reconcile thread and waits for it (bounded). */
+    public void sweepNow(Duration timeout) {
+        try {
+            thread.submit(this::sweepSafely).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("reconcile sweep did not finish within " + timeout.toMillis() + " ms", e);
+        }
+    }
+
+    /** Asks for a sweep soon (e.g. when a driver connected), without waiting. */
+    public void requestSweep() {
+        try {
+            thread.execute(this::sweepSafely);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closing
+        }
+    }
+
+    private void sweepSafely() {
+        try {
+            beforeSweep.run();
+            for (String name : drivers.names()) {
+                drivers.find(name).ifPresent(d -> sweep(name, d));
+            }
+            capacity.refresh();
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "reconcile sweep failed; next one in " + config.syncPowerStateInterval(), e);
+        }
+    }
+
+    void sweep(String name, ComputeDriver driver) {
+        boolean firstSweep = !started.contains(name);
+        List<InstanceInfo> backend;
+        try {
+            backend = driver.list();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "reconcile: driver " + name + " list() failed, skipping it this time: " + e.getMessage());
+            return;
+        }
+        Map<UUID, InstanceInfo> found = new HashMap<>();
+        backend.forEach(i -> found.put(i.uuid(), i));
+        for (InstanceRecord r : store.listAll()) {
+            if (!r.driver().equals(name)) {
+                continue;
+            }
+            InstanceInfo info = found.remove(r.uuid());
+            if (!locks.tryBegin(r.uuid(), "reconcile")) {
+                continue;
+            }
+            try {
+                reconcile(driver, r, info, firstSweep);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "reconcile: instance " + r.uuid() + ": " + e.getMessage());
+            } finally {
+                locks.end(r.uuid());
+            }
+        }
+        for (InstanceInfo info : found.values()) {
+            adopt(name, info);
+        }
+        started.add(name);
+    }
+
+    private void reconcile(ComputeDriver driver, InstanceRecord stale, InstanceInfo info, boolean firstSweep) {
+        InstanceRecord r = store.find(stale.uuid()).orElse(stale);
+        UUID uuid = r.uuid();
+        if (r.deleted()) {
+            if (info != null) {
+                runningDeleted(driver, r, info);
+            }
+            return;
+        }
+        if (info == null) {
+            if ("deleting".equals(r.taskState())) {
+                store.update(r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
+                event(uuid, "reconcile.delete_finished", "the backend no longer has it");
+            } else if ("spawning".equals(r.taskState())) {
+                store.update(r.withState(VmState.ERROR, PowerState.NOSTATE).withTask(null)
+                        .withFault("spawn interrupted by an agent restart; nothing was left in the backend"));
+                event(uuid, "reconcile.spawn_rolled_back", null);
+            } else if (r.powerState() != PowerState.NOSTATE || r.vmState() != VmState.ERROR || r.fault() == null) {
+                store.update(r.withState(VmState.ERROR, PowerState.NOSTATE).withTask(null).withFault(VANISHED));
+                event(uuid, "reconcile.vanished", "was " + r.vmState().apiName() + "/" + r.powerState());
+                LOG.log(Level.WARNING, "instance " + uuid + ": " + VANISHED + " (" + r.driver() + ")");
+            }
+            return;
+        }
+        if ("deleting".equals(r.taskState())) {
+            driver.destroy(uuid);
+            store.update(r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
+            event(uuid, "reconcile.delete_finished", "destroyed after an interrupted delete");
+            return;
+        }
+        if ("spawning".equals(r.taskState())) {
+            // a spawn cut off by a crash: finished if the backend reached the state the spec asked for, else rolled
+            // back so nothing half-built stays (the instance ends RUNNING or fully removed)
+            PowerState wanted = info.spec().powerOn() ? PowerState.RUNNING : PowerState.SHUTDOWN;
+            if (info.powerState() != wanted) {
+                driver.destroy(uuid);
+                store.update(r.withState(VmState.ERROR, PowerState.NOSTATE).withTask(null)
+                        .withFault("spawn interrupted by an agent restart; the half-built instance ("
+                                + info.powerState() + ") was removed"));
+                event(uuid, "reconcile.spawn_rolled_back", "backend had it " + info.powerState());
+                return;
+            }
+        }
+        PowerState power = info.powerState();
+        if (firstSweep && config.resumeGuestsStateOnHostBoot() && r.vmState() == VmState.ACTIVE
+                && power == PowerState.SHUTDOWN) {
+            driver.powerOn(uuid);
+            power = driver.info(uuid).powerState();
+            event(uuid, "reconcile.resumed_guest", "resume_guests_state_on_host_boot: " + power);
+        }
+        if (r.taskState() != null) {
+            event(uuid, "reconcile.task_finished", "task " + r.taskState() + " was interrupted; backend says " + power);
+        }
+        VmState vm = VmState.of(power);
+        if (r.taskState() != null || r.powerState() != power || r.vmState() != vm || r.backendId() == null) {
+            if (r.taskState() == null && r.powerState() != power) {
+                event(uuid, "reconcile.power_sync", r.powerState() + " -> " + power);
+                LOG.log(Level.INFO, "instance " + uuid + ": power state " + r.powerState() + " -> " + power);
+            }
+            InstanceRecord u = r.withState(vm, power).withTask(null).withBackendId(info.backendId());
+            store.update(VANISHED.equals(r.fault()) ? u.withFault(null) : u);
+        }
+    }
+
+    private void runningDeleted(ComputeDriver driver, InstanceRecord r, InstanceInfo info) {
+        RunningDeletedAction action = config.runningDeletedInstanceAction();
+        UUID uuid = r.uuid();
+        switch (action) {
+            case NOOP -> { }
+            case LOG -> LOG.log(Level.WARNING, "instance " + uuid + ": deleted in the store but present in "
+                    + r.driver() + " (" + info.powerState() + "); running_deleted_instance_action=log");
+            case SHUTDOWN -> {
+                if (info.powerState() != PowerState.SHUTDOWN) {
+                    driver.powerOff(uuid, STOP_TIMEOUT);
+                    event(uuid, "reconcile.running_deleted", "shut down (kept for diagnosis)");
+                    LOG.log(Level.WARNING, "instance " + uuid + ": deleted but running; shut down");
+                }
+            }
+            case REAP -> {
+                driver.destroy(uuid);
+                event(uuid, "reconcile.running_deleted", "reaped");
+                LOG.log(Level.WARNING, "instance " + uuid + ": deleted but present; reaped");
+            }
+        }
+    }
+
+    private void adopt(String name, InstanceInfo info) {
+        UUID uuid = info.uuid();
+        if (!locks.tryBegin(uuid, "reconcile")) {
+            return;
+        }
+        try {
+            if (store.find(uuid).isPresent()) {
+                return;
+            }
+            Instant now = Instant.now();
+            var f = info.spec().flavor();
+            store.insert(new InstanceRecord(uuid, info.spec().name(), name, SpecJson.writeString(info.spec()),
+                    f.vcpus(), f.memoryMb(), CapacityService.diskGb(f), VmState.of(info.powerState()),
+                    info.powerState(), null, info.backendId(), null, now, now));
+            event(uuid, "reconcile.adopted", "found in " + name + " as " + info.backendId() + ", " + info.powerState());
+            LOG.log(Level.INFO, "instance " + uuid + ": adopted from driver " + name + " (" + info.powerState() + ")");
+        } finally {
+            locks.end(uuid);
+        }
+    }
+
+    private void event(UUID uuid, String kind, String detail) {
+        store.addEvent(uuid, null, kind, detail);
+    }
+
+    @Override
+    public void close() {
+        thread.shutdownNow();
+        try {
+            thread.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

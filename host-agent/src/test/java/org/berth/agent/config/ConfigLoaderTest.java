@@ -1,0 +1,77 @@
+package org.berth.agent.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ConfigLoaderTest {
+    @Test
+    void defaults() {
+        AgentConfig c = ConfigLoader.parse("");
+        assertEquals("127.0.0.1", c.listenAddress());
+        assertEquals(8774, c.listenPort());
+        assertEquals(Path.of("state").toAbsolutePath(), c.stateDir(), "relative to the working directory, made absolute");
+        assertEquals("br-int", c.bridge());
+        assertEquals(16.0, c.cpuAllocationRatio());
+        assertEquals(1.5, c.ramAllocationRatio());
+        assertEquals(1.0, c.diskAllocationRatio());
+        assertEquals(512, c.reservedHostMemoryMb());
+        assertFalse(c.resumeGuestsStateOnHostBoot());
+        assertEquals(RunningDeletedAction.LOG, c.runningDeletedInstanceAction());
+        assertEquals(Duration.ofSeconds(60), c.syncPowerStateInterval());
+        assertTrue(c.drivers().isEmpty());
+        assertTrue(c.ovsEnabled());
+    }
+
+    @Test
+    void driversAndTheirOptions() {
+        AgentConfig c = ConfigLoader.parse("""
+                drivers:
+                  kvm: {enabled: true, options: {uri: "qemu:///system", timeout: 30}}
+                  docker: {enabled: false}
+                running_deleted_instance_action: reap
+                sync_power_state_interval: 10s
+                """);
+        assertEquals(new DriverSettings(true, Map.of("uri", "qemu:///system", "timeout", "30")), c.drivers().get("kvm"));
+        assertFalse(c.drivers().get("docker").enabled());
+        assertEquals(RunningDeletedAction.REAP, c.runningDeletedInstanceAction());
+        assertEquals(Duration.ofSeconds(10), c.syncPowerStateInterval());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', textBlock = """
+            listen_port: 70000                          | listen_port
+            listen_port: eighty                         | listen_port
+            listen_address: 'a b'                       | listen_address
+            cpu_allocation_ratio: 0                     | cpu_allocation_ratio
+            ram_allocation_ratio: -1.5                  | ram_allocation_ratio
+            disk_allocation_ratio: lots                 | disk_allocation_ratio
+            reserved_host_memory_mb: -1                 | reserved_host_memory_mb
+            resume_guests_state_on_host_boot: maybe     | resume_guests_state_on_host_boot
+            running_deleted_instance_action: explode    | running_deleted_instance_action
+            sync_power_state_interval: soon             | sync_power_state_interval
+            sync_power_state_interval: 0s               | sync_power_state_interval
+            bridge: this-name-is-far-too-long           | bridge
+            colour: blue                                | colour
+            'drivers: {kvm: {enabld: true}}'            | drivers.kvm.enabld
+            'drivers: {kvm: {options: [1]}}'            | drivers.kvm.options
+            'drivers: {kvm: {options: {uri: [1]}}}'     | drivers.kvm.options.uri
+            'ovs: {ovsdb: ""}'                          | ovs.ovsdb
+            'image_dirs: /one'                          | image_dirs
+            max_request_body_bytes: 10                  | max_request_body_bytes
+            '[1, 2]'                                    | config
+            """)
+    void errorsNameTheOption(String yaml, String option) {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml));
+        assertEquals(option, e.option(), e.getMessage());
+        assertTrue(e.getMessage().startsWith(option + ":"), e.getMessage());
+    }
+}

@@ -1,0 +1,304 @@
+package org.berth.agent.fake;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.berth.agent.store.SpecJson;
+import org.berth.driver.api.Capability;
+import org.berth.driver.api.ComputeDriver;
+import org.berth.driver.api.ContainerFormat;
+import org.berth.driver.api.CpuInfo;
+import org.berth.driver.api.DiskFormat;
+import org.berth.driver.api.DriverContext;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.DriverInfo;
+import org.berth.driver.api.HostResources;
+import org.berth.driver.api.Image;
+import org.berth.driver.api.ImageFormat;
+import org.berth.driver.api.InstanceInfo;
+import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.LifecycleEvent;
+import org.berth.driver.api.LifecycleEvent.Transition;
+import org.berth.driver.api.PowerState;
+import org.berth.driver.api.RebootType;
+import org.berth.driver.api.VifSpec;
+
+/**
+ * An in-memory driver (after the conformance kit's ReferenceDriver) whose instances persist in its state dir, so a
+ * restarted agent finds them, as a real backend would. Options: {@code spawn_delay_ms}, {@code memory_mb},
+ * {@code vcpus}, {@code local_gb}.
+ */
+public final class FakeDriver implements ComputeDriver {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final DriverContext ctx;
+    private final long spawnDelayMs;
+    private final Map<UUID, Instance> instances = new LinkedHashMap<>();
+    private final Path file;
+
+    private static final class Instance {
+        final InstanceSpec spec;
+        PowerState state;
+        final StringBuilder console = new StringBuilder();
+
+        Instance(InstanceSpec spec, PowerState state) {
+            this.spec = spec;
+            this.state = state;
+        }
+    }
+
+    FakeDriver(DriverContext ctx) {
+        this.ctx = ctx;
+        this.spawnDelayMs = ctx.config().integer("spawn_delay_ms", 0, 0, 60_000);
+        this.file = ctx.stateDir().resolve("instances.json");
+        load();
+    }
+
+    @Override
+    public DriverInfo describe() {
+        return new DriverInfo("fake", "1.0", "fake", EnumSet.allOf(Capability.class),
+                List.of(new ImageFormat(DiskFormat.QCOW2, ContainerFormat.BARE),
+                        new ImageFormat(DiskFormat.RAW, ContainerFormat.DOCKER)));
+    }
+
+    @Override
+    public InstanceInfo spawn(InstanceSpec spec) {
+        Image image = ctx.images().get(spec.imageId());
+        if (spawnDelayMs > 0) {
+            try {
+                Thread.sleep(spawnDelayMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DriverException.OperationTimedOut("spawn", Duration.ofMillis(spawnDelayMs), "interrupted");
+            }
+        }
+        synchronized (this) {
+            if (instances.containsKey(spec.uuid())) {
+                throw new DriverException.InstanceExists(spec.uuid());
+            }
+            Instance i = new Instance(spec, PowerState.SHUTDOWN);
+            instances.put(spec.uuid(), i);
+            if (spec.powerOn()) {
+                start(i);
+            }
+            save();
+            i.console.append("FAKE-BOOTED from ").append(image.name()).append('\n');
+            return info(spec.uuid());
+        }
+    }
+
+    private void start(Instance i) {
+        i.state = PowerState.RUNNING;
+        emit(i, Transition.STARTED);
+    }
+
+    private void emit(Instance i, Transition t) {
+        ctx.events().publish(new LifecycleEvent(i.spec.uuid(), t, Instant.now()));
+    }
+
+    private Instance get(UUID uuid) {
+        Instance i = instances.get(uuid);
+        if (i == null) {
+            throw new DriverException.InstanceNotFound(uuid);
+        }
+        return i;
+    }
+
+    @Override
+    public synchronized void destroy(UUID uuid) {
+        instances.remove(uuid);
+        save();
+    }
+
+    @Override
+    public synchronized void powerOff(UUID uuid, Duration timeout) {
+        Instance i = get(uuid);
+        if (i.state != PowerState.SHUTDOWN) {
+            i.state = PowerState.SHUTDOWN;
+            emit(i, Transition.STOPPED);
+            save();
+        }
+    }
+
+    @Override
+    public synchronized void powerOn(UUID uuid) {
+        Instance i = get(uuid);
+        if (i.state != PowerState.RUNNING) {
+            start(i);
+            save();
+        }
+    }
+
+    @Override
+    public synchronized void reboot(UUID uuid, RebootType type) {
+        Instance i = get(uuid);
+        if (type == RebootType.SOFT && i.state != PowerState.RUNNING) {
+            throw new DriverException.InvalidInstanceState(uuid, "soft reboot", i.state);
+        }
+        start(i);
+        i.console.append("FAKE-REBOOTED ").append(type).append('\n');
+        save();
+    }
+
+    @Override
+    public synchronized void pause(UUID uuid) {
+        Instance i = get(uuid);
+        if (i.state == PowerState.RUNNING) {
+            i.state = PowerState.PAUSED;
+            emit(i, Transition.PAUSED);
+            save();
+        } else if (i.state != PowerState.PAUSED) {
+            throw new DriverException.InvalidInstanceState(uuid, "pause", i.state);
+        }
+    }
+
+    @Override
+    public synchronized void unpause(UUID uuid) {
+        Instance i = get(uuid);
+        if (i.state != PowerState.PAUSED) {
+            throw new DriverException.InvalidInstanceState(uuid, "unpause", i.state);
+        }
+        i.state = PowerState.RUNNING;
+        emit(i, Transition.RESUMED);
+        save();
+    }
+
+    @Override
+    public synchronized void suspend(UUID uuid) {
+        Instance i = get(uuid);
+        if (i.state != PowerState.RUNNING && i.state != PowerState.PAUSED) {
+            throw new DriverException.InvalidInstanceState(uuid, "suspend", i.state);
+        }
+        i.state = PowerState.SUSPENDED;
+        emit(i, Transition.SUSPENDED);
+        save();
+    }
+
+    @Override
+    public synchronized void resume(UUID uuid) {
+        Instance i = get(uuid);
+        if (i.state != PowerState.SUSPENDED) {
+            throw new DriverException.InvalidInstanceState(uuid, "resume", i.state);
+        }
+        i.state = PowerState.RUNNING;
+        emit(i, Transition.RESUMED);
+        save();
+    }
+
+    @Override
+    public synchronized InstanceInfo info(UUID uuid) {
+        Instance i = get(uuid);
+        return new InstanceInfo(uuid, i.state, i.spec, "fake-" + uuid);
+    }
+
+    @Override
+    public synchronized List<InstanceInfo> list() {
+        return instances.keySet().stream().map(this::info).toList();
+    }
+
+    @Override
+    public synchronized byte[] consoleLog(UUID uuid, int maxBytes) {
+        byte[] all = get(uuid).console.toString().getBytes(StandardCharsets.UTF_8);
+        return java.util.Arrays.copyOfRange(all, Math.max(0, all.length - maxBytes), all.length);
+    }
+
+    @Override
+    public synchronized Image snapshot(UUID uuid, String imageName) {
+        Instance i = get(uuid);
+        try {
+            Path tmp = Files.createTempFile(ctx.stateDir(), "snapshot", ".qcow2");
+            Files.copy(ctx.images().file(i.spec.imageId()), tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            return ctx.images().add(imageName, DiskFormat.QCOW2, ContainerFormat.BARE, tmp, Map.of());
+        } catch (IOException e) {
+            throw new DriverException.BackendFailure("fake", "snapshot", e.toString(), e);
+        }
+    }
+
+    @Override
+    public synchronized void attachInterface(UUID uuid, VifSpec vif) {
+        Instance i = get(uuid);
+        if (i.state != PowerState.RUNNING) {
+            throw new DriverException.InvalidInstanceState(uuid, "attach interface", i.state);
+        }
+        List<VifSpec> vifs = new ArrayList<>(i.spec.vifs());
+        vifs.add(vif);
+        replace(i, i.spec.withVifs(vifs));
+    }
+
+    @Override
+    public synchronized void detachInterface(UUID uuid, String portId) {
+        Instance i = get(uuid);
+        replace(i, i.spec.withVifs(i.spec.vifs().stream().filter(v -> !v.portId().equals(portId)).toList()));
+    }
+
+    private void replace(Instance old, InstanceSpec spec) {
+        Instance n = new Instance(spec, old.state);
+        n.console.append(old.console);
+        instances.put(spec.uuid(), n);
+        save();
+    }
+
+    @Override
+    public synchronized HostResources resources() {
+        int vcpus = 0;
+        long mem = 0;
+        long disk = 0;
+        int running = 0;
+        for (Instance i : instances.values()) {
+            vcpus += i.spec.flavor().vcpus();
+            mem += i.spec.flavor().memoryMb();
+            disk += i.spec.flavor().rootGb();
+            running += i.state == PowerState.RUNNING ? 1 : 0;
+        }
+        return new HostResources(ctx.config().integer("vcpus", 8, 1, 1024), vcpus,
+                ctx.config().integer("memory_mb", 65536, 1, Integer.MAX_VALUE), mem,
+                ctx.config().integer("local_gb", 1000, 0, Integer.MAX_VALUE), disk, "fake", 1_000_000, "fake-host",
+                new CpuInfo("x86_64", "fake", "none", 1, 1, 1), running);
+    }
+
+    @Override
+    public void close() {
+    }
+
+    private void save() {
+        ArrayNode a = JSON.createArrayNode();
+        instances.values().forEach(i -> a.addObject().put("state", i.state.name()).put("spec", SpecJson.writeString(i.spec)));
+        try {
+            Files.writeString(file, a.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void load() {
+        if (!Files.exists(file)) {
+            return;
+        }
+        try {
+            for (JsonNode n : JSON.readTree(file.toFile())) {
+                InstanceSpec spec = SpecJson.readString(n.get("spec").asText());
+                instances.put(spec.uuid(), new Instance(spec, PowerState.valueOf(n.get("state").asText())));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Test hook: instance UUIDs in the "backend". */
+    public synchronized List<UUID> uuids() {
+        return new ArrayList<>(instances.keySet());
+    }
+}
