@@ -20,6 +20,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import org.berth.conformance.host.HostCommand;
 import org.berth.conformance.leak.LeakCheck;
@@ -62,6 +68,7 @@ public abstract class ComputeDriverConformance {
     private static final Duration POWER_OFF_TIMEOUT =
             Duration.ofSeconds(Long.getLong("berth.conformance.power_off_timeout", 15));
     private static final Duration CONSOLE_WAIT = Duration.ofSeconds(90);
+    private static final int PARALLEL_INSTANCES = Integer.getInteger("berth.conformance.parallel_instances", 3);
 
     private final List<UUID> spawned = new CopyOnWriteArrayList<>();
     private final List<String> ports = new CopyOnWriteArrayList<>();
@@ -521,5 +528,53 @@ public abstract class ComputeDriverConformance {
         run("power_off", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT));
         assertTrue(events.await(uuid, LifecycleEvent.Transition.STOPPED, Duration.ofSeconds(20)).isPresent(),
                 () -> "contract 'power_off emits STOPPED': got " + events.events(uuid));
+    }
+
+    // ---- concurrency ---------------------------------------------------------------------------------------
+
+    /** The result of {@code f}, failing by rule when it threw or did not finish within the operation timeout. */
+    private static <T> T await(Future<T> f, String what) throws InterruptedException {
+        try {
+            return f.get(OP_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            return fail("contract 'every operation is thread-safe': " + what + " failed: " + e.getCause(), e.getCause());
+        } catch (TimeoutException e) {
+            return fail("contract 'no operation hangs': " + what + " did not return within " + OP_TIMEOUT.toSeconds() + " s");
+        }
+    }
+
+    @Test
+    @DisplayName("spawns and destroys run in parallel on one driver and leave nothing")
+    void parallelSpawnDestroy() throws InterruptedException {
+        List<InstanceSpec> specs = new ArrayList<>();
+        for (int i = 0; i < PARALLEL_INSTANCES; i++) {
+            specs.add(newSpec());
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(PARALLEL_INSTANCES);
+        try {
+            List<Future<InstanceInfo>> spawns = specs.stream().map(s -> pool.submit(() -> driver().spawn(s))).toList();
+            for (int i = 0; i < specs.size(); i++) {
+                assertEquals(PowerState.RUNNING, await(spawns.get(i), "parallel spawn " + specs.get(i).uuid()).powerState(),
+                        "contract 'spawn powers on' (in parallel)");
+            }
+            List<InstanceInfo> all = call("list", () -> driver().list());
+            for (InstanceSpec s : specs) {
+                assertTrue(all.stream().anyMatch(i -> i.uuid().equals(s.uuid())),
+                        () -> "contract 'list() reports every instance' (spawned in parallel): " + s.uuid() + " missing");
+            }
+            List<Future<Void>> destroys = specs.stream().map(s -> pool.submit(() -> {
+                driver().destroy(s.uuid());
+                return (Void) null;
+            })).toList();
+            for (int i = 0; i < specs.size(); i++) {
+                await(destroys.get(i), "parallel destroy " + specs.get(i).uuid());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        for (InstanceSpec s : specs) {
+            assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(s.uuid()),
+                    "contract 'destroy removes the instance' (in parallel)");
+        }
     }
 }

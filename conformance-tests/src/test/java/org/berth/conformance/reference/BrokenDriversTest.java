@@ -2,10 +2,15 @@ package org.berth.conformance.reference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
 
+import java.time.Duration;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.berth.conformance.ComputeDriverConformance;
+import org.berth.conformance.host.HostCommand;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.platform.testkit.engine.EngineExecutionResults;
@@ -31,6 +36,13 @@ class BrokenDriversTest {
         }
     }
 
+    static class LeakyVethConformance extends ComputeDriverConformance {
+        @Override
+        protected ComputeDriverProvider provider() {
+            return ReferenceDriverProvider.leakingVeth("reference-leaky-veth");
+        }
+    }
+
     private static String onlyFailure(Class<?> suite, String method) {
         EngineExecutionResults results = EngineTestKit.engine("junit-jupiter")
                 .selectors(selectMethod(suite, method)).execute();
@@ -53,6 +65,16 @@ class BrokenDriversTest {
         String message = onlyFailure(WrongPauseStateConformance.class, "pauseUnpause");
         assertTrue(message.contains("pause reports PAUSED"), message);
         assertTrue(message.contains("expected: <PAUSED> but was: <RUNNING>"), message);
+    }
+
+    @Test
+    void aVethLeftByAFailedSpawnFailsTheTestAndIsNamed() {
+        assumeTrue(HostCommand.find("ip").isPresent(), "no iproute2 on this host");
+        String message = onlyFailure(LeakyVethConformance.class, "spawnFailsHalfWay");
+        Matcher leaked = Pattern.compile("network device (tap[0-9a-f-]{11}) \\(port ([0-9a-f-]{36})\\)").matcher(message);
+        assertTrue(leaked.find(), "names the leaked veth and its port: " + message);
+        HostCommand.run(Duration.ofSeconds(10), "ip", "link", "del", leaked.group(1)); // the fixture's own leak
+        assertTrue(message.contains("a failed spawn leaves nothing"), message);
     }
 
     @Test

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.stream.Stream;
+import org.berth.conformance.host.HostCommand;
 import org.berth.driver.api.Capability;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.ContainerFormat;
@@ -42,8 +43,8 @@ import org.berth.driver.api.VifSpec;
  */
 final class ReferenceDriver implements ComputeDriver {
     /** Ways to break the contract on purpose. */
-    record Faults(boolean leakInstanceDir, boolean pauseReportsRunning) {
-        static final Faults NONE = new Faults(false, false);
+    record Faults(boolean leakInstanceDir, boolean pauseReportsRunning, boolean leakVethOnFailedSpawn) {
+        static final Faults NONE = new Faults(false, false, false);
     }
 
     private static final class Instance {
@@ -92,6 +93,11 @@ final class ReferenceDriver implements ComputeDriver {
             Files.createDirectories(dir);
             Files.writeString(dir.resolve("disk"), "disk of " + spec.uuid() + " from image " + image.id() + "\n");
             Files.writeString(dir.resolve("console.log"), "");
+            if (faults.leakVethOnFailedSpawn()) {
+                // a real host artefact, made the way a container driver makes one, and never removed on failure
+                spec.vifs().forEach(v -> HostCommand.run(Duration.ofSeconds(10), "ip", "link", "add",
+                        "tap" + v.portId().substring(0, 11), "type", "veth", "peer", "name", "ns" + v.portId().substring(0, 11)));
+            }
             instances.put(spec.uuid(), new Instance(spec, PowerState.SHUTDOWN));
             if (spec.powerOn()) {
                 start(instances.get(spec.uuid()));

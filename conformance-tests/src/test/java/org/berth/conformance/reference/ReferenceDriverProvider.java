@@ -20,7 +20,12 @@ public final class ReferenceDriverProvider implements ComputeDriverProvider {
 
     /** A deliberately broken variant for the kit's own tests. */
     static ReferenceDriverProvider broken(String name, boolean leakInstanceDir, boolean pauseReportsRunning) {
-        return new ReferenceDriverProvider(name, new ReferenceDriver.Faults(leakInstanceDir, pauseReportsRunning));
+        return new ReferenceDriverProvider(name, new ReferenceDriver.Faults(leakInstanceDir, pauseReportsRunning, false));
+    }
+
+    /** A variant whose failed spawn leaves its tap/ns veth pair on the host. */
+    static ReferenceDriverProvider leakingVeth(String name) {
+        return new ReferenceDriverProvider(name, new ReferenceDriver.Faults(false, false, true));
     }
 
     @Override

@@ -82,12 +82,37 @@ final class Domains {
         plugAll(spec.uuid(), spec.vifs());
         session.call(operation, spec.uuid(), c -> {
             Domain d = lookup(c, spec.uuid());
-            d.create();
+            createWhenStopped(d);
             if (PowerStates.of(d) == PowerState.PAUSED) {
                 d.resume();
             }
             return null;
         });
+    }
+
+    /**
+     * Starts a shut-off domain. Right after a guest powered itself off, libvirt can still be reaping the QEMU
+     * process and refuses create() with "operation invalid"; that window is short, so retry for up to 5 s.
+     */
+    private static void createWhenStopped(Domain d) throws LibvirtException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                d.create();
+                return;
+            } catch (LibvirtException e) {
+                boolean transient_ = e.getError() != null && e.getError().getCode() == ErrorNumber.VIR_ERR_OPERATION_INVALID
+                        && d.isActive() == 0;
+                if (!transient_ || attempt >= 20) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     void plugAll(UUID uuid, List<VifSpec> vifs) {

@@ -1,0 +1,64 @@
+package org.berth.conformance.runner;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import org.berth.driver.api.Capability;
+
+/**
+ * The rows of the support matrix: the mandatory operations and the optional {@link Capability capabilities},
+ * each with the kit's tests that give evidence for it (by method name). A test mapped to no feature counts for
+ * {@link #OTHER}. Each feature is also a tag for {@code --include-tag}/{@code --exclude-tag}, e.g. {@code pause}.
+ */
+enum Feature {
+    SPAWN("spawn, info, list", null, "spawnInfoList", "spawnPoweredOff", "spawnDuplicate"),
+    FAILED_SPAWN("a failed spawn leaves nothing", null, "spawnUnknownImage", "spawnWrongFormat", "spawnFailsHalfWay"),
+    DESTROY("destroy (idempotent), unknown ids", null, "unknownInstance", "destroyTwice"),
+    POWER("power off / power on", null, "powerOffOn"),
+    HARD_REBOOT("hard reboot", null, "hardRebootFromRunningAndShutdown", "hardRebootFromPaused"),
+    SOFT_REBOOT("soft reboot", Capability.SOFT_REBOOT, "softReboot"),
+    PAUSE("pause / unpause", Capability.PAUSE, "pauseUnpause", "pauseWhenOff"),
+    SUSPEND("suspend / resume", Capability.SUSPEND, "suspendResume"),
+    CONSOLE_LOG("console log", Capability.CONSOLE_LOG, "consoleLogBounded", "consoleLogLimits"),
+    SNAPSHOT("snapshot", Capability.SNAPSHOT, "snapshotSpawnsAgain"),
+    VIF_PLUG("VIFs plugged into OVS at spawn", null, "spawnPlugsVifs"),
+    INTERFACE_HOTPLUG("attach / detach interface", Capability.INTERFACE_HOTPLUG, "attachDetachInterface"),
+    RESOURCES("host resources", null, "resources"),
+    LIFECYCLE_EVENTS("lifecycle events", Capability.LIFECYCLE_EVENTS, "lifecycleEvents"),
+    CONCURRENCY("concurrent operations", null, "parallelSpawnDestroy"),
+    OTHER("other contract tests", null);
+
+    private final String title;
+    private final Capability capability;
+    private final Set<String> methods;
+
+    Feature(String title, Capability capability, String... methods) {
+        this.title = title;
+        this.capability = capability;
+        this.methods = Set.of(methods);
+    }
+
+    String title() {
+        return title;
+    }
+
+    /** The capability a driver declares for this feature; empty for mandatory features. */
+    Optional<Capability> capability() {
+        return Optional.ofNullable(capability);
+    }
+
+    /** The tag form of the name: {@code hard-reboot}, {@code pause}. */
+    String tag() {
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    /** The feature a kit test gives evidence for: one of its JUnit tags if that names a feature, else its method. */
+    static Feature of(String methodName, Set<String> tags) {
+        List<Feature> all = Arrays.asList(values());
+        return all.stream().filter(f -> tags.contains(f.tag())).findFirst()
+                .or(() -> all.stream().filter(f -> f.methods.contains(methodName)).findFirst())
+                .orElse(OTHER);
+    }
+}
