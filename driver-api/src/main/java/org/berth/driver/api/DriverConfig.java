@@ -83,10 +83,15 @@ public record DriverConfig(String driver, Map<String, String> options) {
         return new DriverException.InvalidConfiguration("drivers." + driver + "." + key, Check.printable(value), rule);
     }
 
-    static Duration parseDuration(String text) {
+    /**
+     * Parses a duration as ISO-8601 ({@code PT30S}) or a number with a unit ({@code 500ms}, {@code 30s},
+     * {@code 2m}, {@code 1h}; a bare number is seconds). Returns null when the text is neither, so callers name
+     * their own option in the error.
+     */
+    public static Duration parseDuration(String text) {
         try {
             if (text.startsWith("P") || text.startsWith("p")) {
-                return Duration.parse(text);
+                return Duration.parse(text.toUpperCase(java.util.Locale.ROOT));
             }
             if (text.endsWith("ms")) {
                 return Duration.ofMillis(Long.parseLong(text.substring(0, text.length() - 2)));
@@ -96,6 +101,9 @@ public record DriverConfig(String driver, Map<String, String> options) {
             }
             if (text.endsWith("m")) {
                 return Duration.ofMinutes(Long.parseLong(text.substring(0, text.length() - 1)));
+            }
+            if (text.endsWith("h")) {
+                return Duration.ofHours(Long.parseLong(text.substring(0, text.length() - 1)));
             }
             return Duration.ofSeconds(Long.parseLong(text));
         } catch (NumberFormatException | DateTimeParseException e) {

@@ -9,7 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
+import org.berth.driver.api.DriverConfig;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -233,34 +233,11 @@ public final class ConfigLoader {
         if (n == null || n.isNull()) {
             return fallback;
         }
-        Duration d = parseDuration(n.asText().trim());
+        Duration d = DriverConfig.parseDuration(n.asText().trim());
         if (d == null || d.isNegative() || d.isZero() || d.compareTo(max) > 0) {
             throw new ConfigException(key, "'" + n.asText() + "' must be a duration such as 500ms, 30s, 2m or PT30S, "
                     + "greater than 0 and at most " + max.toSeconds() + "s");
         }
         return d;
-    }
-
-    static Duration parseDuration(String text) {
-        try {
-            if (text.startsWith("P") || text.startsWith("p")) {
-                return Duration.parse(text.toUpperCase(Locale.ROOT));
-            }
-            if (text.endsWith("ms")) {
-                return Duration.ofMillis(Long.parseLong(text.substring(0, text.length() - 2)));
-            }
-            if (text.endsWith("s")) {
-                return Duration.ofSeconds(Long.parseLong(text.substring(0, text.length() - 1)));
-            }
-            if (text.endsWith("m")) {
-                return Duration.ofMinutes(Long.parseLong(text.substring(0, text.length() - 1)));
-            }
-            if (text.endsWith("h")) {
-                return Duration.ofHours(Long.parseLong(text.substring(0, text.length() - 1)));
-            }
-            return Duration.ofSeconds(Long.parseLong(text));
-        } catch (NumberFormatException | DateTimeParseException e) {
-            return null;
-        }
     }
 }
