@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Berth real-host setup: installs the Debian packages Berth needs and starts containerd, dockerd,
 # virtlogd, libvirtd, ovsdb-server and ovs-vswitchd (without systemd when it is not running),
-# then creates the OVS integration bridge br-int.
+# then creates the OVS integration bridge br-int. OVN (ovn-central, ovn-host) is installed but
+# never started here: the OVN end-to-end test starts its own NB/SB databases, ovn-northd and
+# ovn-controller on loopback and stops them again.
 #
 # Idempotent: a second run changes nothing and only checks. Run as root. Safe with CI=true and
 # no stdin. Sends no network traffic except apt's (Debian mirrors) and loopback/unix sockets;
@@ -37,6 +39,7 @@ PACKAGES=(
   libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   qemu-system-x86 qemu-utils
   openvswitch-switch openvswitch-common uuid-runtime
+  ovn-central ovn-host
   busybox-static syslinux syslinux-common mtools dosfstools cpio
   iproute2 iputils-ping kmod procps ethtool jq maven
 )

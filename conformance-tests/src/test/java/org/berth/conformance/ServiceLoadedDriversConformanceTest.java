@@ -6,8 +6,6 @@ import java.util.stream.Stream;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.berth.driver.api.DriverRegistry;
 import org.berth.driver.api.VifPlugger;
-import org.berth.ovs.OvsVifConfig;
-import org.berth.ovs.OvsVifPlugger;
 import org.junit.jupiter.params.Parameter;
 import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -39,17 +37,9 @@ class ServiceLoadedDriversConformanceTest extends ComputeDriverConformance {
         return REGISTRY.get(driverName);
     }
 
-    /** The real OVS plugger (ovs-vif) on br-int, shared by every driver of the run; closed at JVM exit. */
+    /** The real OVS plugger (ovs-vif) on br-int, shared by every driver and test class of the run. */
     @Override
     protected Optional<VifPlugger> vifBackend() {
-        return Optional.of(OvsHolder.PLUGGER);
-    }
-
-    private static final class OvsHolder {
-        static final OvsVifPlugger PLUGGER = OvsVifPlugger.connect(OvsVifConfig.defaults());
-
-        static {
-            Runtime.getRuntime().addShutdownHook(new Thread(PLUGGER::close, "berth-ovs-close"));
-        }
+        return Optional.of(HostOvs.plugger());
     }
 }

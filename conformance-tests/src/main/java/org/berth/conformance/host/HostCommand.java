@@ -7,7 +7,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.commons.exec.CommandLine;
 import org.apache.commons.exec.DefaultExecutor;
@@ -28,6 +30,11 @@ public final class HostCommand {
     }
 
     public static Result run(Duration timeout, String program, String... args) {
+        return run(timeout, Map.of(), program, args);
+    }
+
+    /** As {@link #run(Duration, String, String...)}, with {@code env} added to this process's environment. */
+    public static Result run(Duration timeout, Map<String, String> env, String program, String... args) {
         CommandLine cmd = new CommandLine(program);
         for (String a : args) {
             cmd.addArgument(a, false);
@@ -40,7 +47,13 @@ public final class HostCommand {
         executor.setExitValues(null);
         int code;
         try {
-            code = executor.execute(cmd);
+            if (env.isEmpty()) {
+                code = executor.execute(cmd);
+            } else {
+                Map<String, String> all = new HashMap<>(System.getenv());
+                all.putAll(env);
+                code = executor.execute(cmd, all);
+            }
         } catch (ExecuteException e) {
             code = e.getExitValue();
         } catch (IOException e) {

@@ -3,7 +3,6 @@ package org.berth.conformance.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,8 +10,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.berth.conformance.Harness;
+import org.berth.conformance.HostOvs;
 import org.berth.conformance.leak.LeakCheck;
-import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.DriverRegistry;
 import org.berth.driver.api.Flavor;
 import org.berth.driver.api.Image;
@@ -20,10 +19,7 @@ import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.IpAddress;
 import org.berth.driver.api.PowerState;
 import org.berth.driver.api.VifSpec;
-import org.berth.ovs.OvsVifConfig;
 import org.berth.ovs.OvsVifPlugger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -34,17 +30,7 @@ import org.junit.jupiter.api.Timeout;
  */
 class ContainerVmPingTest {
     private static final DriverRegistry REGISTRY = DriverRegistry.load(ContainerVmPingTest.class.getClassLoader());
-    private static OvsVifPlugger ovs;
-
-    @BeforeAll
-    static void connect() {
-        ovs = OvsVifPlugger.connect(OvsVifConfig.defaults());
-    }
-
-    @AfterAll
-    static void close() {
-        ovs.close();
-    }
+    private static final OvsVifPlugger ovs = HostOvs.plugger();
 
     private static VifSpec vif(String cidr) {
         String mac = String.format("fa:16:3e:%02x:%02x:%02x", 0x19, (int) (Math.random() * 256), (int) (Math.random() * 256));
@@ -72,39 +58,16 @@ class ContainerVmPingTest {
                     .withVifs(List.of(vmVif))
                     .withProperties(Map.of(Image.OS_COMMAND_LINE, "console=ttyS0 berth.ping=198.18.9.2")));
             assertEquals(PowerState.RUNNING, vm.powerState());
-            String console = awaitConsole(kvm.driver(), vmId, "BERTH-PING 198.18.9.2", Duration.ofSeconds(150));
+            String console = GuestConsole.await(kvm.driver(), vmId, "BERTH-PING 198.18.9.2", Duration.ofSeconds(150));
             assertTrue(console.contains("BERTH-NET") && console.contains("198.18.9.3/24"), console);
             assertTrue(console.contains("BERTH-PING 198.18.9.2 ok"), "the VM reached the container: " + console);
         } finally {
-            for (var pair : List.of(Map.entry(docker.driver(), containerId), Map.entry(kvm.driver(), vmId))) {
-                try {
-                    pair.getKey().destroy(pair.getValue());
-                } catch (RuntimeException e) {
-                    problems.add("destroy " + pair.getValue() + ": " + e);
-                }
-            }
+            problems.addAll(Teardown.destroyAll(List.of(Map.entry(docker.driver(), containerId),
+                    Map.entry(kvm.driver(), vmId))));
         }
         problems.addAll(LeakCheck.leftovers(List.of(containerId, vmId),
                 List.of(containerVif.portId(), vmVif.portId()), kvm.stateDir()));
         problems.addAll(LeakCheck.leftovers(List.of(containerId), List.of(), docker.stateDir()));
         assertTrue(problems.isEmpty(), () -> "left behind: " + problems);
-    }
-
-    private static String awaitConsole(ComputeDriver driver, UUID uuid, String marker, Duration limit)
-            throws InterruptedException {
-        long deadline = System.nanoTime() + limit.toNanos();
-        String console = "";
-        while (System.nanoTime() < deadline) {
-            console = new String(driver.consoleLog(uuid, 65536), StandardCharsets.ISO_8859_1);
-            if (console.contains(marker)) {
-                // the result line follows the marker prefix; give it a moment to be complete
-                int at = console.indexOf(marker);
-                if (console.indexOf('\n', at) > 0) {
-                    return console;
-                }
-            }
-            Thread.sleep(1000);
-        }
-        return console;
     }
 }
