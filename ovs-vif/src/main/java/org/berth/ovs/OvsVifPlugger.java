@@ -173,8 +173,10 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         return new VswitchDb.PortSpec(vif.bridge(), dev, ids, vif.vlan(), OptionalInt.of(vif.mtu()));
     }
 
+    /** Attached, with Berth's keys; keys others add (OVN's {@code ovn-installed}) do not make it a different port. */
     private static boolean isPlugged(Optional<VswitchDb.InterfaceRow> row, VswitchDb.PortSpec spec) {
-        return row.isPresent() && row.get().ofport() > 0 && row.get().externalIds().equals(spec.externalIds());
+        return row.isPresent() && row.get().ofport() > 0
+                && row.get().externalIds().entrySet().containsAll(spec.externalIds().entrySet());
     }
 
     /**

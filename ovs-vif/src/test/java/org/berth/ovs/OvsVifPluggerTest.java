@@ -137,6 +137,26 @@ class OvsVifPluggerTest {
     }
 
     @Test
+    void replugKeepsExternalIdsOthersWrote() throws Exception {
+        // ovn-controller marks a bound port with ovn-installed; a replug (power_on, restart) must not wipe it.
+        UUID instance = UUID.randomUUID();
+        VifSpec vif = newVif("br-int", 1500, Optional.empty(), List.of());
+        plugger.plugTap(instance, vif);
+        vsctl("set", "Interface", vif.devName(), "external_ids:ovn-installed=true");
+        String ofport = vsctl("get", "Interface", vif.devName(), "ofport");
+
+        plugger.plugTap(instance, vif);
+        assertEquals("\"true\"", vsctl("get", "Interface", vif.devName(), "external_ids:ovn-installed"));
+        assertEquals(ofport, vsctl("get", "Interface", vif.devName(), "ofport"));
+
+        UUID second = UUID.randomUUID();
+        plugger.plugTap(second, vif);
+        var ids = plugger.db().findInterface(vif.devName()).orElseThrow().externalIds();
+        assertEquals(Map.of("iface-id", vif.portId(), "iface-status", "active", "attached-mac", vif.mac(),
+                "vm-uuid", second.toString(), "ovn-installed", "true"), ids);
+    }
+
+    @Test
     void unplugOfANeverPluggedVifSucceeds() throws Exception {
         VifSpec vif = newVif("br-int", 1500, Optional.empty(), List.of());
         plugger.unplug(UUID.randomUUID(), vif);

@@ -114,15 +114,21 @@ public final class VswitchDb {
         }
     }
 
-    /** Rewrites the Interface's external_ids and mtu_request and the Port's tag of an existing port. */
+    /**
+     * Sets the spec's external_ids keys (others' keys, such as OVN's {@code ovn-installed}, stay, as with os-vif's
+     * {@code db_set}), the Interface's mtu_request and the Port's tag of an existing port.
+     */
     public void updatePort(PortSpec spec) {
         ObjectNode iface = F.objectNode();
-        iface.set("external_ids", Ops.map(spec.externalIds()));
         iface.set("mtu_request", spec.mtuRequest().isPresent()
                 ? F.numberNode(spec.mtuRequest().getAsInt()) : Ops.set());
         ObjectNode port = F.objectNode();
         port.set("tag", spec.tag().isPresent() ? F.numberNode(spec.tag().get()) : Ops.set());
+        JsonNode[] keys = spec.externalIds().keySet().stream().map(F::textNode).toArray(JsonNode[]::new);
         OvsdbClient.await(client.transact(DB, List.of(
+                // a map "insert" keeps a key's old value: delete the keys first, in the same transaction
+                Ops.mutate("Interface", Ops.nameIs(spec.name()), "external_ids", "delete", Ops.set(keys)),
+                Ops.mutate("Interface", Ops.nameIs(spec.name()), "external_ids", "insert", Ops.map(spec.externalIds())),
                 Ops.update("Interface", Ops.nameIs(spec.name()), iface),
                 Ops.update("Port", Ops.nameIs(spec.name()), port))));
     }
