@@ -236,9 +236,9 @@ class OvsVifPluggerTest {
         plugger.plugNamespace(UUID.randomUUID(), va, a.pid(), "eth0");
         plugger.plugNamespace(UUID.randomUUID(), vb, b.pid(), "eth0");
 
-        var ping = a.exec("ping", "-c", "1", "-W", "2", "198.18." + net + ".2");
+        var ping = a.exec("ping", "-c", "3", "-i", "0.5", "-W", "2", "198.18." + net + ".2");
         assertEquals(0, ping.exit(), ping.output());
-        var back = b.exec("ping", "-c", "1", "-W", "2", "198.18." + net + ".1");
+        var back = b.exec("ping", "-c", "3", "-i", "0.5", "-W", "2", "198.18." + net + ".1");
         assertEquals(0, back.exit(), back.output());
     }
 
@@ -304,7 +304,7 @@ class OvsVifPluggerTest {
         cleanups.add(peer);
         VifSpec peerVif = newVif("br-int", 1500, Optional.empty(), List.of(IpAddress.parseCidr("198.18.1.6/24", "ip")));
         plugger.plugNamespace(UUID.randomUUID(), peerVif, peer.pid(), "eth0");
-        var ping = second.exec("ping", "-c", "1", "-W", "2", "198.18.1.6");
+        var ping = second.exec("ping", "-c", "3", "-i", "0.5", "-W", "2", "198.18.1.6");
         assertEquals(0, ping.exit(), ping.output());
     }
 
@@ -349,7 +349,7 @@ class OvsVifPluggerTest {
         VifSpec peerVif = newVif("br-int", 1500, Optional.empty(), List.of(IpAddress.parseCidr("198.18.2.6/24", "ip")));
         plugger.plugNamespace(UUID.randomUUID(), peerVif, peer.pid(), "eth0");
         assertExternalIds(instance, vif);
-        var ping = restarted.exec("ping", "-c", "1", "-W", "2", "198.18.2.6");
+        var ping = restarted.exec("ping", "-c", "3", "-i", "0.5", "-W", "2", "198.18.2.6");
         assertEquals(0, ping.exit(), ping.output());
     }
 
