@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -27,6 +28,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.berth.conformance.fault.WedgedSocket;
 import org.berth.conformance.host.HostCommand;
 import org.berth.conformance.leak.LeakCheck;
 import org.berth.driver.api.Capability;
@@ -34,7 +37,10 @@ import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.berth.driver.api.ContainerFormat;
 import org.berth.driver.api.DiskFormat;
+import org.berth.driver.api.DriverConfig;
+import org.berth.driver.api.DriverContext;
 import org.berth.driver.api.DriverException;
+import org.berth.driver.api.EventSink;
 import org.berth.driver.api.Flavor;
 import org.berth.driver.api.Image;
 import org.berth.driver.api.ImageFormat;
@@ -60,7 +66,9 @@ import org.junit.jupiter.api.function.Executable;
  * domains, taps/veths, OVS ports, files in the state directory); any leftover fails the test, named.
  *
  * <p>Timeouts: {@code -Dberth.conformance.op_timeout} (seconds, default 180) bounds every driver call;
- * {@code -Dberth.conformance.power_off_timeout} (seconds, default 15) is the graceful part of power off.
+ * {@code -Dberth.conformance.power_off_timeout} (seconds, default 15) is the graceful part of power off;
+ * {@code -Dberth.conformance.noop_timeout} (seconds, default 60) bounds an answer that needs no state change.
+ * VIF tests address instances in {@code -Dberth.conformance.vif_subnet} (default {@code 198.18.7}, a /24).
  */
 public abstract class ComputeDriverConformance {
     private static final Duration OP_TIMEOUT =
@@ -69,6 +77,17 @@ public abstract class ComputeDriverConformance {
             Duration.ofSeconds(Long.getLong("berth.conformance.power_off_timeout", 15));
     private static final Duration CONSOLE_WAIT = Duration.ofSeconds(90);
     private static final int PARALLEL_INSTANCES = Integer.getInteger("berth.conformance.parallel_instances", 3);
+    /** Bound of an answer that needs no state change (already in state, destroy of nothing). */
+    private static final Duration NOOP_TIMEOUT =
+            Duration.ofSeconds(Long.getLong("berth.conformance.noop_timeout", 60));
+    /** The call timeout the wedged-backend test configures; each call may take a few of them, plus slack. */
+    private static final Duration WEDGED_CALL_TIMEOUT = Duration.ofSeconds(2);
+    private static final Duration WEDGED_ALLOWED = WEDGED_CALL_TIMEOUT.multipliedBy(4).plusSeconds(10);
+    /** First three octets of the /24 (inside 198.18.0.0/15) the VIF tests address their instances in. */
+    private static final String VIF_SUBNET = System.getProperty("berth.conformance.vif_subnet", "198.18.7");
+    private static final Duration EVENT_WAIT = Duration.ofSeconds(30);
+    /** How long the lifecycle test listens after the last expected event for events that should not come. */
+    private static final Duration EVENT_QUIET = Duration.ofSeconds(3);
 
     private final List<UUID> spawned = new CopyOnWriteArrayList<>();
     private final List<String> ports = new CopyOnWriteArrayList<>();
@@ -396,7 +415,7 @@ public abstract class ComputeDriverConformance {
         ports.add(port);
         String mac = String.format("fa:16:3e:%02x:%02x:%02x", host, (int) (Math.random() * 256), (int) (Math.random() * 256));
         return new VifSpec(port, mac, "br-int", 1450, Optional.empty(),
-                List.of(org.berth.driver.api.IpAddress.parseCidr("198.18.7." + host + "/24", "ip")), Optional.empty());
+                List.of(org.berth.driver.api.IpAddress.parseCidr(VIF_SUBNET + "." + host + "/24", "ip")), Optional.empty());
     }
 
     private void requireVifBackend() {
@@ -528,6 +547,143 @@ public abstract class ComputeDriverConformance {
         run("power_off", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT));
         assertTrue(events.await(uuid, LifecycleEvent.Transition.STOPPED, Duration.ofSeconds(20)).isPresent(),
                 () -> "contract 'power_off emits STOPPED': got " + events.events(uuid));
+    }
+
+    /** Runs {@code op}, adds the transitions it must emit, and checks the instance's events are exactly these. */
+    private void emits(UUID uuid, List<LifecycleEvent.Transition> expected, String operation, Runnable op,
+                       LifecycleEvent.Transition... transitions) throws InterruptedException {
+        if (op != null) {
+            run(operation, op);
+        }
+        expected.addAll(List.of(transitions));
+        List<LifecycleEvent.Transition> got = harness.events().awaitCount(uuid, expected.size(), EVENT_WAIT);
+        assertEquals(expected, got, () -> "contract 'each state change emits exactly the documented events': after "
+                + operation + " (see LifecycleEvent)");
+    }
+
+    @Test
+    @DisplayName("each state change emits exactly the documented lifecycle events, in order, and no others")
+    void lifecycleEventsExact() throws InterruptedException {
+        requireCapability(Capability.LIFECYCLE_EVENTS);
+        UUID uuid = spawnRunning().uuid();
+        var expected = new ArrayList<LifecycleEvent.Transition>();
+        emits(uuid, expected, "spawn", null, LifecycleEvent.Transition.STARTED);
+        if (harness.info().has(Capability.PAUSE)) {
+            emits(uuid, expected, "pause", () -> driver().pause(uuid), LifecycleEvent.Transition.PAUSED);
+            emits(uuid, expected, "pause again", () -> driver().pause(uuid));
+            emits(uuid, expected, "unpause", () -> driver().unpause(uuid), LifecycleEvent.Transition.RESUMED);
+        }
+        emits(uuid, expected, "power_off", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT),
+                LifecycleEvent.Transition.STOPPED);
+        emits(uuid, expected, "power_off again", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT));
+        emits(uuid, expected, "power_on", () -> driver().powerOn(uuid), LifecycleEvent.Transition.STARTED);
+        emits(uuid, expected, "reboot HARD", () -> driver().reboot(uuid, RebootType.HARD),
+                LifecycleEvent.Transition.STOPPED, LifecycleEvent.Transition.STARTED);
+        emits(uuid, expected, "destroy", () -> driver().destroy(uuid), LifecycleEvent.Transition.STOPPED);
+        Thread.sleep(EVENT_QUIET.toMillis()); // absence can only be observed over a window
+        assertEquals(expected, harness.events().transitions(uuid),
+                "contract 'each state change emits exactly the documented events': no event after destroy");
+    }
+
+    // ---- idempotence: already in state, never a hang -------------------------------------------------------
+
+    /** Runs {@code op}, which needs no state change, within {@link #NOOP_TIMEOUT}. */
+    private static void prompt(String what, Executable op) {
+        assertTimeoutPreemptively(NOOP_TIMEOUT, op, () -> "contract 'an already-in-state answer comes promptly': "
+                + what + " did not return within " + NOOP_TIMEOUT.toSeconds() + " s");
+    }
+
+    /** As {@link #assertInvalidState}, within {@link #NOOP_TIMEOUT}. */
+    private static void promptInvalidState(PowerState found, String what, Executable op) {
+        prompt(what, () -> assertInvalidState(found, op, what + " raises InvalidInstanceState"));
+    }
+
+    @Test
+    @DisplayName("calls that find the instance already in state give the documented answer promptly (critest idempotence)")
+    void idempotentAnswers() {
+        UUID uuid = spawnRunning().uuid();
+        prompt("power_on of a RUNNING instance", () -> driver().powerOn(uuid));
+        assertState(PowerState.RUNNING, uuid, "power_on of a RUNNING instance changes nothing");
+        if (harness.info().has(Capability.PAUSE)) {
+            promptInvalidState(PowerState.RUNNING, "unpause of a RUNNING instance", () -> driver().unpause(uuid));
+        }
+        if (harness.info().has(Capability.SUSPEND)) {
+            promptInvalidState(PowerState.RUNNING, "resume of a RUNNING instance", () -> driver().resume(uuid));
+        }
+        if (harness.info().has(Capability.INTERFACE_HOTPLUG)) {
+            prompt("detach of a port the instance does not have",
+                    () -> driver().detachInterface(uuid, UUID.randomUUID().toString()));
+        }
+        assertState(PowerState.RUNNING, uuid, "a refused or empty call changes nothing");
+        run("power_off", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT));
+        prompt("power_off of a SHUTDOWN instance", () -> driver().powerOff(uuid, POWER_OFF_TIMEOUT));
+        assertState(PowerState.SHUTDOWN, uuid, "power_off of a SHUTDOWN instance changes nothing");
+        if (harness.info().has(Capability.SUSPEND)) {
+            promptInvalidState(PowerState.SHUTDOWN, "suspend of a SHUTDOWN instance", () -> driver().suspend(uuid));
+        }
+        run("destroy", () -> driver().destroy(uuid));
+        prompt("destroy of a destroyed instance", () -> driver().destroy(uuid));
+        prompt("destroy of an unknown instance", () -> driver().destroy(UUID.randomUUID()));
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(uuid), "contract 'destroy removes the instance'");
+    }
+
+    // ---- a wedged backend ----------------------------------------------------------------------------------
+
+    /**
+     * Runs {@code op} against a wedged backend: it must end within {@link #WEDGED_ALLOWED} and, if it fails, with
+     * OperationTimedOut or BackendUnavailable. Returns what it returned (null when it failed as it should).
+     */
+    private static <T> T wedgedCall(String what, boolean mayReturn, Supplier<T> op) {
+        long start = System.nanoTime();
+        T result = null;
+        try {
+            result = assertTimeoutPreemptively(WEDGED_ALLOWED, op::get, () -> "contract 'no operation hangs on a "
+                    + "wedged backend': " + what + " did not return within " + WEDGED_ALLOWED.toSeconds() + " s");
+            assertTrue(mayReturn, () -> "contract 'a wedged backend raises OperationTimedOut or BackendUnavailable': "
+                    + what + " returned");
+        } catch (DriverException.OperationTimedOut | DriverException.BackendUnavailable expected) {
+            // the documented answers
+        } catch (DriverException other) {
+            fail("contract 'a wedged backend raises OperationTimedOut or BackendUnavailable': " + what + " raised "
+                    + other.getClass().getSimpleName() + ": " + other.getMessage(), other);
+        }
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        assertTrue(took.compareTo(WEDGED_ALLOWED) <= 0, () -> "contract 'no operation hangs on a wedged backend': "
+                + what + " took " + took.toMillis() + " ms");
+        return result;
+    }
+
+    @Test
+    @DisplayName("on a wedged backend (accepts, never answers) create and every call fail within the call timeout")
+    void wedgedBackendTimesOut() throws IOException {
+        Path dir = Files.createTempDirectory(harness.stateDir().getParent(), "wedged-");
+        try (WedgedSocket wedged = WedgedSocket.open(dir.resolve("backend.sock"))) {
+            Optional<Map<String, String>> options = provider().backendOnSocket(wedged.path(), WEDGED_CALL_TIMEOUT);
+            assumeTrue(options.isPresent(), () -> "driver " + provider().name()
+                    + " does not declare how to reach a backend on a unix socket (ComputeDriverProvider.backendOnSocket)");
+            var context = new DriverContext(new DriverConfig(provider().name(), options.get()), harness.images(),
+                    Optional.of(harness.vifs()), EventSink.DISCARD, Files.createDirectories(dir.resolve("state")));
+            ComputeDriver wedgedDriver = wedgedCall("create", true, () -> provider().create(context));
+            if (wedgedDriver != null) {
+                UUID unknown = UUID.randomUUID();
+                wedgedCall("list", false, wedgedDriver::list);
+                wedgedCall("info", false, () -> wedgedDriver.info(unknown));
+                wedgedCall("destroy", false, () -> {
+                    wedgedDriver.destroy(unknown);
+                    return null;
+                });
+                wedgedCall("close", true, () -> {
+                    wedgedDriver.close();
+                    return null;
+                });
+            }
+            assertTrue(wedged.accepted() > 0, "the driver never connected to the wedged backend at "
+                    + wedged.path() + ": the options of backendOnSocket were not used");
+        } finally {
+            try (Stream<Path> walk = Files.walk(dir)) {
+                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
     }
 
     // ---- concurrency ---------------------------------------------------------------------------------------

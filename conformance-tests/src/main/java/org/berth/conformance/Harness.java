@@ -55,7 +55,7 @@ public final class Harness implements AutoCloseable {
         Path built = Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
         images = ManifestImageStore.open(List.of(built), root.resolve("images"));
         vifs = new PoisonableVifPlugger(vifBackend);
-        driver = provider.create(new DriverContext(config(provider.name()), images, Optional.of(vifs), events, stateDir));
+        driver = provider.create(new DriverContext(config("berth.driver.", provider.name()), images, Optional.of(vifs), events, stateDir));
         info = driver.describe();
     }
 
@@ -64,13 +64,13 @@ public final class Harness implements AutoCloseable {
         return OPEN.computeIfAbsent(provider.name(), n -> new Harness(provider, vifBackend));
     }
 
-    /** Driver options from system properties {@code berth.driver.<name>.<key>=value}. */
-    static DriverConfig config(String driver) {
-        String prefix = "berth.driver." + driver + ".";
+    /** Options of {@code name} from system properties {@code <kind><name>.<key>=value}, e.g. {@code berth.driver.kvm.uri}. */
+    static DriverConfig config(String kind, String name) {
+        String prefix = kind + name + ".";
         var options = new LinkedHashMap<String, String>();
         System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith(prefix))
                 .forEach(k -> options.put(k.substring(prefix.length()), System.getProperty(k)));
-        return new DriverConfig(driver, options);
+        return new DriverConfig(name, options);
     }
 
     public ComputeDriver driver() {

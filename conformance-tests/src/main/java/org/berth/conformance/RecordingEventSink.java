@@ -23,6 +23,25 @@ public final class RecordingEventSink implements EventSink {
         return events.stream().filter(e -> e.uuid().equals(uuid)).toList();
     }
 
+    /** The transitions published for {@code uuid}, in order. */
+    public synchronized List<LifecycleEvent.Transition> transitions(UUID uuid) {
+        return events(uuid).stream().map(LifecycleEvent::transition).toList();
+    }
+
+    /** Waits up to {@code timeout} until {@code uuid} has at least {@code count} events; returns its transitions. */
+    public synchronized List<LifecycleEvent.Transition> awaitCount(UUID uuid, int count, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            List<LifecycleEvent.Transition> now = transitions(uuid);
+            long left = deadline - System.nanoTime();
+            if (now.size() >= count || left <= 0) {
+                return now;
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+    }
+
     /** Waits up to {@code timeout} for an event of {@code uuid} with {@code transition}. */
     public synchronized Optional<LifecycleEvent> await(UUID uuid, LifecycleEvent.Transition transition, Duration timeout)
             throws InterruptedException {

@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Runs the whole kit against every driver ServiceLoader finds on the test class path (reference, docker, kvm),
- * with VIFs plugged by the real OVS plugger, or only the one named by {@code -Dberth.driver=NAME} ({@code all} by default; a comma-separated list works).
+ * with VIFs plugged by the VIF plugger ServiceLoader finds (ovs-vif), or only the one named by {@code -Dberth.driver=NAME} ({@code all} by default; a comma-separated list works).
  */
 @ParameterizedClass(name = "driver {0}")
 @MethodSource("drivers")
@@ -37,9 +37,12 @@ class ServiceLoadedDriversConformanceTest extends ComputeDriverConformance {
         return REGISTRY.get(driverName);
     }
 
-    /** The real OVS plugger (ovs-vif) on br-int, shared by every driver and test class of the run. */
+    /**
+     * The VIF plugger ServiceLoader finds on the test class path (ovs-vif's {@code ovs} on br-int), as the runner
+     * finds it; {@code -Dberth.vif=none} runs without. Shared by every driver of the run; closed at JVM exit.
+     */
     @Override
     protected Optional<VifPlugger> vifBackend() {
-        return Optional.of(HostOvs.plugger());
+        return VifBackends.choose(REGISTRY, System.getProperty("berth.vif", VifBackends.AUTO)).map(VifBackends::open);
     }
 }

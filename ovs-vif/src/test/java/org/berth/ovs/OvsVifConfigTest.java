@@ -1,11 +1,16 @@
 package org.berth.ovs;
 
+import org.berth.driver.api.DriverConfig;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.DriverRegistry;
 import org.berth.ovs.ovsdb.OvsdbEndpoint;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -36,5 +41,28 @@ class OvsVifConfigTest {
         var e = assertThrows(IllegalArgumentException.class, () -> new OvsVifConfig(OvsdbEndpoint.DEFAULT,
                 OvsVifConfig.Datapath.AUTO, false, Duration.ZERO, Duration.ofSeconds(1), Duration.ofSeconds(1)));
         assertTrue(e.getMessage().startsWith("ovs.rpc_timeout must be a positive duration"), e.getMessage());
+    }
+
+    @Test
+    void serviceLoaderFindsTheOvsPlugger() {
+        var registry = DriverRegistry.load(OvsVifConfigTest.class.getClassLoader());
+        assertEquals(List.of("ovs"), registry.vifPluggerNames());
+        assertTrue(registry.vifPlugger("ovs") instanceof OvsVifPluggerProvider);
+    }
+
+    @Test
+    void providerOptionsBecomeTheConfig() {
+        assertEquals(OvsVifConfig.defaults(), OvsVifPluggerProvider.config(DriverConfig.empty("ovs")));
+        OvsVifConfig c = OvsVifPluggerProvider.config(new DriverConfig("ovs", Map.of("ovsdb", "tcp:127.0.0.1:6640",
+                "datapath", "netdev", "create_bridges", "true", "rpc_timeout", "2s", "ofport_timeout", "500ms",
+                "command_timeout", "1m")));
+        assertEquals(new OvsVifConfig("tcp:127.0.0.1:6640", OvsVifConfig.Datapath.NETDEV, true, Duration.ofSeconds(2),
+                Duration.ofMillis(500), Duration.ofMinutes(1)), c);
+        var e = assertThrows(DriverException.InvalidConfiguration.class,
+                () -> OvsVifPluggerProvider.config(new DriverConfig("ovs", Map.of("ovsdb", "ssl:x"))));
+        assertEquals("drivers.ovs.ovsdb", e.option());
+        var f = assertThrows(DriverException.InvalidConfiguration.class,
+                () -> OvsVifPluggerProvider.config(new DriverConfig("ovs", Map.of("create_bridges", "maybe"))));
+        assertEquals("drivers.ovs.create_bridges", f.option());
     }
 }

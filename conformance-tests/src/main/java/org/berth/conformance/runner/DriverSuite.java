@@ -1,10 +1,12 @@
 package org.berth.conformance.runner;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.berth.conformance.ComputeDriverConformance;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.berth.driver.api.DriverRegistry;
+import org.berth.driver.api.VifPlugger;
 import org.junit.jupiter.params.Parameter;
 import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -18,8 +20,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 @ParameterizedClass(name = "driver {0}")
 @MethodSource("drivers")
 class DriverSuite extends ComputeDriverConformance {
-    /** What a launch runs: the registry to take providers from and the driver names, in order. */
-    record Selection(DriverRegistry registry, List<String> names) {
+    /**
+     * What a launch runs: the registry to take providers from, the driver names in order, and the VIF plugger the
+     * drivers get (empty: VIF tests are skipped).
+     */
+    record Selection(DriverRegistry registry, List<String> names, Optional<VifPlugger> vif) {
         Selection {
             names = List.copyOf(names);
         }
@@ -50,5 +55,10 @@ class DriverSuite extends ComputeDriverConformance {
     @Override
     protected ComputeDriverProvider provider() {
         return current().registry().get(driverName);
+    }
+
+    @Override
+    protected Optional<VifPlugger> vifBackend() {
+        return current().vif();
     }
 }

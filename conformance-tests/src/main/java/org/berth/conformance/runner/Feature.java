@@ -26,7 +26,9 @@ enum Feature {
     VIF_PLUG("VIFs plugged into OVS at spawn", null, "spawnPlugsVifs"),
     INTERFACE_HOTPLUG("attach / detach interface", Capability.INTERFACE_HOTPLUG, "attachDetachInterface"),
     RESOURCES("host resources", null, "resources"),
-    LIFECYCLE_EVENTS("lifecycle events", Capability.LIFECYCLE_EVENTS, "lifecycleEvents"),
+    LIFECYCLE_EVENTS("lifecycle events", Capability.LIFECYCLE_EVENTS, "lifecycleEvents", "lifecycleEventsExact"),
+    IDEMPOTENCE("already-in-state answers (idempotence)", null, "idempotentAnswers"),
+    WEDGED_BACKEND("a wedged backend times out, never hangs", null, "wedgedBackendTimesOut"),
     CONCURRENCY("concurrent operations", null, "parallelSpawnDestroy"),
     OTHER("other contract tests", null);
 

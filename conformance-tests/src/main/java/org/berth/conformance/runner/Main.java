@@ -22,8 +22,11 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.berth.conformance.Harness;
+import org.berth.conformance.VifBackends;
 import org.berth.driver.api.DriverInfo;
 import org.berth.driver.api.DriverRegistry;
+import org.berth.driver.api.VifPlugger;
+import org.berth.driver.api.VifPluggerProvider;
 import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
@@ -67,6 +70,7 @@ public final class Main {
         ClassLoader loader;
         DriverRegistry registry;
         List<String> names;
+        Optional<VifPluggerProvider> vifProvider;
         try {
             loader = driverLoader(options.driverPath());
             registry = DriverRegistry.load(loader);
@@ -75,16 +79,40 @@ public final class Main {
             if (names.isEmpty()) {
                 throw new IllegalArgumentException("no compute driver provider on the class path or the driver path");
             }
+            vifProvider = VifBackends.choose(registry, options.vif());
         } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
             err.println("berth-conformance: " + e.getMessage());
             return USAGE;
         }
+        Optional<VifPlugger> vif = vifPlugger(vifProvider, options, registry, out, err);
         out.println("berth-conformance: drivers " + String.join(", ", names) + "; images "
                 + System.getProperty("berth.images.dir", "/var/cache/berth/images"));
-        return launch(options, loader, registry, names, out, err);
+        return launch(options, loader, new DriverSuite.Selection(registry, names, vif), out, err);
     }
 
-    private static int launch(RunnerOptions options, ClassLoader loader, DriverRegistry registry, List<String> names,
+    /**
+     * Opens the VIF plugger chosen by {@code --vif} for the drivers; one that cannot connect is reported and left
+     * out, so only the VIF tests are skipped. (A named plugger that is not there is a usage error, found earlier.)
+     */
+    private static Optional<VifPlugger> vifPlugger(Optional<VifPluggerProvider> provider, RunnerOptions options,
+                                                   DriverRegistry registry, PrintStream out, PrintStream err) {
+        if (provider.isEmpty()) {
+            out.println("berth-conformance: no VIF plugger (" + (registry.vifPluggerNames().isEmpty()
+                    ? "none on the class path or the driver path" : "--vif " + options.vif()) + "); VIF tests are skipped");
+            return Optional.empty();
+        }
+        try {
+            VifPlugger plugger = VifBackends.open(provider.get());
+            out.println("berth-conformance: VIF plugger " + provider.get().name() + " " + provider.get().version());
+            return Optional.of(plugger);
+        } catch (RuntimeException e) {
+            err.println("berth-conformance: VIF plugger " + provider.get().name() + " is unavailable, VIF tests are "
+                    + "skipped: " + e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    private static int launch(RunnerOptions options, ClassLoader loader, DriverSuite.Selection selection,
                               PrintStream out, PrintStream err) {
         var listener = new RunListener(out);
         Path report = options.report().toAbsolutePath();
@@ -95,7 +123,7 @@ public final class Main {
             Files.createDirectories(report);
             var xml = new LegacyXmlReportGeneratingListener(report,
                     new PrintWriter(new java.io.OutputStreamWriter(err, StandardCharsets.UTF_8), true));
-            DriverSuite.select(new DriverSuite.Selection(registry, names));
+            DriverSuite.select(selection);
             thread.setContextClassLoader(loader);
             Launcher launcher = LauncherFactory.create();
             launcher.execute(request(options), listener, xml);
@@ -108,7 +136,7 @@ public final class Main {
         }
         Duration wall = Duration.ofNanos(System.nanoTime() - start);
         var outcomes = listener.outcomes();
-        var matrix = new SupportMatrix(declared(registry, names), outcomes);
+        var matrix = new SupportMatrix(declared(selection), outcomes);
         var human = new RunReport(outcomes, matrix, wall);
         try {
             Files.writeString(report.resolve("report.md"), human.markdown());
@@ -175,12 +203,12 @@ public final class Main {
     }
 
     /** What each driver declares; empty for one that cannot be created (its tests have failed already). */
-    private static TreeMap<String, Optional<DriverInfo>> declared(DriverRegistry registry, List<String> names) {
+    private static TreeMap<String, Optional<DriverInfo>> declared(DriverSuite.Selection selection) {
         var declared = new TreeMap<String, Optional<DriverInfo>>();
-        for (String name : names) {
+        for (String name : selection.names()) {
             Optional<DriverInfo> info;
             try {
-                info = Optional.of(Harness.of(registry.get(name), Optional.empty()).info());
+                info = Optional.of(Harness.of(selection.registry().get(name), selection.vif()).info());
             } catch (RuntimeException e) {
                 info = Optional.empty();
             }

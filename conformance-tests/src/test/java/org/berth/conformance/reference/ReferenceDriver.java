@@ -147,6 +147,7 @@ final class ReferenceDriver implements ComputeDriver {
     public synchronized void destroy(UUID uuid) {
         Instance i = instances.remove(uuid);
         if (i != null) {
+            stop(i);
             ctx.vifPlugger().ifPresent(p -> i.spec.vifs().forEach(v -> p.unplug(uuid, v)));
         }
         if (!faults.leakInstanceDir()) {
@@ -156,7 +157,11 @@ final class ReferenceDriver implements ComputeDriver {
 
     @Override
     public synchronized void powerOff(UUID uuid, Duration timeout) {
-        Instance i = get(uuid);
+        stop(get(uuid));
+    }
+
+    /** SHUTDOWN, with the STOPPED event LifecycleEvent documents when it was not already off. */
+    private void stop(Instance i) {
         if (i.state != PowerState.SHUTDOWN) {
             i.state = PowerState.SHUTDOWN;
             emit(i, Transition.STOPPED);
@@ -179,7 +184,7 @@ final class ReferenceDriver implements ComputeDriver {
         if (type == RebootType.SOFT && i.state != PowerState.RUNNING) {
             throw new DriverException.InvalidInstanceState(uuid, "soft reboot", i.state);
         }
-        i.state = PowerState.SHUTDOWN;
+        stop(i);
         start(i);
     }
 

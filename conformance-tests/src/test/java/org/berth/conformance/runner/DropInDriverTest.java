@@ -122,6 +122,16 @@ class DropInDriverTest {
     }
 
     @Test
+    void anUnknownVifPluggerIsAUsageErrorNamingThePluggersFound() {
+        var err = new ByteArrayOutputStream();
+        int rc = Main.run(List.of("--driver", "reference", "--vif", "nosuch"), new PrintStream(OutputStream.nullOutputStream()),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        String message = err.toString(StandardCharsets.UTF_8);
+        assertEquals(Main.USAGE, rc, message);
+        assertTrue(message.contains("vif plugger: 'nosuch' is not on the class path; found: ovs"), message);
+    }
+
+    @Test
     void anUnknownDriverIsAUsageErrorNamingTheDriversFound() {
         var err = new ByteArrayOutputStream();
         int rc = Main.run(List.of("--driver", "nosuch"), new PrintStream(OutputStream.nullOutputStream()),

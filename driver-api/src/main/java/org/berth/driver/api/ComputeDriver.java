@@ -11,7 +11,18 @@ import java.util.UUID;
  * <p>Threading: every method must be thread-safe. Callers run at most one operation per instance at a time, but
  * operations on different instances run concurrently. Every method must return within a bound (each operation's
  * own timeout, or the driver's configured backend timeout) and raise {@link DriverException.OperationTimedOut}
- * otherwise; none may block forever.
+ * otherwise; none may block forever. A wedged backend (it accepts the connection, then never answers) makes
+ * {@link ComputeDriverProvider#create}, every operation and {@link #close} return within a small multiple of the
+ * driver's call timeout, with {@link DriverException.OperationTimedOut} (or {@link DriverException.BackendUnavailable}
+ * when the driver gives up connecting).
+ *
+ * <p>Answers when the instance is already where the call would take it (idempotence in critest's sense; each
+ * answer comes promptly, never after a hang): {@link #destroy} of a destroyed or unknown instance succeeds;
+ * {@link #powerOff} of a SHUTDOWN instance and {@link #powerOn} of a RUNNING one succeed and change nothing;
+ * {@link #pause} of a PAUSED and {@link #suspend} of a SUSPENDED instance succeed; {@link #unpause} of a RUNNING instance and {@link #resume} of a
+ * RUNNING one raise {@link DriverException.InvalidInstanceState} naming RUNNING; {@link #pause} and
+ * {@link #suspend} of a SHUTDOWN instance raise it naming SHUTDOWN; {@link #detachInterface} of a port the
+ * instance does not have succeeds.
  *
  * <p>Errors: only {@link DriverException} kinds (plus {@link IllegalArgumentException} for invalid arguments).
  * An unknown instance raises {@link DriverException.InstanceNotFound}; an operation in the wrong state raises
@@ -63,10 +74,13 @@ public interface ComputeDriver extends AutoCloseable {
     /** Thaws a PAUSED instance. RUNNING raises {@link DriverException.InvalidInstanceState} (nothing to unpause). */
     void unpause(UUID uuid);
 
-    /** Saves a RUNNING or PAUSED instance to disk, surviving a host restart ({@link Capability#SUSPEND}). */
+    /**
+     * Saves a RUNNING or PAUSED instance to disk, surviving a host restart ({@link Capability#SUSPEND}).
+     * SHUTDOWN raises {@link DriverException.InvalidInstanceState}.
+     */
     void suspend(UUID uuid);
 
-    /** Restores a SUSPENDED instance to RUNNING. */
+    /** Restores a SUSPENDED instance to RUNNING. Any other state raises {@link DriverException.InvalidInstanceState}. */
     void resume(UUID uuid);
 
     /** The power state and stored spec, read from the backend. */

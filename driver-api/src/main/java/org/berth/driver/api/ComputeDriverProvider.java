@@ -1,5 +1,10 @@
 package org.berth.driver.api;
 
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
 /**
  * The {@link java.util.ServiceLoader} entry of a driver: list the implementing class in
  * {@code META-INF/services/org.berth.driver.api.ComputeDriverProvider}. Implementations must have a public
@@ -16,6 +21,18 @@ public interface ComputeDriverProvider {
      * @throws DriverException.BackendUnavailable    if the backend cannot be reached
      */
     ComputeDriver create(DriverContext context);
+
+    /**
+     * Declares how to point this driver at a backend that listens on the unix socket {@code socket}, with every
+     * backend call bounded by {@code callTimeout}: the options to {@link #create} it with (docker:
+     * {@code host=unix://SOCKET}; kvm: {@code uri=qemu+unix:///system?socket=SOCKET}; plus the driver's call
+     * timeout option). The conformance suite uses it to check that a wedged backend (one that accepts the
+     * connection and never answers) makes operations fail within their bound instead of hanging. Empty (the
+     * default) when the driver's backend cannot be reached that way; the suite then skips that check.
+     */
+    default Optional<Map<String, String>> backendOnSocket(Path socket, Duration callTimeout) {
+        return Optional.empty();
+    }
 
     /** The driver's version: by default the jar manifest's Implementation-Version. */
     default String version() {

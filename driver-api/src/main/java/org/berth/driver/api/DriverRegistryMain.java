@@ -1,6 +1,6 @@
 package org.berth.driver.api;
 
-/** Lists the drivers ServiceLoader finds on the class path: {@code java -cp … org.berth.driver.api.DriverRegistryMain}. */
+/** Lists the drivers and VIF pluggers ServiceLoader finds on the class path: {@code java -cp … org.berth.driver.api.DriverRegistryMain}. */
 public final class DriverRegistryMain {
     private DriverRegistryMain() {
     }
@@ -12,5 +12,6 @@ public final class DriverRegistryMain {
             System.exit(1);
         }
         registry.providers().forEach(p -> System.out.println(DriverRegistry.describe(p)));
+        registry.vifPluggers().forEach(p -> System.out.println("vif plugger " + DriverRegistry.describe(p)));
     }
 }

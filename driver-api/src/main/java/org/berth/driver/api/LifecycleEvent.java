@@ -4,7 +4,20 @@ import java.time.Instant;
 import java.util.UUID;
 
 /**
- * A change of an instance's power state that the backend reported (Nova's virt lifecycle events).
+ * A change of an instance's power state that the backend reported (Nova's virt lifecycle events). A driver with
+ * {@link Capability#LIFECYCLE_EVENTS} publishes exactly these, in this order, for each operation (and no others):
+ * <table>
+ * <caption>events per operation</caption>
+ * <tr><th>operation</th><th>events</th></tr>
+ * <tr><td>spawn (powered on), power_on of a SHUTDOWN instance</td><td>STARTED</td></tr>
+ * <tr><td>pause of a RUNNING instance</td><td>PAUSED</td></tr>
+ * <tr><td>unpause</td><td>RESUMED</td></tr>
+ * <tr><td>power_off of a RUNNING instance</td><td>STOPPED</td></tr>
+ * <tr><td>reboot HARD of a RUNNING instance</td><td>STOPPED, STARTED</td></tr>
+ * <tr><td>destroy of a RUNNING instance</td><td>STOPPED</td></tr>
+ * <tr><td>a call that finds the instance already in the wanted state</td><td>none</td></tr>
+ * </table>
+ * A guest that stops or dies on its own yields STOPPED or CRASHED.
  *
  * @param uuid       the instance
  * @param transition what happened

@@ -7,7 +7,7 @@ import java.util.UUID;
  * from {@link DriverContext#vifPlugger()}. Every method must be thread-safe, bounded by a timeout, and roll back
  * what it created when it fails half way ({@link DriverException.VifFailure}).
  */
-public interface VifPlugger {
+public interface VifPlugger extends AutoCloseable {
     /**
      * For a VM: creates the tap device {@link VifSpec#devName()} (MAC, MTU, up) and its OVS port on
      * {@link VifSpec#bridge()} with Interface external_ids {@code iface-id}, {@code iface-status=active},
@@ -28,4 +28,12 @@ public interface VifPlugger {
      * Removes the OVS port and the host device of the VIF. Idempotent: a VIF that was never plugged is fine.
      */
     void unplug(UUID instance, VifSpec vif);
+
+    /**
+     * Releases the plugger's connections; plugged VIFs stay. Idempotent. Called by whoever created the plugger
+     * (usually through {@link VifPluggerProvider#create}), never by a driver. Does nothing by default.
+     */
+    @Override
+    default void close() {
+    }
 }

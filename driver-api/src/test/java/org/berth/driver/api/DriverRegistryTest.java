@@ -32,6 +32,17 @@ class DriverRegistryTest {
 
     @Test
     void loadsNothingFromAnEmptyClassPath() {
-        assertEquals(List.of(), DriverRegistry.load(new ClassLoader(null) { }).names());
+        var registry = DriverRegistry.load(new ClassLoader(null) { });
+        assertEquals(List.of(), registry.names());
+        assertEquals(List.of(), registry.vifPluggerNames());
+    }
+
+    @Test
+    void namesTheVifPluggersFoundWhenOneIsMissing() {
+        var registry = DriverRegistry.of(List.of(new Named("kvm")));
+        assertEquals(List.of(), registry.vifPluggerNames());
+        assertTrue(registry.findVifPlugger("ovs").isEmpty());
+        var e = assertThrows(IllegalArgumentException.class, () -> registry.vifPlugger("ovs"));
+        assertTrue(e.getMessage().contains("vif plugger: 'ovs' is not on the class path; found: none"), e.getMessage());
     }
 }

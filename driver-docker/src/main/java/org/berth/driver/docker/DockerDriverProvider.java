@@ -1,8 +1,11 @@
 package org.berth.driver.docker;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.berth.driver.api.Capability;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.ComputeDriverProvider;
@@ -24,6 +27,12 @@ public final class DockerDriverProvider implements ComputeDriverProvider {
     @Override
     public String name() {
         return NAME;
+    }
+
+    /** {@code host=unix://SOCKET} and {@code call_timeout}: the engine API spoken on that socket. */
+    @Override
+    public Optional<Map<String, String>> backendOnSocket(Path socket, Duration callTimeout) {
+        return Optional.of(Map.of("host", "unix://" + socket.toAbsolutePath(), "call_timeout", callTimeout.toMillis() + "ms"));
     }
 
     @Override

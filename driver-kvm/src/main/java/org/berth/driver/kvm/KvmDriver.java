@@ -283,7 +283,8 @@ final class KvmDriver implements ComputeDriver {
         }
         if (events != null) {
             try {
-                session.call("close", null, Duration.ofSeconds(5), c -> {
+                Duration limit = session.timeout().compareTo(Duration.ofSeconds(5)) < 0 ? session.timeout() : Duration.ofSeconds(5);
+                session.call("close", null, limit, c -> {
                     c.removeLifecycleListener(events);
                     return null;
                 });

@@ -1,5 +1,9 @@
 package org.berth.driver.kvm;
 
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.berth.driver.api.DriverContext;
@@ -11,6 +15,13 @@ public final class KvmDriverProvider implements ComputeDriverProvider {
     @Override
     public String name() {
         return NAME;
+    }
+
+    /** libvirt's remote protocol on that socket ({@code qemu+unix:///system?socket=SOCKET}) and {@code call_timeout}. */
+    @Override
+    public Optional<Map<String, String>> backendOnSocket(Path socket, Duration callTimeout) {
+        return Optional.of(Map.of("uri", "qemu+unix:///system?socket=" + socket.toAbsolutePath(),
+                "call_timeout", callTimeout.toMillis() + "ms"));
     }
 
     @Override

@@ -11,6 +11,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.berth.driver.api.DriverException;
@@ -39,7 +40,8 @@ final class LibvirtSession implements AutoCloseable {
     private final Duration timeout;
     private final Consumer<Connect> onConnect;
     private final ThreadPoolExecutor pool;
-    private Connect connect; // guarded by this
+    private final ReentrantLock lock = new ReentrantLock();
+    private Connect connect; // guarded by lock
 
     LibvirtSession(String uri, Duration timeout, Consumer<Connect> onConnect) {
         this.uri = uri;
@@ -106,7 +108,12 @@ final class LibvirtSession implements AutoCloseable {
         }
     }
 
-    private synchronized Connect connection() {
+    /**
+     * The open connection, opened first if needed. Waiting for the lock is interruptible: a connect that hangs in
+     * libvirt (a wedged daemon) holds it, and the calls queued behind it must still end at their deadline.
+     */
+    private Connect connection() throws InterruptedException {
+        lock.lockInterruptibly();
         try {
             if (connect != null && !connect.isAlive()) {
                 dropLocked();
@@ -120,12 +127,19 @@ final class LibvirtSession implements AutoCloseable {
             dropLocked();
             throw new DriverException.BackendUnavailable(BACKEND, "cannot connect to " + uri + ": "
                     + e.getError().getMessage(), e);
+        } finally {
+            lock.unlock();
         }
     }
 
     /** Forgets the connection so that the next call reconnects. */
-    synchronized void drop() {
-        dropLocked();
+    void drop() {
+        lock.lock();
+        try {
+            dropLocked();
+        } finally {
+            lock.unlock();
+        }
     }
 
     private void dropLocked() {
@@ -148,6 +162,18 @@ final class LibvirtSession implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         pool.shutdownNow();
-        drop();
+        // A connect stuck in libvirt (wedged daemon) keeps the lock and cannot be interrupted: leave that
+        // connection to its daemon thread rather than hang the caller.
+        try {
+            if (lock.tryLock(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                try {
+                    dropLocked();
+                } finally {
+                    lock.unlock();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -2,7 +2,9 @@ package org.berth.driver.kvm;
 
 import java.time.Instant;
 import java.util.Optional;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.berth.driver.api.EventSink;
 import org.berth.driver.api.LifecycleEvent;
@@ -23,6 +25,8 @@ final class LifecycleEvents implements LifecycleListener {
     private static final AtomicBoolean LOOP_STARTED = new AtomicBoolean();
     private static final String PREFIX = "berth-";
     private final EventSink sink;
+    /** The last transition seen per domain (published or not), from its definition to its undefinition. */
+    private final Map<UUID, Transition> last = new ConcurrentHashMap<>();
 
     LifecycleEvents(EventSink sink) {
         this.sink = sink;
@@ -62,11 +66,42 @@ final class LifecycleEvents implements LifecycleListener {
                 return 0;
             }
             UUID uuid = UUID.fromString(name.substring(PREFIX.length()));
-            transition(event).ifPresent(t -> sink.publish(new LifecycleEvent(uuid, t, Instant.now())));
+            published(uuid, event).ifPresent(t -> sink.publish(new LifecycleEvent(uuid, t, Instant.now())));
         } catch (LibvirtException | RuntimeException e) {
             // not a Berth domain or a sink failure: the event thread must keep running
         }
         return 0;
+    }
+
+    /**
+     * The transition to publish for {@code event}, if any. QEMU boots with its CPUs stopped and libvirt resumes
+     * them, so every start also reports RESUMED next to STARTED; only a RESUMED that ends a pause is published
+     * (LifecycleEvent documents one STARTED per start). The last transition of each domain is kept from its
+     * definition to its undefinition; a domain seen first in a paused state keeps its RESUMED.
+     */
+    Optional<Transition> published(UUID uuid, DomainEvent event) {
+        switch (event.getType()) {
+            case UNDEFINED -> {
+                last.remove(uuid);
+                return Optional.empty();
+            }
+            case DEFINED -> {
+                last.putIfAbsent(uuid, Transition.STOPPED);
+                return Optional.empty();
+            }
+            default -> {
+                Optional<Transition> t = transition(event);
+                if (t.isEmpty()) {
+                    return t;
+                }
+                Transition before = last.put(uuid, t.get());
+                if (t.get() == Transition.RESUMED && before != null && before != Transition.PAUSED) {
+                    last.put(uuid, before);
+                    return Optional.empty();
+                }
+                return t;
+            }
+        }
     }
 
     static Optional<Transition> transition(DomainEvent event) {

@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.UUID;
 import org.berth.driver.api.DriverConfig;
 import org.berth.driver.api.DriverException;
+import org.berth.driver.api.EventSink;
 import org.berth.driver.api.Flavor;
 import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.IpAddress;
@@ -129,6 +130,21 @@ class KvmUnitTest {
         assertEquals(Transition.PAUSED, LifecycleEvents.transition(new DomainEvent(DomainEventType.SUSPENDED, 0))
                 .orElseThrow());
         assertTrue(LifecycleEvents.transition(new DomainEvent(DomainEventType.DEFINED, 0)).isEmpty());
+    }
+
+    @Test
+    void theResumeOfABootIsNotPublished() {
+        var events = new LifecycleEvents(EventSink.DISCARD);
+        UUID uuid = UUID.randomUUID();
+        assertTrue(events.published(uuid, new DomainEvent(DomainEventType.DEFINED, 0)).isEmpty());
+        assertTrue(events.published(uuid, new DomainEvent(DomainEventType.RESUMED, 0)).isEmpty(), "boot's resume");
+        assertEquals(Transition.STARTED, events.published(uuid, new DomainEvent(DomainEventType.STARTED, 0)).orElseThrow());
+        assertEquals(Transition.PAUSED, events.published(uuid, new DomainEvent(DomainEventType.SUSPENDED, 0)).orElseThrow());
+        assertEquals(Transition.RESUMED, events.published(uuid, new DomainEvent(DomainEventType.RESUMED, 0)).orElseThrow());
+        assertTrue(events.published(uuid, new DomainEvent(DomainEventType.UNDEFINED, 0)).isEmpty());
+        UUID pausedBeforeUs = UUID.randomUUID();
+        assertEquals(Transition.RESUMED, events.published(pausedBeforeUs, new DomainEvent(DomainEventType.RESUMED, 0))
+                .orElseThrow(), "a domain paused before the driver started is unpaused");
     }
 
     @Test
