@@ -34,7 +34,8 @@ public final class ImageImport {
             if (!actual.equals(sha256)) {
                 throw new FieldError("sha256", "mismatch", "the file's SHA-256 is " + actual + ", not " + sha256);
             }
-            Image image = store.add(meta.name(), meta.diskFormat(), meta.containerFormat(), tmp, meta.properties());
+            Image image = store.add(meta.name(), meta.diskFormat(), meta.containerFormat(), tmp, meta.properties(),
+                    actual);
             tmp = null;
             return image;
         } catch (IOException e) {

@@ -86,7 +86,8 @@ public final class ImageUpload {
                 throw new FieldError("sha256", "mismatch", "the uploaded bytes' SHA-256 is " + actual + ", not "
                         + meta.sha256() + " (" + size + " bytes received)");
             }
-            Image image = store.add(meta.name(), meta.diskFormat(), meta.containerFormat(), file, meta.properties());
+            Image image = store.add(meta.name(), meta.diskFormat(), meta.containerFormat(), file, meta.properties(),
+                    actual);
             file = null; // moved into the store
             return image;
         } finally {
