@@ -162,6 +162,7 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
     private void refuse(ChannelHandlerContext ctx, HttpRequest req, Response r, String requestId) {
         refused = ApiHandler.send(ctx, routes.http, "POST", r, requestId, false);
         state = State.DISCARD;
+        ctx.channel().config().setAutoRead(true); // an aborted upload may have paused reading: the rest is dropped
         boolean bodyFollows = req == null || (!HttpUtil.is100ContinueExpected(req)
                 && (HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0));
         if (!bodyFollows) {

@@ -29,7 +29,7 @@ import picocli.CommandLine.ScopeType;
                 ImageCommands.class, HostCommands.Events.class},
         footer = {"", "Environment: BERTH_URL, BERTH_TOKEN, BERTH_STATE_DIR.",
                 "Exit codes: 0 done, 1 the agent answered an error, 2 bad usage, 3 agent unreachable or no token."})
-public final class BerthCli implements Runnable {
+public final class BerthCli implements java.util.concurrent.Callable<Integer> {
     static final int EXIT_API_ERROR = 1;
     static final int EXIT_USAGE = 2;
     static final int EXIT_UNREACHABLE = 3;
@@ -93,9 +93,17 @@ public final class BerthCli implements Runnable {
         return code;
     }
 
+    @picocli.CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** {@code berth} alone: the usage, as an error. */
     @Override
-    public void run() {
-        throw new CommandLine.ParameterException(new CommandLine(this), "a command is required; see berth --help");
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        err.println("berth: a command is required");
+        spec.commandLine().usage(err);
+        err.flush();
+        return EXIT_USAGE;
     }
 
     ApiClient client() {

@@ -175,6 +175,9 @@ class BerthCliTest {
         assertEquals(BerthCli.EXIT_USAGE, usage.code());
         assertTrue(usage.err().contains("Missing required parameter: 'UUID'"), usage.err());
         assertEquals(BerthCli.EXIT_USAGE, berth("no-such-command").code());
+        Run none = berth();
+        assertEquals(BerthCli.EXIT_USAGE, none.code());
+        assertTrue(none.err().startsWith("berth: a command is required") && none.err().contains("Commands:"), none.err());
         assertEquals(BerthCli.EXIT_USAGE, berth("events").code(), "events needs a uuid or --follow");
 
         Run badToken = raw(Map.of("BERTH_TOKEN", "wrong"), "--url", "http://127.0.0.1:" + t.agent.port(), "host");
@@ -215,7 +218,7 @@ class BerthCliTest {
         String uuid = spawn("cli-follow");
         long t0 = System.nanoTime();
         CompletableFuture<Run> follow = CompletableFuture.supplyAsync(() -> berth("events", "--follow", uuid,
-                "--for", "6s", "--json"));
+                "--for", "6s", "--json", "--timeout", "2s")); // the request timeout bounds the wait for headers only
         // it subscribes asynchronously: keep acting until it ends (bounded)
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (!follow.isDone() && System.nanoTime() < deadline) {
