@@ -139,15 +139,11 @@ class ImageUploadTest {
         try (Socket s = new Socket("127.0.0.1", t.agent.port())) {
             s.setSoTimeout(30_000);
             OutputStream out = s.getOutputStream();
-            out.write(("POST /v1/images?name=growing&disk_format=raw&container_format=bare&sha256=" + "a".repeat(64)
-                    + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + t.token()
-                    + "\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
+            chunkedHead(out, "name=growing&disk_format=raw&container_format=bare&sha256=" + "a".repeat(64),
+                    "Authorization: Bearer " + t.token() + "\r\n");
             byte[] chunk = bytes(1 << 20, 4);
             for (long sent = 0; sent <= MAX; sent += chunk.length) {
-                out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
-                out.write(chunk);
-                out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+                writeChunk(out, chunk);
             }
             out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             out.flush();
@@ -204,6 +200,37 @@ class ImageUploadTest {
                 + "\"container_format\": \"bare\", \"file\": \"../../etc/passwd\", \"sha256\": \"" + sha + "\"}");
         assertEquals(400, json.status(), json.body());
         assertEquals("file", json.json().at("/error/field").asText());
+    }
+
+    @Test
+    void aRefusedBodyIsDroppedOnlyUpToALimitThenTheConnectionCloses() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", t.agent.port())) {
+            s.setSoTimeout(30_000);
+            OutputStream out = s.getOutputStream();
+            chunkedHead(out, "name=x&disk_format=raw&container_format=bare&sha256=" + "c".repeat(64), ""); // no token
+            byte[] chunk = new byte[1 << 20];
+            long sent = 0;
+            try {
+                for (; sent < 256L << 20; sent += chunk.length) {
+                    writeChunk(out, chunk);
+                }
+                fail("the agent read 256 MiB of a body it refused");
+            } catch (java.net.SocketException closed) {
+                assertTrue(sent < 128L << 20, "closed after " + (sent >> 20) + " MiB");
+            }
+        }
+    }
+
+    private static void chunkedHead(OutputStream out, String query, String headers) throws IOException {
+        out.write(("POST /v1/images?" + query + " HTTP/1.1\r\nHost: x\r\n" + headers
+                + "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static void writeChunk(OutputStream out, byte[] chunk) throws IOException {
+        out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(chunk);
+        out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
     }
 
     private static String readAll(InputStream in) throws IOException {

@@ -36,6 +36,8 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
     static final long HIGH_WATER = 4 << 20;
     static final long LOW_WATER = 1 << 20;
     private static final long IDLE_SECONDS = 300;
+    /** How much of a refused body is read and dropped so the client sees the answer; beyond it, close. */
+    static final long DISCARD_LIMIT = 16 << 20;
 
     private enum State { PASS, UPLOAD, DISCARD }
 
@@ -44,6 +46,7 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
     private State state = State.PASS;
     private Writer writer;
     private ChannelFuture refused;
+    private long discarded;
 
     ImageUploadHandler(Routes routes, TokenAuth auth) {
         this.routes = routes;
@@ -79,8 +82,9 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
                 case UPLOAD -> upload(ctx, c);
                 case DISCARD -> {
                     boolean last = c instanceof LastHttpContent;
+                    discarded += c.content().readableBytes();
                     c.release();
-                    if (last) {
+                    if (last || discarded > DISCARD_LIMIT) {
                         refused.addListener(ChannelFutureListener.CLOSE);
                     }
                 }
@@ -156,12 +160,13 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Answers an error and closes the connection; a body the client still sends is read and dropped first, so
-     * that the client sees the answer rather than a reset.
+     * Answers an error and closes the connection; a body the client still sends is read and dropped first (up to
+     * {@link #DISCARD_LIMIT}), so that the client sees the answer rather than a reset.
      */
     private void refuse(ChannelHandlerContext ctx, HttpRequest req, Response r, String requestId) {
         refused = ApiHandler.send(ctx, routes.http, "POST", r, requestId, false);
         state = State.DISCARD;
+        discarded = 0;
         ctx.channel().config().setAutoRead(true); // an aborted upload may have paused reading: the rest is dropped
         boolean bodyFollows = req == null || (!HttpUtil.is100ContinueExpected(req)
                 && (HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0));
