@@ -41,6 +41,12 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         return "req-" + UUID.randomUUID();
     }
 
+    static Response unauthorized() {
+        return Errors.body(new ApiError(401, "Authorization", "bearer_token",
+                "a valid 'Authorization: Bearer <token>' header is required (the token is in <state_dir>/token)"))
+                .withHeader("WWW-Authenticate", "Bearer");
+    }
+
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         String requestId = newRequestId();
@@ -59,9 +65,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         if (!qs.path().equals("/healthz") && !auth.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
-            send(ctx, method, Errors.body(new ApiError(401, "Authorization", "bearer_token",
-                    "a valid 'Authorization: Bearer <token>' header is required (the token is in <state_dir>/token)"))
-                    .withHeader("WWW-Authenticate", "Bearer"), requestId, keepAlive);
+            send(ctx, method, unauthorized(), requestId, keepAlive);
             return;
         }
         if (qs.path().equals("/v1/events") && method.equals("GET")) {
@@ -96,7 +100,13 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private void send(ChannelHandlerContext ctx, String method, Response r, String requestId, boolean keepAlive) {
-        routes.http.count(method, r.status());
+        send(ctx, routes.http, method, r, requestId, keepAlive);
+    }
+
+    /** Writes one full response with the request id and Content-Length; thread-safe (Netty queues the write). */
+    static io.netty.channel.ChannelFuture send(ChannelHandlerContext ctx, HttpStats stats, String method, Response r,
+                                               String requestId, boolean keepAlive) {
+        stats.count(method, r.status());
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),
                 Unpooled.wrappedBuffer(r.body()));
         if (r.contentType() != null) {
@@ -106,7 +116,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         resp.headers().set(REQUEST_ID, requestId);
         HttpUtil.setContentLength(resp, r.body().length);
         HttpUtil.setKeepAlive(resp, keepAlive);
-        ctx.writeAndFlush(resp);
+        return ctx.writeAndFlush(resp);
     }
 
     @Override

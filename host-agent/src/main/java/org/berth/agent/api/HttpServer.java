@@ -37,6 +37,7 @@ public final class HttpServer implements AutoCloseable {
                         protected void initChannel(SocketChannel ch) {
                             ch.pipeline().addLast(new HttpServerCodec(4096, 16 * 1024, 16 * 1024))
                                     .addLast(new HttpServerKeepAliveHandler())
+                                    .addLast(new ImageUploadHandler(routes, auth))
                                     .addLast(new BoundedAggregator(maxBody))
                                     .addLast(new ApiHandler(routes, auth, workers, events));
                         }

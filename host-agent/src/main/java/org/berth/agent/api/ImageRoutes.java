@@ -9,8 +9,9 @@ import java.util.Optional;
 import java.util.Set;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.image.ImageImport;
+import org.berth.agent.image.ImageMeta;
+import org.berth.agent.image.ImageUpload;
 import org.berth.agent.image.ManifestImages;
-import org.berth.agent.store.FieldError;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
 import org.berth.agent.store.Store;
@@ -21,10 +22,12 @@ final class ImageRoutes {
     private final Store instances;
     private final ManifestImages store;
     private final ImageImport imports;
+    private final long maxUploadBytes;
 
     ImageRoutes(AgentConfig config, Store instances, ManifestImages store) {
         this.instances = instances;
         this.store = store;
+        this.maxUploadBytes = config.maxImageUploadBytes();
         var roots = new ArrayList<>(config.imageDirs());
         roots.add(config.stateDir().resolve("import"));
         this.imports = new ImageImport(store, roots);
@@ -71,21 +74,6 @@ final class ImageRoutes {
                         + String.join(", ", IMPORT_FIELDS.stream().sorted().toList()));
             }
         });
-        String name = importText(b, "name");
-        if (!name.matches("[A-Za-z0-9][A-Za-z0-9._:@-]{0,254}")) {
-            throw new ApiError(400, "name", "name", "name: '" + Routes.cut(name) + "' must be 1-255 letters, digits and . _ : @ -");
-        }
-        org.berth.driver.api.DiskFormat disk;
-        org.berth.driver.api.ContainerFormat container;
-        try {
-            disk = org.berth.driver.api.DiskFormat.ofGlanceName(importText(b, "disk_format"));
-            container = org.berth.driver.api.ContainerFormat.ofGlanceName(importText(b, "container_format"));
-        } catch (FieldError e) {
-            throw e;
-        } catch (IllegalArgumentException e) {
-            String m = String.valueOf(e.getMessage());
-            throw new ApiError(400, m.substring(0, Math.max(0, m.indexOf(':'))), "enum", m);
-        }
         java.util.Map<String, String> props = new java.util.LinkedHashMap<>();
         JsonNode pn = b.get("properties");
         if (pn != null && !pn.isNull()) {
@@ -94,10 +82,37 @@ final class ImageRoutes {
             }
             pn.properties().forEach(f -> props.put(f.getKey(), f.getValue().asText()));
         }
-        Image image = imports.importFile(name, disk, container, importText(b, "file"), importText(b, "sha256"), props);
+        ImageMeta meta = ImageMeta.of(importText(b, "name"), importText(b, "disk_format"),
+                importText(b, "container_format"), importText(b, "sha256"), props);
+        return created(imports.importFile(meta, importText(b, "file")));
+    }
+
+    /** The upload form of POST /v1/images: what the query says, validated before any byte of the body is read. */
+    ImageUpload beginUpload(Request r) throws java.io.IOException {
+        r.query().keySet().forEach(k -> {
+            if (!UPLOAD_PARAMS.contains(k)) {
+                throw new ApiError(400, k, "unknown_field", Routes.cut(k) + ": is not a parameter of an image upload; "
+                        + "parameters: " + String.join(", ", UPLOAD_PARAMS.stream().sorted().toList()));
+            }
+            if (r.query().get(k).size() != 1) {
+                throw new ApiError(400, k, "single", k + ": must be given once");
+            }
+        });
+        ImageMeta meta = ImageMeta.of(r.param("name"), r.param("disk_format"), r.param("container_format"),
+                r.param("sha256"), Map.of());
+        return ImageUpload.begin(store, meta);
+    }
+
+    long maxUploadBytes() {
+        return maxUploadBytes;
+    }
+
+    static Response created(Image image) {
         return Response.json(201, Map.of("image", Views.image(image, true)))
                 .withHeader("Location", "/v1/images/" + image.id());
     }
+
+    private static final Set<String> UPLOAD_PARAMS = Set.of("name", "disk_format", "container_format", "sha256");
 
     private static String importText(JsonNode b, String field) {
         JsonNode v = b.get(field);

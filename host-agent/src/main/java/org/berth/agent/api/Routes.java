@@ -46,6 +46,10 @@ public final class Routes {
         this.ops = ops;
     }
 
+    ImageRoutes images() {
+        return images;
+    }
+
     Response handle(Request r) {
         String[] p = r.path().replaceAll("/+$", "").split("/");
         // p[0] is "" (leading slash)

@@ -17,7 +17,7 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, L
                           long reservedHostMemoryMb, boolean resumeGuestsStateOnHostBoot,
                           RunningDeletedAction runningDeletedInstanceAction, Duration syncPowerStateInterval,
                           Duration driverRetryMaxBackoff, int maxRequestBodyBytes, int apiWorkers, int taskWorkers,
-                          Duration shutdownTimeout) {
+                          Duration shutdownTimeout, long maxImageUploadBytes) {
     public AgentConfig {
         imageDirs = List.copyOf(imageDirs);
         drivers = Map.copyOf(drivers);
@@ -32,6 +32,7 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, L
         return new AgentConfig(listenAddress, port, stateDir, imageDirs, bridge, ovsEnabled, ovsdb, ovsCreateBridges,
                 drivers, cpuAllocationRatio, ramAllocationRatio, diskAllocationRatio, reservedHostMemoryMb,
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
-                driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout);
+                driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,
+                maxImageUploadBytes);
     }
 }

@@ -6,10 +6,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
-import java.util.Map;
 import org.berth.agent.store.FieldError;
-import org.berth.driver.api.ContainerFormat;
-import org.berth.driver.api.DiskFormat;
 import org.berth.driver.api.Image;
 
 /**
@@ -26,11 +23,8 @@ public final class ImageImport {
         this.roots = List.copyOf(roots);
     }
 
-    public Image importFile(String name, DiskFormat disk, ContainerFormat container, String file, String sha256,
-                            Map<String, String> properties) {
-        if (!sha256.matches("[0-9a-f]{64}")) {
-            throw new FieldError("sha256", "format", "must be 64 lower-case hex digits");
-        }
+    public Image importFile(ImageMeta meta, String file) {
+        String sha256 = meta.sha256();
         Path source = resolve(file);
         Path tmp = null;
         try {
@@ -40,7 +34,8 @@ public final class ImageImport {
             if (!actual.equals(sha256)) {
                 throw new FieldError("sha256", "mismatch", "the file's SHA-256 is " + actual + ", not " + sha256);
             }
-            Image image = store.add(name, disk, container, tmp, properties);
+            Image image = store.add(meta.name(), meta.diskFormat(), meta.containerFormat(), tmp, meta.properties(),
+                    actual);
             tmp = null;
             return image;
         } catch (IOException e) {

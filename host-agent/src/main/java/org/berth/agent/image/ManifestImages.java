@@ -145,6 +145,15 @@ public final class ManifestImages implements ImageStore {
     @Override
     public Image add(String name, DiskFormat diskFormat, ContainerFormat containerFormat, Path source,
                      Map<String, String> properties) {
+        return add(name, diskFormat, containerFormat, source, properties, null);
+    }
+
+    /**
+     * As {@link #add}, for a source whose SHA-256 the caller has just computed (an import or upload it verified):
+     * the file, possibly many GiB, is not read again. {@code sha256} null means "compute it".
+     */
+    Image add(String name, DiskFormat diskFormat, ContainerFormat containerFormat, Path source,
+              Map<String, String> properties, String sha256) {
         if (!Files.isRegularFile(source) || !Files.isReadable(source)) {
             throw new DriverException.ImageInvalid(name, "source file " + source + " is not a readable file");
         }
@@ -154,7 +163,7 @@ public final class ManifestImages implements ImageStore {
         try {
             Files.move(source, file, StandardCopyOption.REPLACE_EXISTING);
             file.toFile().setReadable(true, false);
-            String sha = sha256(file);
+            String sha = sha256 != null ? sha256 : sha256(file);
             Image image = new Image(id, name, diskFormat, containerFormat, sha, Files.size(file), properties);
             ObjectNode n = JSON.createObjectNode();
             n.put("id", id).put("name", name).put("file", file.getFileName().toString()).put("sha256", sha)

@@ -29,6 +29,8 @@ class ConfigLoaderTest {
         assertEquals(Duration.ofSeconds(60), c.syncPowerStateInterval());
         assertTrue(c.drivers().isEmpty());
         assertTrue(c.ovsEnabled());
+        assertEquals(64L << 30, c.maxImageUploadBytes());
+        assertEquals(1L << 40, ConfigLoader.parse("max_image_upload_bytes: 1099511627776").maxImageUploadBytes());
     }
 
     @Test
@@ -67,6 +69,8 @@ class ConfigLoaderTest {
             'ovs: {ovsdb: ""}'                          | ovs.ovsdb
             'image_dirs: /one'                          | image_dirs
             max_request_body_bytes: 10                  | max_request_body_bytes
+            max_image_upload_bytes: 1099511627777       | max_image_upload_bytes
+            max_image_upload_bytes: 12.5                | max_image_upload_bytes
             '[1, 2]'                                    | config
             """)
     void errorsNameTheOption(String yaml, String option) {

@@ -1,0 +1,63 @@
+package org.berth.agent.cli;
+
+/** Why a command failed; each kind has its own exit code (see {@link BerthCli}). */
+sealed class CliException extends RuntimeException permits CliException.ApiAnswered, CliException.Unreachable,
+        CliException.NoToken {
+    private final int exitCode;
+
+    private CliException(String message, int exitCode) {
+        super(message);
+        this.exitCode = exitCode;
+    }
+
+    int exitCode() {
+        return exitCode;
+    }
+
+    /** The agent answered an error: its status and the field and rule it named. */
+    static final class ApiAnswered extends CliException {
+        private final int status;
+        private final String field;
+        private final String rule;
+        private final String body;
+
+        ApiAnswered(int status, String field, String rule, String message, String body) {
+            super(status + " " + field + " (" + rule + "): " + message, BerthCli.EXIT_API_ERROR);
+            this.status = status;
+            this.field = field;
+            this.rule = rule;
+            this.body = body;
+        }
+
+        int status() {
+            return status;
+        }
+
+        String field() {
+            return field;
+        }
+
+        String rule() {
+            return rule;
+        }
+
+        /** The error as the agent sent it (JSON), for --json. */
+        String body() {
+            return body;
+        }
+    }
+
+    /** The agent could not be reached, or the exchange broke or timed out. */
+    static final class Unreachable extends CliException {
+        Unreachable(String url, String why) {
+            super("cannot reach the agent at " + url + ": " + why, BerthCli.EXIT_UNREACHABLE);
+        }
+    }
+
+    /** No token from --token, BERTH_TOKEN or the state directory. */
+    static final class NoToken extends CliException {
+        NoToken(String why) {
+            super(why, BerthCli.EXIT_UNREACHABLE);
+        }
+    }
+}

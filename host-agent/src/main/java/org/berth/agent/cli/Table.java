@@ -1,0 +1,72 @@
+package org.berth.agent.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+
+/** A plain-text table: one header row, left-aligned columns two spaces apart. */
+final class Table {
+    private final List<String> headers;
+    private final List<List<String>> rows = new ArrayList<>();
+
+    Table(String... headers) {
+        this.headers = List.of(headers);
+    }
+
+    Table row(Object... cells) {
+        if (cells.length != headers.size()) {
+            throw new IllegalArgumentException("row: " + cells.length + " cells for " + headers.size() + " columns");
+        }
+        List<String> r = new ArrayList<>();
+        for (Object c : cells) {
+            r.add(text(c));
+        }
+        rows.add(r);
+        return this;
+    }
+
+    /** A JSON value as a cell: text as is, null or missing as "-". */
+    static String text(Object v) {
+        if (v instanceof JsonNode n) {
+            return n.isMissingNode() || n.isNull() ? "-" : n.isValueNode() ? n.asText() : n.toString();
+        }
+        return v == null ? "-" : v.toString();
+    }
+
+    void print(PrintWriter out) {
+        int[] width = new int[headers.size()];
+        for (int i = 0; i < width.length; i++) {
+            width[i] = headers.get(i).length();
+            for (List<String> r : rows) {
+                width[i] = Math.max(width[i], r.get(i).length());
+            }
+        }
+        line(out, headers, width);
+        rows.forEach(r -> line(out, r, width));
+        out.flush();
+    }
+
+    private static void line(PrintWriter out, List<String> cells, int[] width) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < cells.size(); i++) {
+            b.append(cells.get(i));
+            if (i < cells.size() - 1) {
+                b.append(" ".repeat(width[i] - cells.get(i).length() + 2));
+            }
+        }
+        out.println(b.toString().stripTrailing());
+    }
+
+    /** "key: value" lines for one object's scalar fields (nested objects printed as JSON). */
+    static void fields(PrintWriter out, JsonNode object) {
+        int w = 0;
+        for (var it = object.fieldNames(); it.hasNext(); ) {
+            w = Math.max(w, it.next().length());
+        }
+        int width = w;
+        object.properties().forEach(f -> out.println(f.getKey() + ":" + " ".repeat(width - f.getKey().length() + 1)
+                + text(f.getValue())));
+        out.flush();
+    }
+}
