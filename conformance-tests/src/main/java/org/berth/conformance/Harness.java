@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
-import org.berth.conformance.images.ManifestImageStore;
+import org.berth.image.ManifestImageStore;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.berth.driver.api.DriverConfig;

@@ -17,7 +17,7 @@ import org.berth.agent.api.TokenAuth;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.driver.Drivers;
-import org.berth.agent.image.ManifestImages;
+import org.berth.image.ManifestImageStore;
 import org.berth.agent.reconcile.Reconciler;
 import org.berth.agent.store.Store;
 import org.berth.agent.task.InstanceService;
@@ -31,7 +31,7 @@ public final class Agent implements AutoCloseable {
 
     private final AgentConfig config;
     private final Store store;
-    private final ManifestImages images;
+    private final ManifestImageStore images;
     private final ThreadPoolExecutor tasks;
     private final ThreadPoolExecutor api;
     private final ThreadPoolExecutor events;
@@ -58,7 +58,7 @@ public final class Agent implements AutoCloseable {
         Drivers started = null;
         Reconciler rec = null;
         try {
-            this.images = ManifestImages.open(config.imageDirs(), config.stateDir().resolve("images"));
+            this.images = ManifestImageStore.open(config.imageDirs(), config.stateDir().resolve("images"));
             started = Drivers.start(config, loader, images, this::onEvent, name -> {
                 Reconciler r = reconcilerRef;
                 if (r != null) {

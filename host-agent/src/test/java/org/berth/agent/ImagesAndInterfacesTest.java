@@ -8,7 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.UUID;
 import org.berth.agent.TestAgent.Reply;
-import org.berth.agent.image.ManifestImages;
+import org.berth.image.ManifestImageStore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,7 +39,7 @@ class ImagesAndInterfacesTest {
         Files.createDirectories(dir);
         Path file = dir.resolve("mine.qcow2");
         Files.writeString(file, "an image to import\n");
-        String sha = ManifestImages.sha256(file);
+        String sha = ManifestImageStore.sha256(file);
 
         Reply bad = t.call("POST", "/v1/images", importBody("mine.qcow2", "0".repeat(64)));
         assertEquals(400, bad.status(), bad.body());

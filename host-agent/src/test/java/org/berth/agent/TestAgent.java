@@ -18,7 +18,7 @@ import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.berth.agent.config.ConfigLoader;
 import org.berth.agent.fake.FakeDriver;
-import org.berth.agent.image.ManifestImages;
+import org.berth.image.ManifestImageStore;
 
 /**
  * A real agent on 127.0.0.1 (ephemeral port) with the fake driver, a temp state dir and one test image; plus a
@@ -47,7 +47,7 @@ public final class TestAgent implements AutoCloseable {
         Files.createDirectories(images);
         Path file = images.resolve("test-disk.qcow2");
         Files.writeString(file, "not really a qcow2\n");
-        String sha = ManifestImages.sha256(file);
+        String sha = ManifestImageStore.sha256(file);
         Files.writeString(images.resolve("test-disk.json"), """
                 {"id": "%s", "name": "test-disk", "file": "test-disk.qcow2", "sha256": "%s", "size": %d,
                  "disk_format": "qcow2", "container_format": "bare", "properties": {}}

@@ -18,6 +18,7 @@ import org.berth.conformance.host.HostCommand;
 import org.berth.driver.api.ContainerFormat;
 import org.berth.driver.api.DiskFormat;
 import org.berth.driver.api.Image;
+import org.berth.image.ManifestImageStore;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

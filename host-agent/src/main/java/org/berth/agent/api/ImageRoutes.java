@@ -11,7 +11,7 @@ import org.berth.agent.config.AgentConfig;
 import org.berth.agent.image.ImageImport;
 import org.berth.agent.image.ImageMeta;
 import org.berth.agent.image.ImageUpload;
-import org.berth.agent.image.ManifestImages;
+import org.berth.image.ManifestImageStore;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
 import org.berth.agent.store.Store;
@@ -20,11 +20,11 @@ import org.berth.driver.api.Image;
 /** /v1/images: list, show, import (checksum verified), delete (refused while in use). */
 final class ImageRoutes {
     private final Store instances;
-    private final ManifestImages store;
+    private final ManifestImageStore store;
     private final ImageImport imports;
     private final long maxUploadBytes;
 
-    ImageRoutes(AgentConfig config, Store instances, ManifestImages store) {
+    ImageRoutes(AgentConfig config, Store instances, ManifestImageStore store) {
         this.instances = instances;
         this.store = store;
         this.maxUploadBytes = config.maxImageUploadBytes();

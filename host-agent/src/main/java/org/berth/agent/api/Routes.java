@@ -11,7 +11,7 @@ import java.util.UUID;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.driver.Drivers;
-import org.berth.agent.image.ManifestImages;
+import org.berth.image.ManifestImageStore;
 import org.berth.agent.store.FieldError;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
@@ -35,7 +35,7 @@ public final class Routes {
     private final OperationStats ops;
     final HttpStats http = new HttpStats();
 
-    public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImages images,
+    public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImageStore images,
                   InstanceService instances, OperationStats ops) {
         this.config = config;
         this.store = store;

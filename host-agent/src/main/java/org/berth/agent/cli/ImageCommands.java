@@ -7,7 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.berth.agent.image.ManifestImages;
+import org.berth.image.ManifestImageStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -126,7 +126,7 @@ final class ImageCommands implements Runnable {
             long size;
             try {
                 size = Files.size(file);
-                query.put("sha256", sha256 != null ? sha256 : ManifestImages.sha256(file));
+                query.put("sha256", sha256 != null ? sha256 : ManifestImageStore.sha256(file));
             } catch (IOException e) {
                 throw new IllegalArgumentException("FILE: '" + file + "' cannot be read: " + e.getMessage());
             }

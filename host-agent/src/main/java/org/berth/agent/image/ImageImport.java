@@ -8,6 +8,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 import org.berth.agent.store.FieldError;
 import org.berth.driver.api.Image;
+import org.berth.image.ManifestImageStore;
 
 /**
  * POST /v1/images: imports a file that is already on the host, under one of the allowed roots (the image
@@ -15,10 +16,10 @@ import org.berth.driver.api.Image;
  * The source is copied, never moved: it may be a built image other hosts' tests read.
  */
 public final class ImageImport {
-    private final ManifestImages store;
+    private final ManifestImageStore store;
     private final List<Path> roots;
 
-    public ImageImport(ManifestImages store, List<Path> roots) {
+    public ImageImport(ManifestImageStore store, List<Path> roots) {
         this.store = store;
         this.roots = List.copyOf(roots);
     }
@@ -30,7 +31,7 @@ public final class ImageImport {
         try {
             tmp = Files.createTempFile(store.ownDir(), "import-", ".part");
             Files.copy(source, tmp, StandardCopyOption.REPLACE_EXISTING);
-            String actual = ManifestImages.sha256(tmp);
+            String actual = ManifestImageStore.sha256(tmp);
             if (!actual.equals(sha256)) {
                 throw new FieldError("sha256", "mismatch", "the file's SHA-256 is " + actual + ", not " + sha256);
             }

@@ -11,6 +11,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import org.berth.agent.store.FieldError;
 import org.berth.driver.api.Image;
+import org.berth.image.ManifestImageStore;
 
 /**
  * One streamed upload (POST /v1/images with the bytes as the body): the bytes go to {@code upload-*.part} in the
@@ -19,14 +20,14 @@ import org.berth.driver.api.Image;
  * disconnect) deletes the file. Not thread-safe: one thread writes, in order.
  */
 public final class ImageUpload {
-    private final ManifestImages store;
+    private final ManifestImageStore store;
     private final ImageMeta meta;
     private final MessageDigest digest;
     private Path file;
     private FileChannel out;
     private long size;
 
-    private ImageUpload(ManifestImages store, ImageMeta meta, Path file, FileChannel out) {
+    private ImageUpload(ManifestImageStore store, ImageMeta meta, Path file, FileChannel out) {
         this.store = store;
         this.meta = meta;
         this.file = file;
@@ -39,7 +40,7 @@ public final class ImageUpload {
     }
 
     /** Creates the temp file; the caller must end with {@link #finish} or {@link #abort}. */
-    public static ImageUpload begin(ManifestImages store, ImageMeta meta) throws IOException {
+    public static ImageUpload begin(ManifestImageStore store, ImageMeta meta) throws IOException {
         Path file = Files.createTempFile(store.ownDir(), "upload-", ".part");
         try {
             return new ImageUpload(store, meta, file,

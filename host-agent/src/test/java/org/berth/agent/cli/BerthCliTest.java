@@ -20,7 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.berth.agent.TestAgent;
-import org.berth.agent.image.ManifestImages;
+import org.berth.image.ManifestImageStore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -256,7 +256,7 @@ class BerthCliTest {
         byte[] bytes = new byte[3 << 20];
         new Random(7).nextBytes(bytes);
         Files.write(local, bytes);
-        String sha = ManifestImages.sha256(local);
+        String sha = ManifestImageStore.sha256(local);
 
         Run up = ok("--json", "images", "upload", local.toString(), "--name", "cli-up");
         JsonNode image = up.json().get("image");

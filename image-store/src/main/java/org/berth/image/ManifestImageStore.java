@@ -1,4 +1,4 @@
-package org.berth.agent.image;
+package org.berth.image;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -27,12 +27,13 @@ import org.berth.driver.api.Image;
 import org.berth.driver.api.ImageStore;
 
 /**
- * The agent's {@link ImageStore}: {@code <name>.json} manifests (the format of {@code images/build.sh}) in read-only
- * directories (the built test images) plus the agent-owned directory where imports and snapshots go.
- * A broken manifest is logged and skipped, never fatal.
+ * An {@link ImageStore} over {@code <name>.json} manifests (the format of {@code images/build.sh}) in read-only
+ * directories (the built test images) plus one owned, writable directory where imports and snapshots go. The host
+ * agent and the conformance kit both use it. Glance's top-level {@code kernel_id}/{@code ramdisk_id} fields become
+ * image properties. A broken manifest is logged and skipped, never fatal. Thread-safe.
  */
-public final class ManifestImages implements ImageStore {
-    private static final System.Logger LOG = System.getLogger(ManifestImages.class.getName());
+public final class ManifestImageStore implements ImageStore {
+    private static final System.Logger LOG = System.getLogger(ManifestImageStore.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final List<Path> readOnlyDirs;
@@ -42,13 +43,13 @@ public final class ManifestImages implements ImageStore {
     private record Entry(Image image, Path file, Path manifest, boolean writable) {
     }
 
-    private ManifestImages(List<Path> readOnlyDirs, Path ownDir) {
+    private ManifestImageStore(List<Path> readOnlyDirs, Path ownDir) {
         this.readOnlyDirs = List.copyOf(readOnlyDirs);
         this.ownDir = ownDir;
     }
 
-    public static ManifestImages open(List<Path> readOnlyDirs, Path ownDir) {
-        var store = new ManifestImages(readOnlyDirs, ownDir);
+    public static ManifestImageStore open(List<Path> readOnlyDirs, Path ownDir) {
+        var store = new ManifestImageStore(readOnlyDirs, ownDir);
         try {
             Files.createDirectories(ownDir);
         } catch (IOException e) {
@@ -152,7 +153,7 @@ public final class ManifestImages implements ImageStore {
      * As {@link #add}, for a source whose SHA-256 the caller has just computed (an import or upload it verified):
      * the file, possibly many GiB, is not read again. {@code sha256} null means "compute it".
      */
-    Image add(String name, DiskFormat diskFormat, ContainerFormat containerFormat, Path source,
+    public Image add(String name, DiskFormat diskFormat, ContainerFormat containerFormat, Path source,
               Map<String, String> properties, String sha256) {
         if (!Files.isRegularFile(source) || !Files.isReadable(source)) {
             throw new DriverException.ImageInvalid(name, "source file " + source + " is not a readable file");
@@ -196,6 +197,7 @@ public final class ManifestImages implements ImageStore {
         deleteQuietly(e.file());
     }
 
+    /** Hex SHA-256 of a file, read in 64 KiB blocks. */
     public static String sha256(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
