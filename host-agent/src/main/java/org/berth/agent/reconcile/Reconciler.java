@@ -147,8 +147,11 @@ public final class Reconciler implements AutoCloseable {
                 store.update(r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
                 event(uuid, "reconcile.delete_finished", "the backend no longer has it");
             } else if ("spawning".equals(r.taskState())) {
+                // the crash may have come after the driver wrote files or plugged a tap, before the backend had the
+                // instance: destroy (idempotent, it finds them from what the driver stored) removes those too
+                driver.destroy(uuid);
                 store.update(r.withState(VmState.ERROR, PowerState.NOSTATE).withTask(null)
-                        .withFault("spawn interrupted by an agent restart; nothing was left in the backend"));
+                        .withFault("spawn interrupted by an agent restart; what it had built was removed"));
                 event(uuid, "reconcile.spawn_rolled_back", null);
             } else if (r.powerState() != PowerState.NOSTATE || r.vmState() != VmState.ERROR || r.fault() == null) {
                 store.update(r.withState(VmState.ERROR, PowerState.NOSTATE).withTask(null).withFault(VANISHED));
@@ -194,6 +197,19 @@ public final class Reconciler implements AutoCloseable {
             }
             InstanceRecord u = r.withState(vm, power).withTask(null).withBackendId(info.backendId());
             store.update(VANISHED.equals(r.fault()) ? u.withFault(null) : u);
+        }
+        if (power == PowerState.RUNNING && !info.spec().vifs().isEmpty()) {
+            replug(driver, uuid);
+        }
+    }
+
+    /** VIFs lost behind the agent's back (an OVS port or tap deleted, OVS reset) are plugged again. */
+    private void replug(ComputeDriver driver, UUID uuid) {
+        try {
+            driver.replugVifs(uuid);
+        } catch (RuntimeException e) {
+            event(uuid, "reconcile.replug_failed", e.getMessage());
+            LOG.log(Level.WARNING, "instance " + uuid + ": cannot re-plug its VIFs: " + e.getMessage());
         }
     }
 
