@@ -46,6 +46,7 @@ public final class Reconciler implements AutoCloseable {
     private final ScheduledExecutorService thread;
     /** Drivers whose first sweep (with the after-restart rules) has run. */
     private final Set<String> started = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicLong sweeps = new java.util.concurrent.atomic.AtomicLong();
 
     public Reconciler(AgentConfig config, Store store, Drivers drivers, TaskLocks locks, CapacityService capacity,
                       Runnable beforeSweep) {
@@ -97,7 +98,14 @@ public final class Reconciler implements AutoCloseable {
             capacity.refresh();
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "reconcile sweep failed; next one in " + config.syncPowerStateInterval(), e);
+        } finally {
+            sweeps.incrementAndGet();
         }
+    }
+
+    /** Sweeps run to their end since start (metric {@code berth_reconcile_sweeps_total}). */
+    public long sweeps() {
+        return sweeps.get();
     }
 
     void sweep(String name, ComputeDriver driver) {

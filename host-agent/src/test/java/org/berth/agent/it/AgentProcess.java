@@ -148,12 +148,30 @@ final class AgentProcess implements AutoCloseable {
             }
             if (port > 0 && healthy()) {
                 token = Files.readString(stateDir.resolve("token")).trim();
+                awaitFirstSweep(deadline);
                 return;
             }
             Thread.sleep(200);
         }
         process.destroyForcibly().waitFor();
         fail("the agent did not answer /healthz within " + START_TIMEOUT.toSeconds() + " s; log:\n" + logTail(8000));
+    }
+
+    /** Tests never race with the start-up reconcile (adoption, interrupted tasks): waits for its end. */
+    private void awaitFirstSweep(long deadline) throws IOException, InterruptedException {
+        Pattern sweeps = Pattern.compile("(?m)^berth_reconcile_sweeps_total (\\d+)$");
+        String last = "";
+        while (System.nanoTime() < deadline) {
+            Reply r = call("GET", "/metrics", null);
+            last = r.body();
+            Matcher m = sweeps.matcher(last);
+            if (r.status() == 200 && m.find() && Long.parseLong(m.group(1)) >= 1) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        fail("the agent's start-up reconcile sweep did not end within " + START_TIMEOUT.toSeconds() + " s; metrics:\n"
+                + last + "\nlog:\n" + logTail(4000));
     }
 
     private int listeningPort(long from) throws IOException {

@@ -16,7 +16,6 @@ import java.util.UUID;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.berth.agent.TestAgent.Reply;
-import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.Store;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -69,7 +68,7 @@ class KillDuringSpawnTest {
         agent.kill9();
         String journaled;
         try (Store store = Store.open(agent.stateDir.resolve("berth.db"))) {
-            journaled = store.find(uuid).map(InstanceRecord::taskState).orElse("(no record)");
+            journaled = store.find(uuid).map(r -> String.valueOf(r.taskState())).orElse("(no record)");
         }
         Guests.step(driver + " spawn killed at '" + point + "' (agent pid " + agent.pid() + "); the store had task_state "
                 + journaled, t0);
