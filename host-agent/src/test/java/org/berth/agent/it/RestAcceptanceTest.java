@@ -200,10 +200,16 @@ class RestAcceptanceTest {
         fail("container " + container + " could not ping " + address + " within " + limit.toSeconds() + " s");
     }
 
+    /** claimed and free of GET /v1/host; free moves opposite to claimed (the limits stay). */
     private static JsonNode claimed(AgentProcess agent) throws IOException, InterruptedException {
         Reply r = agent.call("GET", "/v1/host", null);
         assertEquals(200, r.status(), r.body());
-        return r.json().at("/host/claimed");
+        JsonNode host = r.json().get("host");
+        for (String k : List.of("vcpus", "memory_mb", "disk_gb")) {
+            assertEquals(host.at("/limits/" + k).asLong() - host.at("/claimed/" + k).asLong(), host.at("/free/" + k).asLong(),
+                    "free " + k + " = limit - claimed: " + host);
+        }
+        return host.get("claimed");
     }
 
     private static void assertUsage(JsonNode before, JsonNode after, int vcpus, int memoryMb, int diskGb, String when) {
