@@ -72,7 +72,7 @@ public final class Agent implements AutoCloseable {
             rec = new Reconciler(config, store, drivers, locks, capacity, images::refresh);
             this.reconciler = rec;
             this.reconcilerRef = rec;
-            Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops);
+            Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops, rec::sweeps);
             EventStream stream = new EventStream();
             store.onEvent(stream::publish);
             this.server = HttpServer.start(config.listenAddress(), config.listenPort(), config.maxRequestBodyBytes(),

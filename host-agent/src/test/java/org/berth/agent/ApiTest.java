@@ -241,6 +241,8 @@ class ApiTest {
         assertTrue(r.body().contains("berth_instances{driver=\"fake\",state=\"active\"}"), r.body());
         assertTrue(r.body().contains("berth_capacity_memory_mb{kind=\"free\"}"), r.body());
         assertTrue(r.body().contains("berth_operation_seconds_count{driver=\"fake\",operation=\"spawn\"}"), r.body());
+        // TestAgent waited for the start-up sweep
+        assertTrue(r.body().matches("(?s).*\nberth_reconcile_sweeps_total [1-9]\\d*\n.*"), r.body());
         t.call("DELETE", "/v1/instances/" + uuid, null);
     }
 

@@ -95,8 +95,14 @@ public final class TestAgent implements AutoCloseable {
     }
 
     public Reply call(String method, String path, String body, String token) throws IOException, InterruptedException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + agent.port() + path))
-                .timeout(Duration.ofSeconds(10))
+        return send(http, agent.port(), method, path, body, token, Duration.ofSeconds(10));
+    }
+
+    /** One request to an agent on 127.0.0.1:{@code port}; a JSON answer is parsed into {@link Reply#json()}. */
+    public static Reply send(HttpClient http, int port, String method, String path, String body, String token,
+                             Duration timeout) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(timeout)
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) {
             b.header("Content-Type", "application/json");

@@ -109,6 +109,17 @@ public interface ComputeDriver extends AutoCloseable {
     /** Hot-unplugs the VIF with this port id. Idempotent for a port the instance does not have. */
     void detachInterface(UUID uuid, String portId);
 
+    /**
+     * Plugs again the VIFs of a RUNNING instance whose host side was lost behind the driver's back (an OVS port
+     * or tap/veth deleted, as after an OVS database reset or a host network restart): the agent's reconcile calls it
+     * for its running instances. Idempotent: VIFs in place are kept as they are; an instance that is not RUNNING is
+     * left alone (powering on plugs its VIFs). The default, for drivers without VIFs, does nothing.
+     *
+     * @throws DriverException.InstanceNotFound if the backend has no such instance
+     */
+    default void replugVifs(UUID uuid) {
+    }
+
     /** Raw host capacity and this driver's usage (sum of its instances' flavors). */
     HostResources resources();
 

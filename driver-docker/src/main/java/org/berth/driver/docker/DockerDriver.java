@@ -256,6 +256,14 @@ final class DockerDriver implements ComputeDriver {
                 .ifPresent(v -> vifs.detach(current, v));
     }
 
+    @Override
+    public void replugVifs(UUID uuid) {
+        InspectContainerResponse c = engine.require(uuid);
+        if (PowerStates.of(c) == PowerState.RUNNING) {
+            vifs.replug(uuid, spec(c).vifs(), c.getState().getPidLong());
+        }
+    }
+
     private void requireHotplug() {
         if (!info.has(Capability.INTERFACE_HOTPLUG)) {
             throw new DriverException.CapabilityMissing(info.name(), Capability.INTERFACE_HOTPLUG);

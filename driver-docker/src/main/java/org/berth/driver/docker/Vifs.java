@@ -53,6 +53,19 @@ final class Vifs {
         }
     }
 
+    /**
+     * Plugs again what was lost of the VIFs of the running container {@code pid} (plugNamespace keeps a VIF that is
+     * in place); unlike {@link #plugAll} a failure rolls nothing back: the other VIFs work and stay.
+     */
+    void replug(UUID uuid, List<VifSpec> vifs, long pid) {
+        if (plugger.isEmpty()) {
+            return;
+        }
+        for (int i = 0; i < vifs.size(); i++) {
+            plugger.get().plugNamespace(uuid, vifs.get(i), pid, "eth" + i);
+        }
+    }
+
     /** Unplugs every VIF, trying all of them; errors are attached to {@code failure} or thrown at the end. */
     void unplugAll(UUID uuid, List<VifSpec> vifs, RuntimeException failure) {
         if (plugger.isEmpty()) {

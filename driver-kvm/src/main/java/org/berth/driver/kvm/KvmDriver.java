@@ -148,6 +148,14 @@ final class KvmDriver implements ComputeDriver {
     }
 
     @Override
+    public void replugVifs(UUID uuid) {
+        InstanceInfo now = domains.info(requireUuid(uuid));
+        if (now.powerState() == PowerState.RUNNING) {
+            domains.plugAll(uuid, now.spec().vifs()); // plugTap keeps a tap and port in place, re-adds lost ones
+        }
+    }
+
+    @Override
     public void powerOff(UUID uuid, Duration timeout) {
         power.powerOff(requireUuid(uuid), timeout);
     }

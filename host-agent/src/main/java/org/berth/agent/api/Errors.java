@@ -5,6 +5,7 @@ import java.lang.System.Logger.Level;
 import org.berth.agent.capacity.InsufficientCapacity;
 import org.berth.agent.store.FieldError;
 import org.berth.agent.store.StoreException;
+import org.berth.agent.task.PortConflict;
 import org.berth.agent.task.TaskConflict;
 import org.berth.driver.api.DriverException;
 
@@ -41,6 +42,9 @@ final class Errors {
         }
         if (t instanceof InsufficientCapacity c) {
             return new ApiError(409, c.resource(), "capacity", c.getMessage());
+        }
+        if (t instanceof PortConflict c) {
+            return new ApiError(409, c.field(), "device_in_use", c.getMessage());
         }
         if (t instanceof TaskConflict c) {
             return new ApiError(409, "task_state", "one_task_at_a_time", c.getMessage());

@@ -11,7 +11,8 @@ final class MetricsText {
     private final StringBuilder out = new StringBuilder();
 
     static String render(Map<List<String>, Integer> instances, Capacity capacity, List<DriverState> drivers,
-                         Map<String, OperationStats.Snapshot> ops, Map<String, Long> http, int tasksRunning) {
+                         Map<String, OperationStats.Snapshot> ops, Map<String, Long> http, int tasksRunning,
+                         long sweeps) {
         MetricsText m = new MetricsText();
         m.help("berth_instances", "gauge", "Instances in the store by driver and vm_state.");
         instances.forEach((k, v) -> m.line("berth_instances{driver=\"" + esc(k.get(0)) + "\",state=\""
@@ -20,6 +21,8 @@ final class MetricsText {
         drivers.forEach(d -> m.line("berth_driver_available{driver=\"" + esc(d.name()) + "\"}", d.available() ? 1 : 0));
         m.help("berth_tasks_running", "gauge", "Instance tasks running now.");
         m.line("berth_tasks_running", tasksRunning);
+        m.help("berth_reconcile_sweeps_total", "counter", "Reconcile sweeps run to their end since start.");
+        m.line("berth_reconcile_sweeps_total", sweeps);
         for (String r : List.of("vcpus", "memory_mb", "disk_gb")) {
             m.help("berth_capacity_" + r, "gauge", "Host " + r + ": total (raw), limit (after ratios), claimed, free.");
             m.line("berth_capacity_" + r + "{kind=\"total\"}", switch (r) {

@@ -33,10 +33,11 @@ public final class Routes {
     private final ImageRoutes images;
     private final InstanceService instances;
     private final OperationStats ops;
+    private final java.util.function.LongSupplier sweeps;
     final HttpStats http = new HttpStats();
 
     public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImageStore images,
-                  InstanceService instances, OperationStats ops) {
+                  InstanceService instances, OperationStats ops, java.util.function.LongSupplier sweeps) {
         this.config = config;
         this.store = store;
         this.drivers = drivers;
@@ -44,6 +45,7 @@ public final class Routes {
         this.images = new ImageRoutes(config, store, images);
         this.instances = instances;
         this.ops = ops;
+        this.sweeps = sweeps;
     }
 
     ImageRoutes images() {
@@ -253,7 +255,7 @@ public final class Routes {
 
     private Response metrics() {
         String text = MetricsText.render(store.countByDriverAndState(), capacity.refresh(), drivers.states(),
-                ops.snapshot(), http.snapshot(), instances.locks().count());
+                ops.snapshot(), http.snapshot(), instances.locks().count(), sweeps.getAsLong());
         return Response.text(200, "text/plain; version=0.0.4; charset=utf-8", text);
     }
 

@@ -46,6 +46,7 @@ public final class Reconciler implements AutoCloseable {
     private final ScheduledExecutorService thread;
     /** Drivers whose first sweep (with the after-restart rules) has run. */
     private final Set<String> started = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicLong sweeps = new java.util.concurrent.atomic.AtomicLong();
 
     public Reconciler(AgentConfig config, Store store, Drivers drivers, TaskLocks locks, CapacityService capacity,
                       Runnable beforeSweep) {
@@ -97,7 +98,14 @@ public final class Reconciler implements AutoCloseable {
             capacity.refresh();
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "reconcile sweep failed; next one in " + config.syncPowerStateInterval(), e);
+        } finally {
+            sweeps.incrementAndGet();
         }
+    }
+
+    /** Sweeps run to their end since start (metric {@code berth_reconcile_sweeps_total}). */
+    public long sweeps() {
+        return sweeps.get();
     }
 
     void sweep(String name, ComputeDriver driver) {
@@ -147,8 +155,11 @@ public final class Reconciler implements AutoCloseable {
                 store.update(r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
                 event(uuid, "reconcile.delete_finished", "the backend no longer has it");
             } else if ("spawning".equals(r.taskState())) {
+                // the crash may have come after the driver wrote files or plugged a tap, before the backend had the
+                // instance: destroy (idempotent, it finds them from what the driver stored) removes those too
+                driver.destroy(uuid);
                 store.update(r.withState(VmState.ERROR, PowerState.NOSTATE).withTask(null)
-                        .withFault("spawn interrupted by an agent restart; nothing was left in the backend"));
+                        .withFault("spawn interrupted by an agent restart; what it had built was removed"));
                 event(uuid, "reconcile.spawn_rolled_back", null);
             } else if (r.powerState() != PowerState.NOSTATE || r.vmState() != VmState.ERROR || r.fault() == null) {
                 store.update(r.withState(VmState.ERROR, PowerState.NOSTATE).withTask(null).withFault(VANISHED));
@@ -194,6 +205,19 @@ public final class Reconciler implements AutoCloseable {
             }
             InstanceRecord u = r.withState(vm, power).withTask(null).withBackendId(info.backendId());
             store.update(VANISHED.equals(r.fault()) ? u.withFault(null) : u);
+        }
+        if (power == PowerState.RUNNING && !info.spec().vifs().isEmpty()) {
+            replug(driver, uuid);
+        }
+    }
+
+    /** VIFs lost behind the agent's back (an OVS port or tap deleted, OVS reset) are plugged again. */
+    private void replug(ComputeDriver driver, UUID uuid) {
+        try {
+            driver.replugVifs(uuid);
+        } catch (RuntimeException e) {
+            event(uuid, "reconcile.replug_failed", e.getMessage());
+            LOG.log(Level.WARNING, "instance " + uuid + ": cannot re-plug its VIFs: " + e.getMessage());
         }
     }
 

@@ -3,12 +3,16 @@ package org.berth.agent.task;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.driver.Drivers;
+import org.berth.agent.store.FieldError;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
 import org.berth.agent.store.Store;
@@ -22,6 +26,7 @@ import org.berth.driver.api.InstanceInfo;
 import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.LifecycleEvent;
 import org.berth.driver.api.PowerState;
+import org.berth.driver.api.VifSpec;
 
 /**
  * Instance lifecycle as tasks: each request is checked and recorded in the store first, then the driver call
@@ -38,6 +43,7 @@ public final class InstanceService {
     private final ExecutorService executor;
     private final TaskLocks locks;
     private final OperationStats stats;
+    private final Object deviceClaims = new Object();
 
     public InstanceService(Store store, Drivers drivers, CapacityService capacity, ImageStore images,
                            ExecutorService executor, TaskLocks locks, OperationStats stats) {
@@ -75,7 +81,11 @@ public final class InstanceService {
             InstanceRecord record = new InstanceRecord(uuid, spec.name(), driverName, SpecJson.writeString(spec),
                     spec.flavor().vcpus(), spec.flavor().memoryMb(), CapacityService.diskGb(spec.flavor()),
                     VmState.BUILDING, PowerState.NOSTATE, "spawning", null, null, now, now);
-            capacity.claim(record);
+            synchronized (deviceClaims) {
+                // checked and claimed (the record inserted) at once, so two concurrent spawns cannot share a tap
+                checkDevices(uuid, spec.vifs(), "vifs");
+                capacity.claim(record);
+            }
             store.addEvent(uuid, requestId, "spawn.start", "driver " + driverName + ", image " + image.id());
             LOG.log(Level.INFO, requestId + " instance " + uuid + ": spawn accepted on driver " + driverName);
             submit(uuid, requestId, () -> runSpawn(driver, driverName, spec, requestId), () -> {
@@ -152,6 +162,9 @@ public final class InstanceService {
             if (!action.allowedFrom().isEmpty() && !action.allowedFrom().contains(fresh.vmState())) {
                 throw new DriverException.InvalidInstanceState(uuid, action.verb(), fresh.powerState());
             }
+            if (action.vif() != null) {
+                checkDevices(uuid, List.of(action.vif()), "vif");
+            }
             InstanceRecord marked = fresh.withTask(action.taskState());
             store.update(marked);
             store.addEvent(uuid, requestId, action.verb() + ".start", action.rebootType() == null ? null
@@ -201,6 +214,34 @@ public final class InstanceService {
         } catch (RuntimeException e) {
             stats.record(driverName, a.verb(), System.nanoTime() - t0, true);
             return fail(uuid, requestId, a.verb(), e, false, d);
+        }
+    }
+
+    /**
+     * Refuses VIFs whose host device ({@link VifSpec#devName()}: the first 11 characters of the port id) another VIF
+     * of the same request (400) or of an instance in the store (409) already has: plugging it would take that
+     * device away. The same port on the same instance is not a conflict (attach is idempotent).
+     *
+     * @param path "vifs" (a spawn's list: fields vifs[i].port_id) or "vif" (one hot-plugged VIF)
+     */
+    private void checkDevices(UUID self, List<VifSpec> wanted, String path) {
+        Map<String, Integer> devices = new HashMap<>();
+        for (int i = 0; i < wanted.size(); i++) {
+            Integer first = devices.putIfAbsent(wanted.get(i).devName(), i);
+            if (first != null) {
+                throw new FieldError(path + "[" + i + "].port_id", "device_name", "'" + wanted.get(i).portId()
+                        + "' has the first 11 characters of " + path + "[" + first + "].port_id, so the same device "
+                        + wanted.get(i).devName() + "; port ids on one host must differ in their first 11 characters");
+            }
+        }
+        for (InstanceRecord r : store.list(Optional.empty())) {
+            for (VifSpec used : SpecJson.readString(r.specJson()).vifs()) {
+                Integer i = devices.get(used.devName());
+                if (i != null && !(r.uuid().equals(self) && used.portId().equals(wanted.get(i).portId()))) {
+                    String field = path.equals("vif") ? "vif.port_id" : path + "[" + i + "].port_id";
+                    throw new PortConflict(field, wanted.get(i).portId(), used.devName(), r.uuid(), used.portId());
+                }
+            }
         }
     }
 

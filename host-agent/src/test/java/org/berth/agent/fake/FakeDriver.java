@@ -48,6 +48,8 @@ public final class FakeDriver implements ComputeDriver {
     private final long spawnDelayMs;
     private final Map<UUID, Instance> instances = new LinkedHashMap<>();
     private final Path file;
+    /** Instances whose VIFs {@link #replugVifs} was asked to plug again, in call order. */
+    public final List<UUID> replugged = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private static final class Instance {
         final InstanceSpec spec;
@@ -121,6 +123,12 @@ public final class FakeDriver implements ComputeDriver {
     public synchronized void destroy(UUID uuid) {
         instances.remove(uuid);
         save();
+    }
+
+    @Override
+    public synchronized void replugVifs(UUID uuid) {
+        get(uuid);
+        replugged.add(uuid);
     }
 
     @Override

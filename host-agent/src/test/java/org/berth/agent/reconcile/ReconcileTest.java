@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import org.berth.agent.TestAgent;
 import org.berth.agent.store.InstanceRecord;
@@ -15,6 +17,7 @@ import org.berth.agent.store.VmState;
 import org.berth.driver.api.Flavor;
 import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.PowerState;
+import org.berth.driver.api.VifSpec;
 import org.junit.jupiter.api.Test;
 
 /** Each reconcile rule, with the fake driver as the backend. */
@@ -41,6 +44,26 @@ class ReconcileTest {
             assertEquals(512, r.memoryMb());
             assertTrue(t.agent.store().events(spec.uuid(), 10).stream().anyMatch(e -> e.kind().equals("reconcile.adopted")));
             assertEquals(200, t.call("GET", "/v1/instances/" + spec.uuid(), null).status());
+        }
+    }
+
+    @Test
+    void replugsTheVifsOfRunningInstancesOnly() throws Exception {
+        try (TestAgent t = new TestAgent("drivers: {fake: {}}\n")) {
+            VifSpec vif = new VifSpec(UUID.randomUUID().toString(), "fa:16:3e:22:10:01", "br-int", 1500,
+                    Optional.empty(), List.of(), Optional.empty());
+            InstanceSpec running = spec("with-vif").withVifs(List.of(vif));
+            InstanceSpec stopped = spec("stopped-with-vif").withVifs(List.of(new VifSpec(UUID.randomUUID().toString(),
+                    "fa:16:3e:22:10:02", "br-int", 1500, Optional.empty(), List.of(), Optional.empty())));
+            InstanceSpec noVifs = spec("no-vifs");
+            for (InstanceSpec s : List.of(running, stopped, noVifs)) {
+                t.fake().spawn(s);
+            }
+            t.fake().powerOff(stopped.uuid(), Duration.ofSeconds(1));
+            t.agent.reconciler().sweepNow(SWEEP); // adopts them
+            t.fake().replugged.clear();
+            t.agent.reconciler().sweepNow(SWEEP);
+            assertEquals(List.of(running.uuid()), t.fake().replugged);
         }
     }
 
