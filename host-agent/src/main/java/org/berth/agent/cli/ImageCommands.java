@@ -89,6 +89,10 @@ final class ImageCommands implements Runnable {
         @Option(names = "--sha256", required = true, paramLabel = "HEX", description = "the file's SHA-256")
         String sha256;
 
+        @Option(names = "--property", paramLabel = "KEY=VALUE", description = "image property, e.g. ramdisk_id=ID "
+                + "or os_command_line=... on a kernel (aki); repeat for more")
+        Map<String, String> properties = new LinkedHashMap<>();
+
         @picocli.CommandLine.Mixin
         Meta meta;
 
@@ -97,6 +101,10 @@ final class ImageCommands implements Runnable {
             ObjectNode body = ApiClient.JSON.createObjectNode();
             meta.fields(Path.of(file)).forEach(body::put);
             body.put("file", file).put("sha256", sha256);
+            if (!properties.isEmpty()) {
+                ObjectNode p = body.putObject("properties");
+                properties.forEach(p::put);
+            }
             printImage(parent.root, parent.root.client().post("/v1/images", body));
         }
     }

@@ -283,6 +283,10 @@ class BerthCliTest {
         Run imported = ok("images", "import", "cli-import.qcow2", "--sha256", sha, "--name", "cli-imported");
         assertTrue(imported.out().lines().anyMatch(l -> l.contains("cli-imported") && l.contains("qcow2")),
                 imported.out());
+        JsonNode withProps = ok("--json", "images", "import", "cli-import.qcow2", "--sha256", sha, "--name",
+                "cli-props", "--property", "os_command_line=console=ttyS0 a=b", "--property", "k=v").json();
+        assertEquals("console=ttyS0 a=b", withProps.at("/image/properties/os_command_line").asText(), withProps.toString());
+        assertEquals("v", withProps.at("/image/properties/k").asText(), withProps.toString());
         Run outside = berth("images", "import", "../token", "--sha256", sha);
         assertEquals(BerthCli.EXIT_API_ERROR, outside.code());
         assertTrue(outside.err().startsWith("berth: 400 file (not_in_image_dir)"), outside.err());
