@@ -39,6 +39,7 @@ PACKAGES=(
   openvswitch-switch openvswitch-common uuid-runtime
   busybox-static syslinux syslinux-common mtools dosfstools cpio
   iproute2 iputils-ping kmod procps ethtool jq maven
+  python3-os-vif wrk
 )
 
 missing_packages() {

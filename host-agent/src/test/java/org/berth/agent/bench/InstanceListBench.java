@@ -20,7 +20,7 @@ import org.berth.ovs.link.Commands;
  * same run is {@code GET /healthz}: the same server path (event loop, request id, worker pool) with a constant body,
  * i.e. the ceiling of the HTTP layer on this machine. Prints requests/s and p99 of both, and the ratios.
  *
- * <p>Usage: {@code InstanceListBench [seconds] [connections]} (defaults 10, 32). The token goes to wrk through a Lua
+ * <p>Usage: {@code InstanceListBench [seconds] [connections,...]} (defaults 10, "8,32": each concurrency in turn). The token goes to wrk through a Lua
  * script reading the token file, never on a command line.
  */
 public final class InstanceListBench {
@@ -28,6 +28,7 @@ public final class InstanceListBench {
     /** Held here: java.util.logging keeps loggers weakly, a level set on a dropped one is lost. */
     private static final java.util.logging.Logger QUIET = java.util.logging.Logger.getLogger("org.berth");
     private static final Pattern RPS = Pattern.compile("Requests/sec:\\s+([0-9.]+)");
+    private static final Pattern P50 = Pattern.compile("\\s50%\\s+([0-9.]+)(us|ms|s)\\b");
     private static final Pattern P99 = Pattern.compile("\\s99%\\s+([0-9.]+)(us|ms|s)\\b");
     private static final Pattern NON_2XX = Pattern.compile("Non-2xx or 3xx responses:\\s+(\\d+)");
     private static final Pattern ERRORS = Pattern.compile("Socket errors:.*");
@@ -36,15 +37,16 @@ public final class InstanceListBench {
     }
 
     /** What wrk measured for one URL. */
-    record Load(String path, double requestsPerSecond, double p99Ms, long requests) {
+    record Load(String path, double requestsPerSecond, double p50Ms, double p99Ms, long requests) {
     }
 
     public static void main(String[] args) throws Exception {
         int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
-        int connections = args.length > 1 ? Integer.parseInt(args[1]) : 32;
-        if (seconds < 1 || seconds > 600 || connections < 1 || connections > 1000) {
-            throw new IllegalArgumentException("seconds must be 1..600 and connections 1..1000, were "
-                    + seconds + ", " + connections);
+        List<Integer> levels = java.util.Arrays.stream((args.length > 1 ? args[1] : "8,32").split(","))
+                .map(Integer::valueOf).toList();
+        if (seconds < 1 || seconds > 600 || levels.stream().anyMatch(c -> c < 1 || c > 1000)) {
+            throw new IllegalArgumentException("seconds must be 1..600 and each connection count 1..1000, were "
+                    + seconds + ", " + levels);
         }
         // 200 spawns log two INFO lines each: keep the bench's output to its numbers.
         QUIET.setLevel(java.util.logging.Level.WARNING);
@@ -72,20 +74,34 @@ public final class InstanceListBench {
                     wrk.headers["Authorization"] = "Bearer " .. token
                     """.formatted(agent.agent.tokenFile().toAbsolutePath()));
             String base = "http://127.0.0.1:" + agent.agent.port();
-            // Warm-up (JIT, pools), then the measured runs back to back.
-            wrk(lua, base + "/v1/instances", Math.min(3, seconds), connections);
-            wrk(lua, base + "/healthz", Math.min(3, seconds), connections);
-            Load instances = wrk(lua, base + "/v1/instances", seconds, connections);
-            Load healthz = wrk(lua, base + "/healthz", seconds, connections);
-            System.out.printf(Locale.ROOT, "wrk -t2 -c%d -d%ds --latency, loopback%n", connections, seconds);
-            for (Load l : List.of(instances, healthz)) {
-                System.out.printf(Locale.ROOT, "  %-16s %9.0f req/s  p99 %6.2f ms  (%d requests)%n",
-                        "GET " + l.path(), l.requestsPerSecond(), l.p99Ms(), l.requests());
+            // Warm-up (JIT, pools), then the measured runs back to back, per concurrency.
+            wrk(lua, base + "/v1/instances", Math.min(3, seconds), levels.getFirst());
+            wrk(lua, base + "/healthz", Math.min(3, seconds), levels.getFirst());
+            for (int connections : levels) {
+                String load = loadAverage();
+                Load instances = wrk(lua, base + "/v1/instances", seconds, connections);
+                Load healthz = wrk(lua, base + "/healthz", seconds, connections);
+                System.out.printf(Locale.ROOT, "wrk -t2 -c%d -d%ds --latency, loopback; load average before: %s%n",
+                        connections, seconds, load);
+                for (Load l : List.of(instances, healthz)) {
+                    System.out.printf(Locale.ROOT, "  %-20s %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests)%n",
+                            "GET " + l.path(), l.requestsPerSecond(), l.p50Ms(), l.p99Ms(), l.requests());
+                }
+                System.out.printf(Locale.ROOT, "  ratio /v1/instances / /healthz: req/s %.3f  p99 %.2f%n",
+                        instances.requestsPerSecond() / healthz.requestsPerSecond(), instances.p99Ms() / healthz.p99Ms());
+                System.out.printf(Locale.ROOT, "  target >= 10000 req/s and p99 < 10 ms: %s%n",
+                        instances.requestsPerSecond() >= 10_000 && instances.p99Ms() < 10 ? "met" : "NOT met");
             }
-            System.out.printf(Locale.ROOT, "  ratio /v1/instances / /healthz: req/s %.3f  p99 %.2f%n",
-                    instances.requestsPerSecond() / healthz.requestsPerSecond(), instances.p99Ms() / healthz.p99Ms());
-            System.out.printf(Locale.ROOT, "  target: >= 10000 req/s and p99 < 10 ms: %s%n",
-                    instances.requestsPerSecond() >= 10_000 && instances.p99Ms() < 10 ? "met" : "NOT met");
+        }
+    }
+
+    /** The 1/5/15-minute load averages: these machines are shared, the numbers mean little without them. */
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (java.io.IOException e) {
+            return "unknown";
         }
     }
 
@@ -99,17 +115,23 @@ public final class InstanceListBench {
             throw new IllegalStateException("wrk saw failed requests on " + url + ":\n" + out);
         }
         Matcher rps = RPS.matcher(out);
+        Matcher p50 = P50.matcher(out);
         Matcher p99 = P99.matcher(out);
         Matcher total = Pattern.compile("(\\d+) requests in").matcher(out);
-        if (!rps.find() || !p99.find() || !total.find()) {
+        if (!rps.find() || !p50.find() || !p99.find() || !total.find()) {
             throw new IllegalStateException("cannot read wrk's output for " + url + ":\n" + out);
         }
-        double scale = switch (p99.group(2)) {
+        return new Load(url.substring(url.indexOf('/', "http://".length())), Double.parseDouble(rps.group(1)),
+                millis(p50), millis(p99), Long.parseLong(total.group(1)));
+    }
+
+    /** A wrk latency ("277.00us", "11.19ms", "1.02s") in ms. */
+    private static double millis(Matcher latency) {
+        double scale = switch (latency.group(2)) {
             case "us" -> 1e-3;
             case "ms" -> 1;
             default -> 1e3;
         };
-        return new Load(url.substring(url.indexOf('/', "http://".length())), Double.parseDouble(rps.group(1)),
-                Double.parseDouble(p99.group(1)) * scale, Long.parseLong(total.group(1)));
+        return Double.parseDouble(latency.group(1)) * scale;
     }
 }
