@@ -5,8 +5,9 @@ Driven by org.berth.ovs.bench.PlugBench (the baseline of Berth's plug benchmark)
 /usr/bin/python3 with python3-os-vif (3.0), as root.
 
 Each port's tap must exist before the run: os-vif does not create taps for VIFOpenVSwitch (the hypervisor does).
-Per port: OvsPlugin.plug() with port_profile.create_port=True and the bridge's datapath_type (ensure bridge, add Port + Interface with
-iface-id/iface-status/attached-mac/vm-uuid in one OVSDB transaction, set the device MTU through privsep), then
+Per port: OvsPlugin.plug() with port_profile.create_port=True and the bridge's datapath_type (ensure bridge, add
+Port + Interface with iface-id/iface-status/attached-mac/vm-uuid in one OVSDB transaction, wait for vswitchd's
+cur_cfg, set the device MTU through privsep), then
   --unplug api       OvsPlugin.unplug(): delete the Port, then delete the tap through privsep (what Nova calls)
   --unplug ovs-only  the same OVSDB deletion os-vif's unplug makes (BaseOVS.delete_ovs_vif_port) without the tap
                      deletion (delete_netdev=False), so the tap stays and only the OVS work is timed.
