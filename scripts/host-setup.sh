@@ -42,6 +42,7 @@ PACKAGES=(
   ovn-central ovn-host
   busybox-static syslinux syslinux-common mtools dosfstools cpio
   iproute2 iputils-ping kmod procps ethtool jq maven
+  python3-os-vif wrk
 )
 
 missing_packages() {

@@ -106,6 +106,35 @@ class ApiTest {
         assertFalse(t.call("GET", "/v1/instances", null).body().contains(uuid.toString()));
     }
 
+    @Test
+    void theListIsServedFromItsCacheOnlyWhileTheStoreIsUnchanged() throws Exception {
+        UUID uuid = t.spawnAndWait("cached-list");
+        assertEquals("active", listed(uuid, "").get("vm_state").asText());
+        assertEquals("active", listed(uuid, "?driver=fake").get("vm_state").asText(), "served from the cache");
+        action(uuid, "{\"pause\": null}", "paused");
+        assertEquals("paused", listed(uuid, "").get("vm_state").asText());
+        assertEquals("paused", listed(uuid, "?driver=fake").get("vm_state").asText());
+        assertEquals(202, t.call("DELETE", "/v1/instances/" + uuid, null).status());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (listed(uuid, "") != null && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(null, listed(uuid, ""), "a deleted instance leaves the list");
+        assertEquals(null, listed(uuid, "?driver=fake"), "a deleted instance leaves the filtered list");
+    }
+
+    /** The instance's entry in GET /v1/instances{query}, or null if it is not listed. */
+    private static JsonNode listed(UUID uuid, String query) throws Exception {
+        Reply r = t.call("GET", "/v1/instances" + query, null);
+        assertEquals(200, r.status(), r.body());
+        for (JsonNode i : r.json().get("instances")) {
+            if (i.get("uuid").asText().equals(uuid.toString())) {
+                return i;
+            }
+        }
+        return null;
+    }
+
     private void action(UUID uuid, String body, String expectedVmState) throws Exception {
         Reply r = t.call("POST", "/v1/instances/" + uuid + "/action", body);
         assertEquals(202, r.status(), body + " -> " + r.body());

@@ -1,7 +1,6 @@
 package org.berth.agent.api;
 
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -19,7 +18,8 @@ import java.util.concurrent.RejectedExecutionException;
 
 /**
  * Gives every request an id, checks the bearer token and hands the request to the API worker pool; the event loop
- * never runs a route (routes read the store and call drivers).
+ * never runs a route (routes read the store and call drivers). It only answers itself what
+ * {@link Routes#immediate} has ready without blocking.
  */
 final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     static final String REQUEST_ID = "x-openstack-request-id";
@@ -78,6 +78,12 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
         Request request = new Request(method, qs.path(), qs.parameters(), ByteBufUtil.getBytes(req.content()),
                 req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId);
+        Response ready = routes.immediate(request);
+        if (ready != null) {
+            // Nothing to wait for (a rendered list that is still current, /healthz): no trip through the workers.
+            send(ctx, method, ready, requestId, keepAlive);
+            return;
+        }
         try {
             workers.execute(() -> {
                 Response resp;
@@ -108,7 +114,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                                                String requestId, boolean keepAlive) {
         stats.count(method, r.status());
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),
-                Unpooled.wrappedBuffer(r.body()));
+                r.content());
         if (r.contentType() != null) {
             resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
         }

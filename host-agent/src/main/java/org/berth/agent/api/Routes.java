@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.driver.Drivers;
@@ -25,6 +26,7 @@ import org.berth.driver.api.RebootType;
 /** The REST API's routes. Runs on the API worker pool, never on the event loop. */
 public final class Routes {
     private static final int DEFAULT_CONSOLE_BYTES = 64 * 1024;
+    private static final Response HEALTHY = Response.json(200, Map.of("status", "ok")).shared();
 
     private final AgentConfig config;
     private final Store store;
@@ -35,6 +37,8 @@ public final class Routes {
     private final OperationStats ops;
     private final java.util.function.LongSupplier sweeps;
     final HttpStats http = new HttpStats();
+    /** Rendered lists by driver filter ("" = all); keys are enabled driver names only, so the map stays small. */
+    private final ConcurrentHashMap<String, CachedList> lists = new ConcurrentHashMap<>();
 
     public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImageStore images,
                   InstanceService instances, OperationStats ops, java.util.function.LongSupplier sweeps) {
@@ -56,7 +60,7 @@ public final class Routes {
         String[] p = r.path().replaceAll("/+$", "").split("/");
         // p[0] is "" (leading slash)
         if (r.path().equals("/healthz")) {
-            return only(r, "GET", () -> Response.json(200, Views.MAPPER.createObjectNode().put("status", "ok")));
+            return only(r, "GET", () -> HEALTHY);
         }
         if (r.path().equals("/metrics")) {
             return only(r, "GET", this::metrics);
@@ -103,6 +107,27 @@ public final class Routes {
         throw notFound(r.path());
     }
 
+    /**
+     * The answer to {@code r} if it can be given without blocking (no store query, no driver call), else null: the
+     * handler then answers on the event loop instead of handing the request to the worker pool. Only
+     * {@code GET /healthz} and {@code GET /v1/instances[?driver=]} while its rendered list is current.
+     */
+    Response immediate(Request r) {
+        if (!r.method().equals("GET")) {
+            return null;
+        }
+        if (r.path().equals("/healthz")) {
+            return HEALTHY;
+        }
+        if (!r.path().equals("/v1/instances") || r.query().size() > 1
+                || (r.query().size() == 1 && r.param("driver") == null)) {
+            return null;
+        }
+        String driver = r.param("driver");
+        CachedList cached = lists.get(driver == null ? "" : driver);
+        return cached != null && cached.version() == store.instancesVersion() ? cached.response() : null;
+    }
+
     private Response list(Request r) {
         Optional<String> driver = Optional.ofNullable(r.param("driver"));
         driver.ifPresent(d -> {
@@ -111,11 +136,24 @@ public final class Routes {
                         + String.join(", ", drivers.names()));
             }
         });
-        ArrayNode list = Views.MAPPER.createArrayNode();
-        store.list(driver).forEach(x -> list.add(Views.instance(x)));
-        ObjectNode n = Views.MAPPER.createObjectNode();
-        n.set("instances", list);
-        return Response.json(200, n);
+        // The rendered list is kept per filter and rebuilt only after the store changed: a poller (scheduler,
+        // dashboard) costs a version check instead of a query and 200 JSON renderings.
+        String key = driver.orElse("");
+        long version = store.instancesVersion();
+        CachedList cached = lists.get(key);
+        if (cached == null || cached.version() != version) {
+            ArrayNode list = Views.MAPPER.createArrayNode();
+            store.list(driver).forEach(x -> list.add(Views.instance(x)));
+            ObjectNode n = Views.MAPPER.createObjectNode();
+            n.set("instances", list);
+            cached = new CachedList(version, Response.json(200, n).shared());
+            lists.put(key, cached);
+        }
+        return cached.response();
+    }
+
+    /** A rendered {@code GET /v1/instances} answer and the store version it was read at; never mutated once built. */
+    private record CachedList(long version, Response response) {
     }
 
     private Response spawn(Request r) {

@@ -28,6 +28,8 @@ public final class Store implements AutoCloseable {
     private final Connection connection;
     private final Path file;
     private volatile java.util.function.Consumer<StoredEvent> listener = e -> { };
+    /** Bumped by every write to the instances table: readers can cache a view and revalidate it cheaply. */
+    private volatile long instancesVersion;
 
     private Store(Connection connection, Path file) {
         this.connection = connection;
@@ -68,6 +70,7 @@ public final class Store implements AutoCloseable {
                 "INSERT INTO instances(" + COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
             bind(p, r);
             p.executeUpdate();
+            instancesVersion++;
         } catch (SQLException e) {
             throw new StoreException("insert instance " + r.uuid() + ": " + e.getMessage(), e);
         }
@@ -81,6 +84,7 @@ public final class Store implements AutoCloseable {
             bind(p, r);
             p.setString(15, r.uuid().toString());
             p.executeUpdate();
+            instancesVersion++;
         } catch (SQLException e) {
             throw new StoreException("update instance " + r.uuid() + ": " + e.getMessage(), e);
         }
@@ -94,7 +98,9 @@ public final class Store implements AutoCloseable {
             p.setInt(2, power.code());
             p.setString(3, Instant.now().toString());
             p.setString(4, uuid.toString());
-            return p.executeUpdate() == 1;
+            boolean updated = p.executeUpdate() == 1;
+            instancesVersion++;
+            return updated;
         } catch (SQLException e) {
             throw new StoreException("update state of " + uuid + ": " + e.getMessage(), e);
         }
@@ -104,9 +110,18 @@ public final class Store implements AutoCloseable {
         try (PreparedStatement p = connection.prepareStatement("DELETE FROM instances WHERE uuid=?")) {
             p.setString(1, uuid.toString());
             p.executeUpdate();
+            instancesVersion++;
         } catch (SQLException e) {
             throw new StoreException("delete instance " + uuid + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A number that changes with every write to the instances table. Read it before a query: a view built from that
+     * query is current as long as the number has not changed (a write racing the query only makes it look older).
+     */
+    public long instancesVersion() {
+        return instancesVersion;
     }
 
     public synchronized Optional<InstanceRecord> find(UUID uuid) {

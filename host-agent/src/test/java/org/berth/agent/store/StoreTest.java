@@ -1,6 +1,7 @@
 package org.berth.agent.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -39,5 +40,32 @@ class StoreTest {
             assertEquals("rebooting", s.find(a).orElseThrow().taskState());
         }
         assertTrue(Files.exists(file));
+    }
+
+    @Test
+    void everyInstanceWriteChangesTheVersionAndReadsDoNot(@TempDir Path dir) {
+        UUID a = UUID.randomUUID();
+        try (Store s = Store.open(dir.resolve("berth.db"))) {
+            long v0 = s.instancesVersion();
+            s.insert(record(a, 512, VmState.ACTIVE));
+            long v1 = s.instancesVersion();
+            assertNotEquals(v0, v1, "insert");
+            s.list(Optional.empty());
+            s.find(a);
+            s.usage();
+            s.addEvent(a, "req-1", "spawn.start", "x");
+            assertEquals(v1, s.instancesVersion(), "reads and events leave the instances version alone");
+            s.update(s.find(a).orElseThrow().withTask("rebooting"));
+            long v2 = s.instancesVersion();
+            assertNotEquals(v1, v2, "update");
+            s.update(s.find(a).orElseThrow().withTask(null));
+            long v3 = s.instancesVersion();
+            assertNotEquals(v2, v3, "update");
+            assertTrue(s.updateStateIfIdle(a, VmState.STOPPED, PowerState.SHUTDOWN));
+            long v4 = s.instancesVersion();
+            assertNotEquals(v3, v4, "updateStateIfIdle");
+            s.delete(a);
+            assertNotEquals(v4, s.instancesVersion(), "delete");
+        }
     }
 }

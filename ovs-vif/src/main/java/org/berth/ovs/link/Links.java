@@ -13,6 +13,7 @@ import java.util.List;
  * inside a namespace go to one {@code nsenter … ip -batch -} so a container NIC costs one process.
  */
 public final class Links {
+    private static final int IFF_UP = 0x1;
     private final Commands commands;
 
     public Links(Commands commands) {
@@ -29,9 +30,23 @@ public final class Links {
         batch(List.of("tuntap add dev " + dev + " mode tap", "link set dev " + dev + " mtu " + mtu + " up"));
     }
 
-    /** Sets MTU and up on an existing host link. */
+    /** Sets MTU and up on an existing host link; no process when sysfs shows it up with that MTU already. */
     public void setUp(String dev, int mtu) {
+        if (isUpWithMtu(dev, mtu)) {
+            return;
+        }
         commands.run(List.of("ip", "link", "set", "dev", dev, "mtu", Integer.toString(mtu), "up"));
+    }
+
+    /** Whether host link {@code dev} is administratively up (IFF_UP in sysfs flags) with MTU {@code mtu}. */
+    boolean isUpWithMtu(String dev, int mtu) {
+        Path dir = Path.of("/sys/class/net", dev);
+        try {
+            int flags = Integer.decode(Files.readString(dir.resolve("flags")).strip());
+            return (flags & IFF_UP) != 0 && Integer.parseInt(Files.readString(dir.resolve("mtu")).strip()) == mtu;
+        } catch (java.io.IOException | NumberFormatException e) {
+            return false; // gone or unreadable: let ip(8) set it, or say why it cannot
+        }
     }
 
     /** A veth pair {@code hostDev}/{@code peerDev} with {@code mtu}; the host end is up, the peer moves to {@code pid}'s netns. */

@@ -146,8 +146,13 @@ public final class VswitchDb {
     private List<InterfaceRow> selectInterfaces(ArrayNode where) {
         ArrayNode result = OvsdbClient.await(client.transact(DB,
                 List.of(Ops.select("Interface", where, IFACE_COLUMNS.split(",")))));
+        return interfaceRows(result.get(0));
+    }
+
+    /** The Interface rows of one select result. */
+    private static List<InterfaceRow> interfaceRows(JsonNode selectResult) {
         List<InterfaceRow> rows = new ArrayList<>();
-        for (JsonNode row : result.get(0).path("rows")) {
+        for (JsonNode row : selectResult.path("rows")) {
             JsonNode ofport = Ops.readOptional(row.get("ofport"));
             JsonNode error = Ops.readOptional(row.get("error"));
             rows.add(new InterfaceRow(Ops.readUuid(row.get("_uuid")), row.path("name").asText(),
@@ -182,9 +187,12 @@ public final class VswitchDb {
         ArrayNode unset = F.arrayNode().add(F.objectNode().set("ofport", Ops.set()));
         ObjectNode wait = Ops.waitNow("Interface", Ops.nameIs(name), List.of("ofport"), "!=", unset);
         wait.put("timeout", Math.max(1, timeout.toMillis()));
+        ArrayNode result;
         try {
-            OvsdbClient.await(client.transact(DB, List.of(wait,
-                    Ops.select("Interface", Ops.nameIs(name), "ofport")), timeout.plus(client.options().callTimeout())));
+            // The select in the same transaction reads the row the wait released on: no second round trip.
+            result = OvsdbClient.await(client.transact(DB, List.of(wait,
+                    Ops.select("Interface", Ops.nameIs(name), IFACE_COLUMNS.split(","))),
+                    timeout.plus(client.options().callTimeout())));
         } catch (OvsdbClient.TransactionError e) {
             if (e.index() == 0) {
                 throw new OvsdbException(OvsdbException.Kind.TIMEOUT, "ovs-vswitchd did not attach interface " + name
@@ -192,8 +200,11 @@ public final class VswitchDb {
             }
             throw e;
         }
-        InterfaceRow row = findInterface(name).orElseThrow(() ->
-                new OvsdbException(OvsdbException.Kind.ERROR, "interface " + name + " does not exist"));
+        List<InterfaceRow> rows = interfaceRows(result.get(1));
+        if (rows.isEmpty()) {
+            throw new OvsdbException(OvsdbException.Kind.ERROR, "interface " + name + " does not exist");
+        }
+        InterfaceRow row = rows.getFirst();
         if (row.ofport() <= 0) {
             throw new OvsdbException(OvsdbException.Kind.ERROR, "ovs-vswitchd could not attach interface " + name
                     + " (ofport " + row.ofport() + "): " + (row.error() == null ? "no error given" : row.error()));
