@@ -91,6 +91,8 @@ public abstract class ComputeDriverConformance {
 
     private final List<UUID> spawned = new CopyOnWriteArrayList<>();
     private final List<String> ports = new CopyOnWriteArrayList<>();
+    /** The VIFs this test handed to the driver, unplugged by the kit itself when the driver leaked them. */
+    private final List<VifSpec> vifs = new CopyOnWriteArrayList<>();
     private final List<String> snapshots = new CopyOnWriteArrayList<>();
     private Harness harness;
 
@@ -127,9 +129,27 @@ public abstract class ComputeDriverConformance {
         }
         List<String> leaks = LeakCheck.leftovers(spawned, ports, harness.stateDir());
         leaks.forEach(l -> problems.add("leaked " + l));
+        if (!leaks.isEmpty()) {
+            mopUpVifs(problems);
+        }
         if (!problems.isEmpty()) {
             fail("contract 'destroy removes every host artefact' broken by driver " + harness.info().name()
                     + ":\n  " + String.join("\n  ", problems));
+        }
+    }
+
+    /**
+     * A driver that leaked VIFs must not leave them on the host for the next test (or the next run): after the
+     * leak is recorded, the kit unplugs every VIF it handed out through the real plugger (idempotent for the ones
+     * already gone). The instance is unknown here; pluggers find a VIF's port and device by the VIF alone.
+     */
+    private void mopUpVifs(List<String> problems) {
+        for (VifSpec vif : vifs) {
+            try {
+                harness.vifs().unplug(new UUID(0L, 0L), vif);
+            } catch (RuntimeException e) {
+                problems.add("the kit could not unplug leaked VIF " + vif.portId() + ": " + e);
+            }
         }
     }
 
@@ -414,8 +434,10 @@ public abstract class ComputeDriverConformance {
         String port = UUID.randomUUID().toString();
         ports.add(port);
         String mac = String.format("fa:16:3e:%02x:%02x:%02x", host, (int) (Math.random() * 256), (int) (Math.random() * 256));
-        return new VifSpec(port, mac, "br-int", 1450, Optional.empty(),
+        VifSpec vif = new VifSpec(port, mac, "br-int", 1450, Optional.empty(),
                 List.of(org.berth.driver.api.IpAddress.parseCidr(VIF_SUBNET + "." + host + "/24", "ip")), Optional.empty());
+        vifs.add(vif);
+        return vif;
     }
 
     private void requireVifBackend() {

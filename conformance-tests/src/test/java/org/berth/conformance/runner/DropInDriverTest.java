@@ -13,13 +13,18 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
 import java.util.jar.Manifest;
 import java.util.stream.Stream;
 import javax.tools.JavaCompiler;
 import javax.tools.ToolProvider;
+import org.berth.conformance.host.HostCommand;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -37,6 +42,8 @@ class DropInDriverTest {
     private static int status;
     private static String console;
     private static Path report;
+    private static Set<String> portsBefore;
+    private static Set<String> portsAfter;
 
     @BeforeAll
     static void runTheRunnerOnAThrowawayDriverJar() throws Exception {
@@ -44,11 +51,20 @@ class DropInDriverTest {
         report = work.resolve("report");
         var out = new ByteArrayOutputStream();
         var err = new ByteArrayOutputStream();
+        portsBefore = brIntPorts();
         try (var o = new PrintStream(out, true, StandardCharsets.UTF_8); var e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
             status = Main.run(List.of("--driver", "tiny", "--driver-path", jar.getParent().toString(),
                     "--report", report.toString(), "--matrix", work.resolve("docs/support-matrix.md").toString()), o, e);
         }
         console = out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8);
+        portsAfter = brIntPorts();
+    }
+
+    /** br-int's ports, as ovs-vsctl sees them (the tiny driver plugs its VIFs there through the real ovs plugger). */
+    private static Set<String> brIntPorts() {
+        var r = HostCommand.run(Duration.ofSeconds(20), "ovs-vsctl", "--timeout=10", "list-ports", "br-int");
+        assertTrue(r.ok(), () -> "ovs-vsctl list-ports br-int: " + r.stderr());
+        return new TreeSet<>(Arrays.stream(r.stdout().split("\\s+")).filter(l -> !l.isBlank()).toList());
     }
 
     /** Compiles TinyDriverProvider against driver-api only and jars it with its META-INF/services entry. */
@@ -91,6 +107,16 @@ class DropInDriverTest {
         assertTrue(console.contains("== driver tiny"), console);
         assertTrue(console.contains("PASS  [tiny] destroy removes the instance and is idempotent"), console);
         assertTrue(console.contains("SKIP  [tiny] pause freezes"), "a capability declared missing is skipped: " + console);
+    }
+
+    @Test
+    void aDriverThatLeaksVifsIsReportedAndTheKitLeavesTheHostClean() {
+        // The tiny driver's destroy forgets to unplug: the leak is named, and the kit unplugs what it handed out.
+        assertTrue(console.contains("FAIL  [tiny] spawn plugs each VIF into OVS"), console);
+        assertTrue(console.contains("leaked: OVS interface tap"), console);
+        var left = new TreeSet<>(portsAfter);
+        left.removeAll(portsBefore);
+        assertTrue(left.isEmpty(), () -> "ports the run left on br-int: " + left);
     }
 
     @Test
