@@ -27,8 +27,11 @@ setup: host images
 build:
 	$(MVN) -DskipTests install
 
+# Every test checks its own leftovers; host-artefacts.sh then checks the whole run left the host as it found it.
 test: setup
+	@mkdir -p target && scripts/host-artefacts.sh snapshot target/host-before.txt
 	$(MVN) install
+	scripts/host-artefacts.sh compare target/host-before.txt
 
 # Builds the runnable suite (conformance-tests/target/berth-conformance.jar), runs it against every driver in it
 # (docker, kvm) and regenerates docs/support-matrix.md from the results; the report goes to target/.
