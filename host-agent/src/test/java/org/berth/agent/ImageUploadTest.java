@@ -61,24 +61,37 @@ class ImageUploadTest {
 
     private static HttpResponse<String> upload(String query, HttpRequest.BodyPublisher body, boolean expectContinue)
             throws Exception {
-        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + t.agent.port() + "/v1/images?" + query))
-                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + t.token())
+        return upload(t, query, body, expectContinue);
+    }
+
+    private static HttpResponse<String> upload(TestAgent agent, String query, HttpRequest.BodyPublisher body,
+                                               boolean expectContinue) throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + agent.agent.port() + "/v1/images?" + query))
+                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + agent.token())
                 .header("Content-Type", "application/octet-stream").expectContinue(expectContinue).POST(body).build();
         return HTTP.send(req, HttpResponse.BodyHandlers.ofString());
     }
 
     private static List<Path> partFiles() throws IOException {
-        try (Stream<Path> s = Files.list(t.dir.resolve("state/images"))) {
+        return partFiles(t);
+    }
+
+    private static List<Path> partFiles(TestAgent agent) throws IOException {
+        try (Stream<Path> s = Files.list(agent.dir.resolve("state/images"))) {
             return s.filter(p -> p.getFileName().toString().endsWith(".part")).toList();
         }
     }
 
     /** The writer thread removes the temp file just after the answer or the disconnect: poll, bounded. */
     private static void awaitNoPartFiles() throws Exception {
+        awaitNoPartFiles(t);
+    }
+
+    private static void awaitNoPartFiles(TestAgent agent) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (!partFiles().isEmpty()) {
+        while (!partFiles(agent).isEmpty()) {
             if (System.nanoTime() > deadline) {
-                fail("temp files left in the image dir: " + partFiles());
+                fail("temp files left in the image dir: " + partFiles(agent));
             }
             Thread.sleep(20);
         }
@@ -218,6 +231,42 @@ class ImageUploadTest {
             } catch (java.net.SocketException closed) {
                 assertTrue(sent < 128L << 20, "closed after " + (sent >> 20) + " MiB");
             }
+        }
+    }
+
+    @Test
+    void uploadsBeyondTheConcurrencyLimitAre503AndAnIdleOneIs408AndFreesItsSlot() throws Exception {
+        try (TestAgent one = new TestAgent("drivers: {fake: {}}\nmax_concurrent_image_uploads: 1\n"
+                + "image_upload_idle_timeout: 2s\n")) {
+            byte[] image = bytes(4096, 7);
+            String query = "name=slot&disk_format=raw&container_format=bare&sha256=" + sha256(image);
+            try (Socket s = new Socket("127.0.0.1", one.agent.port())) {
+                s.setSoTimeout(30_000);
+                OutputStream out = s.getOutputStream();
+                out.write(("POST /v1/images?" + query + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + one.token()
+                        + "\r\nContent-Type: application/octet-stream\r\nContent-Length: " + image.length + "\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                out.write(image, 0, 100); // then nothing: the upload holds the only slot until it goes idle
+                out.flush();
+                HttpResponse<String> second = upload(one, query, HttpRequest.BodyPublishers.ofByteArray(image), false);
+                assertEquals(503, second.statusCode(), second.body());
+                assertEquals("uploads", TestAgent.JSON.readTree(second.body()).at("/error/field").asText());
+                assertTrue(second.body().contains("max_concurrent_image_uploads (1)"), second.body());
+                long t0 = System.nanoTime();
+                String answer = readAll(s.getInputStream());
+                assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+                assertTrue(answer.contains("image_upload_idle_timeout"), answer);
+                assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(20).toNanos(), "the idle bound is 2 s");
+            }
+            awaitNoPartFiles(one);
+            // the idle upload gave its slot back: the next one goes through
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            HttpResponse<String> third = upload(one, query, HttpRequest.BodyPublishers.ofByteArray(image), false);
+            while (third.statusCode() == 503 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+                third = upload(one, query, HttpRequest.BodyPublishers.ofByteArray(image), false);
+            }
+            assertEquals(201, third.statusCode(), third.body());
         }
     }
 

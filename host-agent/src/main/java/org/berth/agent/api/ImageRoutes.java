@@ -3,19 +3,21 @@ package org.berth.agent.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Semaphore;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.image.ImageImport;
 import org.berth.agent.image.ImageMeta;
 import org.berth.agent.image.ImageUpload;
-import org.berth.image.ManifestImageStore;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
 import org.berth.agent.store.Store;
 import org.berth.driver.api.Image;
+import org.berth.image.ManifestImageStore;
 
 /** /v1/images: list, show, import (checksum verified), delete (refused while in use). */
 final class ImageRoutes {
@@ -23,11 +25,17 @@ final class ImageRoutes {
     private final ManifestImageStore store;
     private final ImageImport imports;
     private final long maxUploadBytes;
+    private final int maxConcurrentUploads;
+    private final Duration uploadIdleTimeout;
+    private final Semaphore uploadSlots;
 
     ImageRoutes(AgentConfig config, Store instances, ManifestImageStore store) {
         this.instances = instances;
         this.store = store;
         this.maxUploadBytes = config.maxImageUploadBytes();
+        this.maxConcurrentUploads = config.maxConcurrentImageUploads();
+        this.uploadIdleTimeout = config.imageUploadIdleTimeout();
+        this.uploadSlots = new Semaphore(maxConcurrentUploads);
         var roots = new ArrayList<>(config.imageDirs());
         roots.add(config.stateDir().resolve("import"));
         this.imports = new ImageImport(store, roots);
@@ -105,6 +113,27 @@ final class ImageRoutes {
 
     long maxUploadBytes() {
         return maxUploadBytes;
+    }
+
+    Duration uploadIdleTimeout() {
+        return uploadIdleTimeout;
+    }
+
+    /**
+     * Claims one of the {@code max_concurrent_image_uploads} slots (each upload holds a writer thread, a temp file
+     * and up to 4 MiB of buffers); {@link #releaseUploadSlot()} exactly once after a successful claim.
+     *
+     * @throws ApiError 503 naming {@code uploads} when every slot is taken
+     */
+    void claimUploadSlot() {
+        if (!uploadSlots.tryAcquire()) {
+            throw new ApiError(503, "uploads", "max_concurrent",
+                    "uploads: max_concurrent_image_uploads (" + maxConcurrentUploads + ") uploads are running; retry later");
+        }
+    }
+
+    void releaseUploadSlot() {
+        uploadSlots.release();
     }
 
     static Response created(Image image) {

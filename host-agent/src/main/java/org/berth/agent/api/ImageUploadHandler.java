@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -35,7 +36,6 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
     private static final System.Logger LOG = System.getLogger(ImageUploadHandler.class.getName());
     static final long HIGH_WATER = 4 << 20;
     static final long LOW_WATER = 1 << 20;
-    private static final long IDLE_SECONDS = 300;
     /** How much of a refused body is read and dropped so the client sees the answer; beyond it, close. */
     static final long DISCARD_LIMIT = 16 << 20;
 
@@ -106,6 +106,7 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
         }
         long max = routes.images().maxUploadBytes();
         ImageUpload upload;
+        boolean claimed = false;
         try {
             long length = HttpUtil.getContentLength(req, -1L);
             if (length > max) {
@@ -113,6 +114,8 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             QueryStringDecoder qs = new QueryStringDecoder(req.uri());
+            routes.images().claimUploadSlot();
+            claimed = true;
             // validates the query and creates the (empty) temp file: small enough for the event loop
             upload = routes.images().beginUpload(new Request("POST", qs.path(), qs.parameters(), new byte[0],
                     req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId));
@@ -121,9 +124,13 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
                     requestId);
             return;
         } catch (Exception e) {
+            if (claimed) {
+                routes.images().releaseUploadSlot();
+            }
             refuse(ctx, req, Errors.toResponse(e, requestId), requestId);
             return;
         }
+        // from here the writer owns the slot and releases it when it ends, whatever the end
         writer = new Writer(ctx, upload, requestId, HttpUtil.isKeepAlive(req), max);
         state = State.UPLOAD;
         Thread.ofVirtual().name("berth-upload-" + requestId).start(writer);
@@ -241,10 +248,12 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
         public void run() {
             try {
                 while (true) {
-                    Object m = queue.poll(IDLE_SECONDS, TimeUnit.SECONDS);
+                    Duration idle = routes.images().uploadIdleTimeout();
+                    Object m = queue.poll(idle.toMillis(), TimeUnit.MILLISECONDS);
                     if (m == null) {
                         ApiHandler.send(ctx, routes.http, "POST", Errors.body(new ApiError(408, "body", "idle",
-                                "body: no bytes for " + IDLE_SECONDS + " s; upload abandoned")), requestId, false)
+                                "body: no bytes for image_upload_idle_timeout (" + idle.toMillis() + " ms); upload abandoned")),
+                                requestId, false)
                                 .addListener(ChannelFutureListener.CLOSE);
                         return;
                     }
@@ -277,6 +286,7 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
             } finally {
                 upload.abort();
                 drain();
+                routes.images().releaseUploadSlot();
             }
         }
 

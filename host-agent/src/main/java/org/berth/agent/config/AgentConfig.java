@@ -17,7 +17,8 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, L
                           long reservedHostMemoryMb, boolean resumeGuestsStateOnHostBoot,
                           RunningDeletedAction runningDeletedInstanceAction, Duration syncPowerStateInterval,
                           Duration driverRetryMaxBackoff, int maxRequestBodyBytes, int apiWorkers, int taskWorkers,
-                          Duration shutdownTimeout, long maxImageUploadBytes) {
+                          Duration shutdownTimeout, long maxImageUploadBytes, int maxConcurrentImageUploads,
+                          Duration imageUploadIdleTimeout) {
     public AgentConfig {
         imageDirs = List.copyOf(imageDirs);
         drivers = Map.copyOf(drivers);
@@ -33,6 +34,6 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, L
                 drivers, cpuAllocationRatio, ramAllocationRatio, diskAllocationRatio, reservedHostMemoryMb,
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
                 driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,
-                maxImageUploadBytes);
+                maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout);
     }
 }

@@ -27,7 +27,8 @@ public final class ConfigLoader {
             "bridge", "ovs", "drivers", "cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio",
             "reserved_host_memory_mb", "resume_guests_state_on_host_boot", "running_deleted_instance_action",
             "sync_power_state_interval", "driver_retry_max_backoff", "max_request_body_bytes", "api_workers",
-            "task_workers", "shutdown_timeout", "max_image_upload_bytes");
+            "task_workers", "shutdown_timeout", "max_image_upload_bytes", "max_concurrent_image_uploads",
+            "image_upload_idle_timeout");
 
     private final ObjectNode root;
     private final Set<String> seen = new HashSet<>();
@@ -107,7 +108,9 @@ public final class ConfigLoader {
                 (int) integer("max_request_body_bytes", 1 << 20, 1024, 64L << 20),
                 (int) integer("api_workers", 8, 1, 256), (int) integer("task_workers", 16, 1, 1024),
                 duration("shutdown_timeout", Duration.ofSeconds(30), Duration.ofMinutes(30)),
-                integer("max_image_upload_bytes", 64L << 30, 1024, 1L << 40));
+                integer("max_image_upload_bytes", 64L << 30, 1024, 1L << 40),
+                (int) integer("max_concurrent_image_uploads", 4, 1, 64),
+                duration("image_upload_idle_timeout", Duration.ofMinutes(5), Duration.ofHours(1)));
     }
 
     private Map<String, DriverSettings> drivers() {

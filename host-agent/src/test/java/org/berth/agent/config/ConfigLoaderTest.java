@@ -31,6 +31,8 @@ class ConfigLoaderTest {
         assertTrue(c.ovsEnabled());
         assertEquals(64L << 30, c.maxImageUploadBytes());
         assertEquals(1L << 40, ConfigLoader.parse("max_image_upload_bytes: 1099511627776").maxImageUploadBytes());
+        assertEquals(4, AgentConfig.defaults().maxConcurrentImageUploads());
+        assertEquals(Duration.ofMinutes(5), AgentConfig.defaults().imageUploadIdleTimeout());
     }
 
     @Test
@@ -71,6 +73,10 @@ class ConfigLoaderTest {
             max_request_body_bytes: 10                  | max_request_body_bytes
             max_image_upload_bytes: 1099511627777       | max_image_upload_bytes
             max_image_upload_bytes: 12.5                | max_image_upload_bytes
+            max_concurrent_image_uploads: 0             | max_concurrent_image_uploads
+            max_concurrent_image_uploads: 65            | max_concurrent_image_uploads
+            image_upload_idle_timeout: 0s               | image_upload_idle_timeout
+            image_upload_idle_timeout: 2h               | image_upload_idle_timeout
             '[1, 2]'                                    | config
             """)
     void errorsNameTheOption(String yaml, String option) {
