@@ -12,7 +12,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
-import org.berth.image.ManifestImageStore;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.berth.driver.api.DriverConfig;
@@ -21,6 +20,7 @@ import org.berth.driver.api.DriverInfo;
 import org.berth.driver.api.Image;
 import org.berth.driver.api.ImageFormat;
 import org.berth.driver.api.VifPlugger;
+import org.berth.image.ManifestImageStore;
 
 /**
  * One driver under test with its context: a temporary state directory and image store (readable by QEMU's user),

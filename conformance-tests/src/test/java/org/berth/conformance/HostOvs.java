@@ -15,7 +15,11 @@ public final class HostOvs {
     }
 
     public static OvsVifPlugger plugger() {
-        var provider = DriverRegistry.load(HostOvs.class.getClassLoader()).vifPlugger("ovs");
-        return (OvsVifPlugger) VifBackends.open(provider);
+        return Holder.PLUGGER;
+    }
+
+    private static final class Holder {
+        static final OvsVifPlugger PLUGGER = (OvsVifPlugger) VifBackends.open(
+                DriverRegistry.load(HostOvs.class.getClassLoader()).vifPlugger("ovs"));
     }
 }

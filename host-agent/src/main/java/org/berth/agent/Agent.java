@@ -17,13 +17,13 @@ import org.berth.agent.api.TokenAuth;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.driver.Drivers;
-import org.berth.image.ManifestImageStore;
 import org.berth.agent.reconcile.Reconciler;
 import org.berth.agent.store.Store;
 import org.berth.agent.task.InstanceService;
 import org.berth.agent.task.OperationStats;
 import org.berth.agent.task.TaskLocks;
 import org.berth.driver.api.LifecycleEvent;
+import org.berth.image.ManifestImageStore;
 
 /** The wired agent: store, images, drivers, capacity, tasks, reconcile and the REST API. */
 public final class Agent implements AutoCloseable {

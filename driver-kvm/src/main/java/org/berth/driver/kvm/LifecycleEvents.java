@@ -1,8 +1,8 @@
 package org.berth.driver.kvm;
 
 import java.time.Instant;
-import java.util.Optional;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -94,11 +94,11 @@ final class LifecycleEvents implements LifecycleListener {
                 if (t.isEmpty()) {
                     return t;
                 }
-                Transition before = last.put(uuid, t.get());
+                Transition before = last.get(uuid);
                 if (t.get() == Transition.RESUMED && before != null && before != Transition.PAUSED) {
-                    last.put(uuid, before);
-                    return Optional.empty();
+                    return Optional.empty(); // the resume of a start, not of a pause
                 }
+                last.put(uuid, t.get());
                 return t;
             }
         }

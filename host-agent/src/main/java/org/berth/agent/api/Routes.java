@@ -9,10 +9,10 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.driver.Drivers;
-import org.berth.image.ManifestImageStore;
 import org.berth.agent.store.FieldError;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
@@ -22,6 +22,7 @@ import org.berth.agent.task.InstanceService;
 import org.berth.agent.task.OperationStats;
 import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.RebootType;
+import org.berth.image.ManifestImageStore;
 
 /** The REST API's routes. Runs on the API worker pool, never on the event loop. */
 public final class Routes {
@@ -35,13 +36,13 @@ public final class Routes {
     private final ImageRoutes images;
     private final InstanceService instances;
     private final OperationStats ops;
-    private final java.util.function.LongSupplier sweeps;
+    private final LongSupplier sweeps;
     final HttpStats http = new HttpStats();
     /** Rendered lists by driver filter ("" = all); keys are enabled driver names only, so the map stays small. */
     private final ConcurrentHashMap<String, CachedList> lists = new ConcurrentHashMap<>();
 
     public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImageStore images,
-                  InstanceService instances, OperationStats ops, java.util.function.LongSupplier sweeps) {
+                  InstanceService instances, OperationStats ops, LongSupplier sweeps) {
         this.config = config;
         this.store = store;
         this.drivers = drivers;
@@ -125,7 +126,7 @@ public final class Routes {
         }
         String driver = r.param("driver");
         CachedList cached = lists.get(driver == null ? "" : driver);
-        return cached != null && cached.version() == store.instancesVersion() ? cached.response() : null;
+        return cached != null && cached.isCurrent(store) ? cached.response() : null;
     }
 
     private Response list(Request r) {
@@ -139,9 +140,9 @@ public final class Routes {
         // The rendered list is kept per filter and rebuilt only after the store changed: a poller (scheduler,
         // dashboard) costs a version check instead of a query and 200 JSON renderings.
         String key = driver.orElse("");
-        long version = store.instancesVersion();
         CachedList cached = lists.get(key);
-        if (cached == null || cached.version() != version) {
+        if (cached == null || !cached.isCurrent(store)) {
+            long version = store.instancesVersion(); // read before the query: a racing write only makes it look older
             ArrayNode list = Views.MAPPER.createArrayNode();
             store.list(driver).forEach(x -> list.add(Views.instance(x)));
             ObjectNode n = Views.MAPPER.createObjectNode();
@@ -154,6 +155,9 @@ public final class Routes {
 
     /** A rendered {@code GET /v1/instances} answer and the store version it was read at; never mutated once built. */
     private record CachedList(long version, Response response) {
+        boolean isCurrent(Store store) {
+            return version == store.instancesVersion();
+        }
     }
 
     private Response spawn(Request r) {

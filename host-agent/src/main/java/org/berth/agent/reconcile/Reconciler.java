@@ -14,6 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.config.RunningDeletedAction;
@@ -46,7 +47,7 @@ public final class Reconciler implements AutoCloseable {
     private final ScheduledExecutorService thread;
     /** Drivers whose first sweep (with the after-restart rules) has run. */
     private final Set<String> started = ConcurrentHashMap.newKeySet();
-    private final java.util.concurrent.atomic.AtomicLong sweeps = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong sweeps = new AtomicLong();
 
     public Reconciler(AgentConfig config, Store store, Drivers drivers, TaskLocks locks, CapacityService capacity,
                       Runnable beforeSweep) {
