@@ -34,13 +34,7 @@ final class ActionCommands {
 
         @Override
         public void run() {
-            ObjectNode body = ApiClient.JSON.createObjectNode();
-            ObjectNode arg = argument();
-            if (arg == null) {
-                body.putNull(spec.name());
-            } else {
-                body.set(spec.name(), arg);
-            }
+            ObjectNode body = ApiClient.JSON.createObjectNode().set(spec.name(), argument()); // null: {"verb": null}
             waitOptions.finish(root, root.client().post(InstanceCommands.path(uuid) + "/action", body));
         }
     }

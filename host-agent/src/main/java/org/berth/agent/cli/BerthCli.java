@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.berth.driver.api.DriverConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -155,6 +156,18 @@ public final class BerthCli implements java.util.concurrent.Callable<Integer> {
         } else {
             table.run();
         }
+    }
+
+    /** GETs the path and prints the answer: JSON under --json, otherwise by the table printer. */
+    void show(String path, Consumer<JsonNode> table) {
+        JsonNode answer = client().get(path);
+        print(answer, () -> table.accept(answer));
+    }
+
+    /** The line that confirms a deletion: {"deleted": ID} under --json, otherwise the text. */
+    void printDeleted(String id, String text) {
+        out.println(json ? "{\"deleted\": \"" + id + "\"}" : text);
+        out.flush();
     }
 
     static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {

@@ -17,28 +17,16 @@ sealed class CliException extends RuntimeException permits CliException.ApiAnswe
     /** The agent answered an error: its status and the field and rule it named. */
     static final class ApiAnswered extends CliException {
         private final int status;
-        private final String field;
-        private final String rule;
         private final String body;
 
         ApiAnswered(int status, String field, String rule, String message, String body) {
             super(status + " " + field + " (" + rule + "): " + message, BerthCli.EXIT_API_ERROR);
             this.status = status;
-            this.field = field;
-            this.rule = rule;
             this.body = body;
         }
 
         int status() {
             return status;
-        }
-
-        String field() {
-            return field;
-        }
-
-        String rule() {
-            return rule;
         }
 
         /** The error as the agent sent it (JSON), for --json. */

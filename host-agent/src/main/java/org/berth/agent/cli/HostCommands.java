@@ -26,16 +26,12 @@ final class HostCommands {
 
         @Override
         public void run() {
-            JsonNode answer = root.client().get("/v1/host");
-            root.print(answer, () -> {
+            root.show("/v1/host", answer -> {
                 JsonNode h = answer.path("host");
                 PrintWriter out = root.out();
                 out.println("hypervisor_hostname: " + Table.text(h.path("hypervisor_hostname")));
-                StringBuilder hv = new StringBuilder();
-                h.path("hypervisors").forEach(x -> hv.append(hv.isEmpty() ? "" : ", ").append(x.path("driver").asText())
-                        .append(" (").append(x.path("hypervisor_type").asText()).append(' ')
-                        .append(x.path("hypervisor_version").asText()).append(')'));
-                out.println("hypervisors:         " + (hv.isEmpty() ? "-" : hv));
+                out.println("hypervisors:         " + Table.join(h.path("hypervisors"), ", ", x -> x.path("driver").asText()
+                        + " (" + x.path("hypervisor_type").asText() + ' ' + x.path("hypervisor_version").asText() + ')'));
                 out.println("running_vms:         " + Table.text(h.path("running_vms")));
                 out.println();
                 new Table("RESOURCE", "TOTAL", "USED", "LIMIT", "CLAIMED", "FREE")
@@ -57,15 +53,10 @@ final class HostCommands {
 
         @Override
         public void run() {
-            JsonNode answer = root.client().get("/v1/drivers");
-            root.print(answer, () -> {
+            root.show("/v1/drivers", answer -> {
                 Table t = new Table("NAME", "AVAILABLE", "HYPERVISOR", "VERSION", "CAPABILITIES", "ERROR");
-                answer.path("drivers").forEach(d -> {
-                    StringBuilder caps = new StringBuilder();
-                    d.path("capabilities").forEach(c -> caps.append(caps.isEmpty() ? "" : ",").append(c.asText()));
-                    t.row(d.path("name"), d.path("available"), d.path("hypervisor_type"), d.path("version"),
-                            caps.isEmpty() ? "-" : caps, d.path("error"));
-                });
+                answer.path("drivers").forEach(d -> t.row(d.path("name"), d.path("available"), d.path("hypervisor_type"),
+                        d.path("version"), Table.join(d.path("capabilities"), ",", JsonNode::asText), d.path("error")));
                 t.print(root.out());
             });
         }
@@ -97,8 +88,7 @@ final class HostCommands {
                 if (uuid == null) {
                     throw new IllegalArgumentException("UUID: give an instance, or --follow for the live stream");
                 }
-                JsonNode answer = root.client().get("/v1/instances/" + ApiClient.segment(uuid) + "/events");
-                root.print(answer, () -> {
+                root.show(InstanceCommands.path(uuid) + "/events", answer -> {
                     Table t = new Table("ID", "AT", "KIND", "REQUEST", "DETAIL");
                     answer.path("events").forEach(e -> t.row(e.path("id"), e.path("at"), e.path("kind"),
                             e.path("request_id"), e.path("detail")));
@@ -135,11 +125,8 @@ final class HostCommands {
                     if (line.startsWith("data:")) {
                         data = line.substring(5).strip();
                     } else if (line.isEmpty() && data != null) {
-                        if (print(data)) {
-                            printed++;
-                            if (count != null && printed >= count) {
-                                return;
-                            }
+                        if (print(data) && count != null && ++printed >= count) {
+                            return;
                         }
                         data = null;
                     }

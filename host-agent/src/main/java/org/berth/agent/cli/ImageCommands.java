@@ -27,20 +27,16 @@ final class ImageCommands implements Runnable {
         list(root);
     }
 
-    static void list(BerthCli root) {
-        JsonNode answer = root.client().get("/v1/images");
-        root.print(answer, () -> table(root, answer.path("images")));
-    }
+    /** The fields a table of images shows. */
+    private static final java.util.List<String> COLUMNS =
+            java.util.List.of("id", "name", "disk_format", "container_format", "size", "agent_owned");
 
-    static void table(BerthCli root, Iterable<JsonNode> images) {
-        Table t = new Table("ID", "NAME", "DISK_FORMAT", "CONTAINER_FORMAT", "SIZE", "AGENT_OWNED");
-        images.forEach(i -> t.row(i.path("id"), i.path("name"), i.path("disk_format"), i.path("container_format"),
-                i.path("size"), i.path("agent_owned")));
-        t.print(root.out());
+    static void list(BerthCli root) {
+        root.show("/v1/images", answer -> Table.of(answer.path("images"), COLUMNS).print(root.out()));
     }
 
     static void printImage(BerthCli root, JsonNode answer) {
-        root.print(answer, () -> table(root, java.util.List.of(answer.path("image"))));
+        root.print(answer, () -> Table.of(java.util.List.of(answer.path("image")), COLUMNS).print(root.out()));
     }
 
     /** Name and formats, shared by import and upload. */
@@ -153,8 +149,7 @@ final class ImageCommands implements Runnable {
         @Override
         public void run() {
             parent.root.client().delete("/v1/images/" + ApiClient.segment(id));
-            parent.root.out().println(parent.root.json() ? "{\"deleted\": \"" + id + "\"}" : "deleted image " + id);
-            parent.root.out().flush();
+            parent.root.printDeleted(id, "deleted image " + id);
         }
     }
 }

@@ -26,16 +26,13 @@ final class InstanceCommands {
         return "/v1/instances/" + ApiClient.segment(uuid);
     }
 
-    static void table(BerthCli root, Iterable<JsonNode> instances) {
-        Table t = new Table("UUID", "NAME", "DRIVER", "VM_STATE", "POWER_STATE", "TASK_STATE");
-        instances.forEach(i -> t.row(i.path("uuid"), i.path("name"), i.path("driver"), i.path("vm_state"),
-                i.path("power_state"), i.path("task_state")));
-        t.print(root.out());
-    }
+    /** The fields a table of instances shows. */
+    private static final java.util.List<String> COLUMNS =
+            java.util.List.of("uuid", "name", "driver", "vm_state", "power_state", "task_state");
 
     /** Prints an instance answer ({"instance": ...}) as a table row or JSON. */
     static void printInstance(BerthCli root, JsonNode answer) {
-        root.print(answer, () -> table(root, java.util.List.of(answer.path("instance"))));
+        root.print(answer, () -> Table.of(java.util.List.of(answer.path("instance")), COLUMNS).print(root.out()));
     }
 
     /** Polls the instance until its task has finished (or, when deleting, until it is gone). */
@@ -76,11 +73,7 @@ final class InstanceCommands {
         Duration limit;
 
         void finish(BerthCli root, JsonNode accepted) {
-            if (!wait) {
-                printInstance(root, accepted);
-                return;
-            }
-            printInstance(root, await(root, accepted.at("/instance/uuid").asText(), limit, false));
+            printInstance(root, wait ? await(root, accepted.at("/instance/uuid").asText(), limit, false) : accepted);
         }
     }
 
@@ -94,9 +87,8 @@ final class InstanceCommands {
 
         @Override
         public void run() {
-            JsonNode answer = root.client().get("/v1/instances"
-                    + (driver == null ? "" : "?" + ApiClient.query(Map.of("driver", driver))));
-            root.print(answer, () -> table(root, answer.path("instances")));
+            root.show("/v1/instances" + (driver == null ? "" : "?" + ApiClient.query(Map.of("driver", driver))),
+                    answer -> Table.of(answer.path("instances"), COLUMNS).print(root.out()));
         }
     }
 
@@ -110,8 +102,7 @@ final class InstanceCommands {
 
         @Override
         public void run() {
-            JsonNode answer = root.client().get(path(uuid));
-            root.print(answer, () -> Table.fields(root.out(), answer.path("instance")));
+            root.show(path(uuid), answer -> Table.fields(root.out(), answer.path("instance")));
         }
     }
 
@@ -131,8 +122,7 @@ final class InstanceCommands {
             JsonNode answer = root.client().delete(path(uuid));
             if (waitOptions.wait) {
                 await(root, uuid, waitOptions.limit, true);
-                root.out().println(root.json() ? "{\"deleted\": \"" + uuid + "\"}" : "deleted " + uuid);
-                root.out().flush();
+                root.printDeleted(uuid, "deleted " + uuid);
                 return;
             }
             printInstance(root, answer);

@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import java.util.stream.StreamSupport;
 
 /** A plain-text table: one header row, left-aligned columns two spaces apart. */
 final class Table {
@@ -12,6 +16,19 @@ final class Table {
 
     Table(String... headers) {
         this.headers = List.of(headers);
+    }
+
+    /** One column per field, headed by the field's name upper-cased, one row per item. */
+    static Table of(Iterable<JsonNode> items, List<String> fields) {
+        Table t = new Table(fields.stream().map(f -> f.toUpperCase(Locale.ROOT)).toArray(String[]::new));
+        items.forEach(i -> t.row(fields.stream().map(i::path).toArray()));
+        return t;
+    }
+
+    /** The array's elements, each as {@code cell} renders it, joined by {@code separator}; "-" when there are none. */
+    static String join(JsonNode array, String separator, Function<JsonNode, String> cell) {
+        String s = StreamSupport.stream(array.spliterator(), false).map(cell).collect(Collectors.joining(separator));
+        return s.isEmpty() ? "-" : s;
     }
 
     Table row(Object... cells) {
