@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
@@ -53,7 +54,7 @@ final class AgentProcess implements AutoCloseable {
         this.stateDir = root.resolve("state");
         this.log = root.resolve("agent.log");
         this.config = root.resolve("agent.yaml");
-        String images = System.getProperty("berth.images.dir", "/var/cache/berth/images");
+        Path images = imagesDir();
         Files.writeString(config, """
                 listen_address: 127.0.0.1
                 listen_port: 0
@@ -66,6 +67,11 @@ final class AgentProcess implements AutoCloseable {
                 shutdown_timeout: 30s
                 driver_retry_max_backoff: 2s
                 """.formatted(stateDir, images) + extraYaml);
+    }
+
+    /** Where images/build.sh put the test images ({@code -Dberth.images.dir}); the agent's image_dirs. */
+    static Path imagesDir() {
+        return Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
     }
 
     /**
@@ -206,18 +212,26 @@ final class AgentProcess implements AutoCloseable {
         if (!alive()) {
             return process == null ? 0 : process.exitValue();
         }
-        process.destroy();
-        if (!process.waitFor(STOP_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
-            process.destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        if (!terminate()) {
             fail("the agent did not stop within " + STOP_TIMEOUT.toSeconds() + " s of SIGTERM; log:\n" + logTail(4000));
         }
         return process.exitValue();
     }
 
+    /** SIGTERM and a wait of STOP_TIMEOUT; false when the JVM had to be SIGKILLed (a bounded wait) after that. */
+    private boolean terminate() throws InterruptedException {
+        process.destroy();
+        if (process.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+            return true;
+        }
+        process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+        return false;
+    }
+
     /** kill -9: no shutdown hook runs, in-flight tasks stay journaled as they were. */
     void kill9() throws InterruptedException {
         process.destroyForcibly();
-        if (!process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
             fail("the agent (pid " + process.pid() + ") survived SIGKILL for 30 s");
         }
     }
@@ -290,10 +304,7 @@ final class AgentProcess implements AutoCloseable {
     public void close() {
         try {
             if (alive()) {
-                process.destroy();
-                if (!process.waitFor(STOP_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
-                    process.destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
-                }
+                terminate();
             }
         } catch (InterruptedException e) {
             process.destroyForcibly();

@@ -38,9 +38,7 @@ class BadRequestsTest {
     }
 
     private String port() {
-        String p = UUID.randomUUID().toString();
-        guests.ports.add(p);
-        return p;
+        return guests.newPort();
     }
 
     /** A valid container spawn body with {@code patch} applied: "flavor" → replaced text, etc. */

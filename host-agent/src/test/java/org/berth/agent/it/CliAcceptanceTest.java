@@ -16,7 +16,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import org.berth.agent.TestAgent;
 import org.berth.agent.cli.BerthCli;
 import org.junit.jupiter.api.Test;
@@ -92,12 +91,6 @@ class CliAcceptanceTest {
             assertTrue(i.path("fault").isNull(), what + " left a fault: " + i);
             return i;
         }
-
-        List<String> eventKinds(UUID uuid) {
-            List<String> kinds = new ArrayList<>();
-            json("events", uuid.toString()).path("events").forEach(e -> kinds.add(e.path("kind").asText()));
-            return kinds;
-        }
     }
 
     private static void run(AgentProcess agent, Guests guests, long t0) throws Exception {
@@ -115,17 +108,17 @@ class CliAcceptanceTest {
         String cPort = track(guests, c);
         JsonNode cRec = Cli.settled(cli.json("spawn", "--driver", "docker", "--uuid", c.toString(), "--name",
                 "cli-c-" + tag, "--image", "cli-busybox-" + tag, "--flavor", "cli.c", "--vcpus", "1", "--memory-mb",
-                "128", "--root-gb", "1", "--nic", "port_id=" + cPort + ",mac=" + mac() + ",ip=" + C_IP
+                "128", "--root-gb", "1", "--nic", "port_id=" + cPort + ",mac=" + Guests.mac("25") + ",ip=" + C_IP
                         + "/24,bridge=br-int", "--wait", "--wait-timeout", WAIT), "RUNNING", "spawn container");
         assertEquals("active", cRec.path("vm_state").asText(), cRec.toString());
         assertEquals(images.get("busybox"), cRec.at("/spec/image_id").asText(), "--image by name: " + cRec);
         Guests.step("container RUNNING", t0);
         JsonNode host1 = cli.claimed();
-        assertUsage(host0, host1, 1, 128, 1, "after the container spawn");
+        Checks.assertUsage(host0, host1, 1, 128, 1, "after the container spawn");
 
         UUID vm = UUID.randomUUID();
         String vmPort = track(guests, vm);
-        String vmMac = mac();
+        String vmMac = Guests.mac("25");
         JsonNode vmRec = Cli.settled(cli.json("spawn", "--driver", "kvm", "--uuid", vm.toString(), "--name",
                 "cli-vm-" + tag, "--image", images.get("kernel"), "--flavor", "cli.vm", "--vcpus", "1",
                 "--memory-mb", "256", "--root-gb", "1", "--nic", "port_id=" + vmPort + ",mac=" + vmMac
@@ -135,15 +128,16 @@ class CliAcceptanceTest {
         assertEquals("active", vmRec.path("vm_state").asText(), vmRec.toString());
         Guests.step("VM RUNNING", t0);
         JsonNode host2 = cli.claimed();
-        assertUsage(host1, host2, 1, 256, 1, "after the VM spawn");
+        Checks.assertUsage(host1, host2, 1, 256, 1, "after the VM spawn");
 
         seeBothRunning(cli, c, vm);
         Guests.step("list/show: both RUNNING, OVS ports active", t0);
 
         String console = awaitConsole(cli, vm, "BERTH-PING " + C_IP, Duration.ofSeconds(300));
-        assertTrue(console.contains("BERTH-PING " + C_IP + " ok"), "the VM pinged the container: " + tail(console));
+        assertTrue(console.contains("BERTH-PING " + C_IP + " ok"),
+                "the VM pinged the container: " + Checks.tail(console));
         Guests.step("VM -> container ping ok (berth console)", t0);
-        awaitPing(c, VM_IP, Duration.ofSeconds(90));
+        Checks.awaitPing(c, VM_IP, Duration.ofSeconds(90));
         Guests.step("container -> VM ping ok", t0);
 
         for (UUID u : List.of(c, vm)) {
@@ -156,10 +150,10 @@ class CliAcceptanceTest {
         for (UUID u : List.of(c, vm)) {
             Cli.settled(cli.json("reboot", "--hard", u.toString(), "--wait", "--wait-timeout", WAIT), "RUNNING",
                     "reboot --hard " + u);
-            assertTrue(cli.eventKinds(u).contains("reboot.end"), "reboot.end in berth events " + u);
+            assertFalse(eventsOf(cli, u, "reboot.end").isEmpty(), "reboot.end in berth events " + u);
         }
         Guests.step("hard reboot both", t0);
-        awaitPing(c, VM_IP, Duration.ofSeconds(300));
+        Checks.awaitPing(c, VM_IP, Duration.ofSeconds(300));
         Guests.step("container -> VM ping ok after the reboots", t0);
 
         String vmTail = cli.ok("console", vm.toString(), "--bytes", "1024").out();
@@ -193,7 +187,7 @@ class CliAcceptanceTest {
         }
         Guests.step("both destroyed", t0);
         JsonNode host3 = cli.claimed();
-        assertUsage(host2, host3, -2, -384, -2, "after both deletes");
+        Checks.assertUsage(host2, host3, -2, -384, -2, "after both deletes");
         assertEquals(host0, host3, "claimed is back where it started");
 
         for (String id : List.copyOf(guests.images)) {
@@ -208,10 +202,10 @@ class CliAcceptanceTest {
 
     /** busybox and the initrd uploaded (streamed), the kernel imported by file name, linked to the initrd. */
     private static Map<String, String> importTestImages(Cli cli, Guests guests, String tag) throws IOException {
-        Path dir = Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
-        JsonNode busybox = RestAcceptanceTest.manifest(dir, "berth-busybox");
-        JsonNode initrd = RestAcceptanceTest.manifest(dir, "berth-guest-initrd");
-        JsonNode kernel = RestAcceptanceTest.manifest(dir, "berth-guest-kernel");
+        Path dir = AgentProcess.imagesDir();
+        JsonNode busybox = Guests.manifest("berth-busybox");
+        JsonNode initrd = Guests.manifest("berth-guest-initrd");
+        JsonNode kernel = Guests.manifest("berth-guest-kernel");
         String bb = added(guests, busybox, cli.json("images", "upload", dir.resolve(busybox.get("file").asText())
                 .toString(), "--name", "cli-busybox-" + tag, "--disk-format", "raw", "--container-format", "docker"));
         String rd = added(guests, initrd, cli.json("images", "upload", dir.resolve(initrd.get("file").asText())
@@ -284,69 +278,22 @@ class CliAcceptanceTest {
         assertTrue(cli.ok("show", vm.toString()).out().lines().anyMatch(l -> l.matches("power_state:\\s+RUNNING")));
 
         for (UUID u : List.of(c, vm)) {
-            JsonNode rec = cli.json("show", u.toString()).path("instance");
-            String port = Guests.portsOf(rec).getFirst();
-            Map<String, String> ids = Host.ovsInterface(port)
-                    .orElseThrow(() -> new AssertionError("no OVS interface with iface-id " + port));
-            assertEquals(Host.tapOf(port), ids.get("name"));
-            assertEquals(u.toString(), ids.get("vm-uuid"), ids.toString());
-            assertEquals(rec.at("/spec/vifs/0/mac").asText(), ids.get("attached-mac"), ids.toString());
-            assertEquals("active", ids.get("iface-status"), ids.toString());
-            assertTrue(Host.brIntHasPort(Host.tapOf(port)), "br-int has " + Host.tapOf(port));
+            Checks.assertPlugged(cli.json("show", u.toString()).path("instance"), u.toString());
         }
     }
 
     /** Polls {@code berth console} until it shows {@code marker} followed by a line end. */
-    private static String awaitConsole(Cli cli, UUID uuid, String marker, Duration limit) throws InterruptedException {
-        long deadline = System.nanoTime() + limit.toNanos();
-        String text = "";
-        while (System.nanoTime() < deadline) {
+    private static String awaitConsole(Cli cli, UUID uuid, String marker, Duration limit)
+            throws IOException, InterruptedException {
+        return Checks.awaitConsole("berth console " + uuid, () -> {
             Run r = cli.run("console", uuid.toString());
-            if (r.code() == 0) {
-                text = r.out();
-                int at = text.lastIndexOf(marker);
-                if (at >= 0 && text.indexOf('\n', at) > 0) {
-                    return text;
-                }
-            }
-            Thread.sleep(1000);
-        }
-        return fail("berth console " + uuid + " did not show '" + marker + "' within " + limit.toSeconds()
-                + " s; tail:\n" + tail(text));
-    }
-
-    /** docker exec ping from the container until it is answered. */
-    private static void awaitPing(UUID container, String address, Duration limit) throws InterruptedException {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (!Host.containerPings(container, address)) {
-            if (System.nanoTime() > deadline) {
-                fail("container " + container + " could not ping " + address + " within " + limit.toSeconds() + " s");
-            }
-            Thread.sleep(1000);
-        }
+            return r.code() == 0 ? r.out() : null;
+        }, marker, limit, 2000);
     }
 
     /** Tracks the instance and returns a fresh port id for its VIF (tracked too). */
     private static String track(Guests guests, UUID uuid) {
         guests.instances.add(uuid);
-        String port = UUID.randomUUID().toString();
-        guests.ports.add(port);
-        return port;
-    }
-
-    private static String mac() {
-        return String.format("fa:16:3e:25:%02x:%02x", ThreadLocalRandom.current().nextInt(256),
-                ThreadLocalRandom.current().nextInt(256));
-    }
-
-    private static void assertUsage(JsonNode before, JsonNode after, int vcpus, int memoryMb, int diskGb, String when) {
-        assertEquals(before.get("vcpus").asInt() + vcpus, after.get("vcpus").asInt(), "claimed vcpus " + when);
-        assertEquals(before.get("memory_mb").asInt() + memoryMb, after.get("memory_mb").asInt(),
-                "claimed memory_mb " + when);
-        assertEquals(before.get("disk_gb").asInt() + diskGb, after.get("disk_gb").asInt(), "claimed disk_gb " + when);
-    }
-
-    private static String tail(String s) {
-        return s.substring(Math.max(0, s.length() - 2000));
+        return guests.newPort();
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -14,6 +15,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
+import org.berth.agent.TestAgent;
 import org.berth.agent.TestAgent.Reply;
 
 /**
@@ -60,12 +62,28 @@ final class Guests {
         System.out.printf("[%6.1f s] %s%n", (System.nanoTime() - t0) / 1e9, what);
     }
 
+    /** A fresh port id, tracked. */
+    String newPort() {
+        String port = UUID.randomUUID().toString();
+        ports.add(port);
+        return port;
+    }
+
+    /** A random MAC fa:16:3e:NET:xx:xx ({@code net} is the third octet of the test's subnet, as written). */
+    static String mac(String net) {
+        return String.format("fa:16:3e:%s:%02x:%02x", net, ThreadLocalRandom.current().nextInt(256),
+                ThreadLocalRandom.current().nextInt(256));
+    }
+
+    /** The manifest ({@code file}, {@code sha256}) images/build.sh wrote for a test image. */
+    static JsonNode manifest(String name) throws IOException {
+        return TestAgent.JSON.readTree(Files.readString(AgentProcess.imagesDir().resolve(name + ".json")));
+    }
+
     /** A VIF on br-int with a random port id and a fa:16:3e:22:xx:xx MAC; the port is tracked. */
     String vif(String cidr, String[] macOut) {
-        String port = UUID.randomUUID().toString();
-        String mac = String.format("fa:16:3e:22:%02x:%02x", ThreadLocalRandom.current().nextInt(256),
-                ThreadLocalRandom.current().nextInt(256));
-        ports.add(port);
+        String port = newPort();
+        String mac = mac("22");
         macOut[0] = mac;
         String ips = cidr == null ? "" : ", \"ips\": [\"" + cidr + "\"]";
         return "{\"port_id\": \"" + port + "\", \"mac\": \"" + mac + "\", \"bridge\": \"br-int\"" + ips + "}";
@@ -116,21 +134,11 @@ final class Guests {
     /** Polls the console tail until it contains {@code marker} followed by a line end. */
     static String awaitConsole(AgentProcess agent, UUID uuid, String marker, Duration limit)
             throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + limit.toNanos();
-        String text = "";
-        while (System.nanoTime() < deadline) {
+        return Checks.awaitConsole("console of " + uuid, () -> {
             Reply r = agent.call("GET", "/v1/instances/" + uuid + "/console?bytes=65536", null);
-            if (r.status() == 200) {
-                text = new String(r.body().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
-                int at = text.lastIndexOf(marker);
-                if (at >= 0 && text.indexOf('\n', at) > 0) {
-                    return text;
-                }
-            }
-            Thread.sleep(1000);
-        }
-        return fail("console of " + uuid + " did not show '" + marker + "' within " + limit.toSeconds()
-                + " s; tail:\n" + text.substring(Math.max(0, text.length() - 3000)));
+            return r.status() == 200 ? new String(r.body().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8)
+                    : null;
+        }, marker, limit, 3000);
     }
 
     /**

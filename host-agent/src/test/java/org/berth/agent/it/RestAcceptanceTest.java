@@ -7,13 +7,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import org.berth.agent.TestAgent;
 import org.berth.agent.TestAgent.Reply;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -45,32 +43,26 @@ class RestAcceptanceTest {
         agent.awaitRunning(c, Guests.SPAWN_LIMIT);
         Guests.step("container RUNNING", t0);
         JsonNode host1 = claimed(agent);
-        assertUsage(host0, host1, 1, 128, 1, "after the container spawn");
+        Checks.assertUsage(host0, host1, 1, 128, 1, "after the container spawn");
 
         UUID vm = UUID.randomUUID();
         Guests.spawn(agent, guests.vmBody(vm, imported.get("berth-guest-kernel"), VM_IP + "/24", C_IP));
         JsonNode vmRec = agent.awaitRunning(vm, Guests.SPAWN_LIMIT);
         Guests.step("VM RUNNING", t0);
         JsonNode host2 = claimed(agent);
-        assertUsage(host1, host2, 1, 256, 1, "after the VM spawn");
+        Checks.assertUsage(host1, host2, 1, 256, 1, "after the VM spawn");
         assertEquals("active", vmRec.get("vm_state").asText());
 
         JsonNode cRec = agent.instance(c);
         for (JsonNode rec : List.of(cRec, vmRec)) {
-            String port = Guests.portsOf(rec).getFirst();
-            Map<String, String> ids = Host.ovsInterface(port)
-                    .orElseThrow(() -> new AssertionError("no OVS interface with iface-id " + port));
-            assertEquals(Host.tapOf(port), ids.get("name"));
-            assertEquals(rec.get("uuid").asText(), ids.get("vm-uuid"), ids.toString());
-            assertEquals(rec.at("/spec/vifs/0/mac").asText(), ids.get("attached-mac"), ids.toString());
-            assertEquals("active", ids.get("iface-status"), ids.toString());
-            assertTrue(Host.brIntHasPort(Host.tapOf(port)), "br-int has " + Host.tapOf(port));
+            Checks.assertPlugged(rec, rec.get("uuid").asText());
         }
 
         String console = Guests.awaitConsole(agent, vm, "BERTH-PING " + C_IP, Duration.ofSeconds(300));
-        assertTrue(console.contains("BERTH-PING " + C_IP + " ok"), "the VM pinged the container: " + tail(console));
+        assertTrue(console.contains("BERTH-PING " + C_IP + " ok"),
+                "the VM pinged the container: " + Checks.tail(console));
         Guests.step("VM -> container ping ok", t0);
-        awaitPing(c, VM_IP, Duration.ofSeconds(90));
+        Checks.awaitPing(c, VM_IP, Duration.ofSeconds(90));
         Guests.step("container -> VM ping ok", t0);
 
         for (UUID u : List.of(c, vm)) {
@@ -85,7 +77,7 @@ class RestAcceptanceTest {
         }
         Guests.step("hard reboot both", t0);
         // the rebooted VM boots again and the container got its VIF back: they reach each other again
-        awaitPing(c, VM_IP, Duration.ofSeconds(300));
+        Checks.awaitPing(c, VM_IP, Duration.ofSeconds(300));
         Guests.step("container -> VM ping ok after the reboots", t0);
 
         Reply tailReply = agent.call("GET", "/v1/instances/" + vm + "/console?bytes=1024", null);
@@ -121,7 +113,7 @@ class RestAcceptanceTest {
         }
         Guests.step("both destroyed", t0);
         JsonNode host3 = claimed(agent);
-        assertUsage(host2, host3, -2, -384, -2, "after both destroys");
+        Checks.assertUsage(host2, host3, -2, -384, -2, "after both destroys");
         assertEquals(host0, host3, "claimed is back where it started");
         List<String> leaks = Host.leftovers(guests.instances, guests.ports, agent.stateDir);
         assertTrue(leaks.isEmpty(), () -> "left behind: " + leaks);
@@ -129,10 +121,9 @@ class RestAcceptanceTest {
 
     /** Imports the built busybox tarball, guest initrd and kernel (linked to the imported initrd) by file name. */
     private static Map<String, String> importTestImages(AgentProcess agent, Guests guests) throws IOException, InterruptedException {
-        Path dir = Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
-        JsonNode busybox = manifest(dir, "berth-busybox");
-        JsonNode initrd = manifest(dir, "berth-guest-initrd");
-        JsonNode kernel = manifest(dir, "berth-guest-kernel");
+        JsonNode busybox = Guests.manifest("berth-busybox");
+        JsonNode initrd = Guests.manifest("berth-guest-initrd");
+        JsonNode kernel = Guests.manifest("berth-guest-kernel");
         String bb = importImage(agent, guests, "it-busybox", "raw", "docker", busybox, "{}");
         String rd = importImage(agent, guests, "it-guest-initrd", "ari", "bare", initrd, "{}");
         String k = importImage(agent, guests, "it-guest-kernel", "aki", "bare", kernel,
@@ -165,12 +156,8 @@ class RestAcceptanceTest {
         return id;
     }
 
-    static JsonNode manifest(Path dir, String name) throws IOException {
-        return TestAgent.JSON.readTree(Files.readString(dir.resolve(name + ".json")));
-    }
-
     /** Posts an action, waits for the task to end and checks the power state it ends in. */
-    static void act(AgentProcess agent, UUID uuid, String body, String power) throws IOException, InterruptedException {
+    private static void act(AgentProcess agent, UUID uuid, String body, String power) throws IOException, InterruptedException {
         Reply r = agent.call("POST", "/v1/instances/" + uuid + "/action", body);
         if (r.status() != 202) {
             fail(body + " on " + uuid + " answered " + r.status() + ": " + r.body());
@@ -181,23 +168,12 @@ class RestAcceptanceTest {
         assertTrue(i.get("fault").isNull(), body + " on " + uuid + " left a fault: " + i);
     }
 
-    static List<JsonNode> events(AgentProcess agent, UUID uuid) throws IOException, InterruptedException {
+    private static List<JsonNode> events(AgentProcess agent, UUID uuid) throws IOException, InterruptedException {
         Reply r = agent.call("GET", "/v1/instances/" + uuid + "/events", null);
         assertEquals(200, r.status(), r.body());
-        List<JsonNode> out = new java.util.ArrayList<>();
+        List<JsonNode> out = new ArrayList<>();
         r.json().get("events").forEach(out::add);
         return out;
-    }
-
-    static void awaitPing(UUID container, String address, Duration limit) throws InterruptedException {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (Host.containerPings(container, address)) {
-                return;
-            }
-            Thread.sleep(1000);
-        }
-        fail("container " + container + " could not ping " + address + " within " + limit.toSeconds() + " s");
     }
 
     /** claimed and free of GET /v1/host; free moves opposite to claimed (the limits stay). */
@@ -211,15 +187,4 @@ class RestAcceptanceTest {
         }
         return host.get("claimed");
     }
-
-    private static void assertUsage(JsonNode before, JsonNode after, int vcpus, int memoryMb, int diskGb, String when) {
-        assertEquals(before.get("vcpus").asInt() + vcpus, after.get("vcpus").asInt(), "claimed vcpus " + when);
-        assertEquals(before.get("memory_mb").asInt() + memoryMb, after.get("memory_mb").asInt(), "claimed memory_mb " + when);
-        assertEquals(before.get("disk_gb").asInt() + diskGb, after.get("disk_gb").asInt(), "claimed disk_gb " + when);
-    }
-
-    private static String tail(String s) {
-        return s.substring(Math.max(0, s.length() - 2000));
-    }
-
 }

@@ -38,7 +38,7 @@ class VifReplugTest {
         JsonNode vmRec = agent.awaitRunning(vm, Guests.SPAWN_LIMIT);
         String vmPort = Guests.portsOf(vmRec).getFirst();
         Guests.awaitConsole(agent, vm, "BERTH-PING " + C_IP, Duration.ofSeconds(300));
-        RestAcceptanceTest.awaitPing(c, VM_IP, Duration.ofSeconds(90));
+        Checks.awaitPing(c, VM_IP, Duration.ofSeconds(90));
         Guests.step("container and VM reach each other", t0);
 
         int exit = agent.stop();
@@ -63,7 +63,7 @@ class VifReplugTest {
             assertEquals("RUNNING", rec.get("power_state").asText(), rec.toString());
         }
         Guests.step("both ports re-plugged with their external_ids", t0);
-        RestAcceptanceTest.awaitPing(c, VM_IP, Duration.ofSeconds(90));
+        Checks.awaitPing(c, VM_IP, Duration.ofSeconds(90));
         Guests.step("container and VM reach each other again", t0);
     }
 
