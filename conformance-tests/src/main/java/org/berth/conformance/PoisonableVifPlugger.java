@@ -48,6 +48,11 @@ public final class PoisonableVifPlugger implements VifPlugger {
     }
 
     @Override
+    public void awaitAttached(UUID instance, VifSpec vif) {
+        backend(vif).awaitAttached(instance, vif);
+    }
+
+    @Override
     public void unplug(UUID instance, VifSpec vif) {
         backend.ifPresent(b -> b.unplug(instance, vif));
     }

@@ -5,12 +5,14 @@ import org.berth.driver.api.VifPlugger;
 import org.berth.driver.api.VifSpec;
 import org.berth.ovs.link.CommandFailed;
 import org.berth.ovs.link.Commands;
+import org.berth.ovs.link.LinkReaper;
 import org.berth.ovs.link.Links;
 import org.berth.ovs.ovsdb.OvsdbClient;
 import org.berth.ovs.ovsdb.OvsdbEndpoint;
 import org.berth.ovs.ovsdb.OvsdbException;
 import org.berth.ovs.ovsdb.VswitchDb;
 
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +26,12 @@ import java.util.regex.Pattern;
  * external_ids follow os-vif/Nova ({@code tap} + 11 characters of the port id; {@code iface-id},
  * {@code iface-status}, {@code attached-mac}, {@code vm-uuid}) so Neutron ML2/OVS and OVN bind the ports.
  * Thread-safe: calls for different ports run in parallel, calls for one port one after the other.
+ *
+ * <p>Plug returns once the port is committed to the database (about a millisecond); {@link #awaitAttached} waits
+ * for ovs-vswitchd to attach the device (ofport set; several milliseconds of vswitchd reconfiguration), so a driver
+ * overlaps that with the instance's start. Unplug returns once the port is gone from the database; the device is
+ * deleted by a background {@link LinkReaper} (the kernel takes ~20 ms per link), which a plug of the same device
+ * waits for and {@link #close()} drains.
  *
  * <p>For driver authors: call {@link #plugTap} before the domain starts (libvirt {@code <interface type='ethernet'>}
  * with {@code <target dev='tap…' managed='no'/>}); call {@link #plugNamespace} after the container has started,
@@ -39,6 +47,7 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
     private final OvsdbClient client;
     private final VswitchDb db;
     private final Links links;
+    private final LinkReaper reaper;
     /** Striped locks: calls for one port are serialised, without a map that grows with every port ever seen. */
     private final Object[] portLocks = new Object[64];
 
@@ -47,6 +56,7 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         this.client = client;
         this.db = new VswitchDb(client);
         this.links = new Links(new Commands(config.commandTimeout()));
+        this.reaper = new LinkReaper(new Commands(config.commandTimeout()));
         for (int i = 0; i < portLocks.length; i++) {
             portLocks[i] = new Object();
         }
@@ -73,6 +83,7 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         synchronized (lockFor(vif)) {
             Rollback undo = new Rollback();
             try {
+                awaitReaped(dev);
                 VswitchDb.PortSpec spec = portSpec(instance, vif, dev);
                 Optional<VswitchDb.InterfaceRow> existing = db.findInterface(dev);
                 if (isPlugged(existing, spec) && links.exists(dev)) {
@@ -86,7 +97,6 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
                     links.addTap(dev, vif.mtu());
                 }
                 addOrUpdatePort(spec, existing, undo);
-                db.waitForOfport(dev, config.ofportTimeout());
                 return dev;
             } catch (RuntimeException e) {
                 undo.run(e);
@@ -108,6 +118,7 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         synchronized (lockFor(vif)) {
             Rollback undo = new Rollback();
             try {
+                awaitReaped(dev);
                 VswitchDb.PortSpec spec = portSpec(instance, vif, dev);
                 Optional<VswitchDb.InterfaceRow> existing = db.findInterface(dev);
                 if (isPlugged(existing, spec) && links.exists(dev) && links.existsIn(pid, ifName, vif.mac())) {
@@ -122,7 +133,6 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
                 addOrUpdatePort(spec, existing, undo);
                 links.configureIn(pid, vif.nsDevName(), ifName, vif.mac(), vif.mtu(), vif.ips(),
                         vif.gateway().orElse(null));
-                db.waitForOfport(dev, config.ofportTimeout());
             } catch (RuntimeException e) {
                 undo.run(e);
                 throw translate(vif, "plug " + dev + " into the network namespace of pid " + pid, e);
@@ -130,16 +140,50 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         }
     }
 
+    /** Waits for ovs-vswitchd to give the Interface an ofport (a server-side OVSDB {@code wait}, no polling). */
+    @Override
+    public void awaitAttached(UUID instance, VifSpec vif) {
+        String dev = vif.devName();
+        try {
+            db.waitForOfport(dev, config.ofportTimeout());
+        } catch (RuntimeException e) {
+            throw translate(vif, "attach " + dev, e);
+        }
+    }
+
+    /** Removes the port from the database, then hands the device to the reaper. */
     @Override
     public void unplug(UUID instance, VifSpec vif) {
         String dev = vif.devName();
         synchronized (lockFor(vif)) {
             try {
                 db.deletePort(dev);
-                links.delete(dev);
+                reaper.delete(dev);
             } catch (RuntimeException e) {
                 throw translate(vif, "unplug " + dev, e);
             }
+        }
+    }
+
+    /** Devices unplugged whose deletion is still under way (empty when the host has caught up). */
+    public List<String> devicesBeingDeleted() {
+        return reaper.pending();
+    }
+
+    /**
+     * Waits until every unplugged device is gone from the host.
+     *
+     * @return false if some were still there after {@code timeout}
+     */
+    public boolean awaitDevicesDeleted(Duration timeout) {
+        return reaper.drain(timeout);
+    }
+
+    /** A device name is only created again once the reaper has deleted its previous link. */
+    private void awaitReaped(String dev) {
+        if (!reaper.awaitGone(dev, config.commandTimeout())) {
+            throw new DriverException.OperationTimedOut("wait for the deletion of the previous " + dev,
+                    config.commandTimeout(), "the link is still being deleted");
         }
     }
 
@@ -224,10 +268,14 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         };
     }
 
-    /** Closes the OVSDB connection; plugged ports stay. */
+    /** Waits (bounded) until unplugged devices are deleted, then closes the OVSDB connection; plugged ports stay. */
     @Override
     public void close() {
-        client.close();
+        try {
+            reaper.close(config.commandTimeout().multipliedBy(3));
+        } finally {
+            client.close();
+        }
     }
 
     /** For logs: where this plugger talks to. */

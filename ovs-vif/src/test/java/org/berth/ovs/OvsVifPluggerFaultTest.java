@@ -77,6 +77,11 @@ class OvsVifPluggerFaultTest {
             assertTrue(e.getMessage().contains("ovsdb-server did not answer transact within 300 ms"), e.getMessage());
             assertFalse(Files.exists(Path.of("/sys/class/net", vif.devName())), "tap created although OVS is stuck");
             assertThrows(DriverException.OperationTimedOut.class, () -> plugger.unplug(UUID.randomUUID(), vif));
+            long waited = System.nanoTime();
+            var attach = assertThrows(DriverException.OperationTimedOut.class,
+                    () -> plugger.awaitAttached(UUID.randomUUID(), vif));
+            assertTrue((System.nanoTime() - waited) / 1_000_000 < 3000, "awaitAttached took too long");
+            assertTrue(attach.getMessage().contains(vif.portId()), attach.getMessage());
             assertEquals(0, org.berth.ovs.ovsdb.OvsdbTestAccess.pendingCalls(plugger.client()));
         } finally {
             server.close().sync();

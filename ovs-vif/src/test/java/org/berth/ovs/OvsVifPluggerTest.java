@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -72,14 +73,19 @@ class OvsVifPluggerTest {
         return TestNamespace.sh(cmd.toArray(String[]::new)).strip();
     }
 
+    /** Nothing of the VIF on the host once the reaper has deleted the unplugged devices (bounded wait). */
     private static void assertGone(VifSpec vif) throws Exception {
+        assertTrue(plugger.awaitDevicesDeleted(Duration.ofSeconds(10)),
+                "devices still being deleted after 10 s: " + plugger.devicesBeingDeleted());
         assertFalse(Files.exists(Path.of("/sys/class/net", vif.devName())), vif.devName() + " is still on the host");
         assertFalse(Files.exists(Path.of("/sys/class/net", vif.nsDevName())), vif.nsDevName() + " is still on the host");
         assertEquals("", vsctl("--bare", "--columns=name", "find", "Port", "name=" + vif.devName()), "port still in OVS");
         assertEquals("", vsctl("--bare", "--columns=name", "find", "Interface", "external_ids:iface-id=" + vif.portId()));
     }
 
+    /** After {@link OvsVifPlugger#awaitAttached}: Berth's four keys exactly, and an ofport. */
     private static void assertExternalIds(UUID instance, VifSpec vif) {
+        plugger.awaitAttached(instance, vif);
         VswitchDb.InterfaceRow row = plugger.db().findInterface(vif.devName()).orElseThrow();
         assertEquals(Map.of("iface-id", vif.portId(), "iface-status", "active", "attached-mac", vif.mac(),
                 "vm-uuid", instance.toString()), row.externalIds());
@@ -109,6 +115,9 @@ class OvsVifPluggerTest {
         assertEquals(List.of(vif.devName()), plugger.devicesOf(instance));
 
         plugger.unplug(instance, vif);
+        // The port is gone when unplug returns; the tap follows in the background.
+        assertEquals("", vsctl("--bare", "--columns=name", "find", "Port", "name=" + vif.devName()));
+        assertEquals(List.of(), plugger.devicesOf(instance));
         assertGone(vif);
         plugger.unplug(instance, vif);  // idempotent
         assertEquals(List.of(), plugger.devicesOf(instance));
@@ -119,6 +128,7 @@ class OvsVifPluggerTest {
         UUID instance = UUID.randomUUID();
         VifSpec vif = newVif("br-int", 1500, Optional.of(42), List.of());
         plugger.plugTap(instance, vif);
+        plugger.awaitAttached(instance, vif);
         String ofport = vsctl("get", "Interface", vif.devName(), "ofport");
         assertEquals("42", vsctl("get", "Port", vif.devName(), "tag"));
         assertEquals(vif.devName(), plugger.plugTap(instance, vif));
@@ -143,6 +153,7 @@ class OvsVifPluggerTest {
         VifSpec vif = newVif("br-int", 1500, Optional.empty(), List.of());
         plugger.plugTap(instance, vif);
         vsctl("set", "Interface", vif.devName(), "external_ids:ovn-installed=true");
+        plugger.awaitAttached(instance, vif);
         String ofport = vsctl("get", "Interface", vif.devName(), "ofport");
 
         plugger.plugTap(instance, vif);
@@ -235,6 +246,8 @@ class OvsVifPluggerTest {
         VifSpec vb = newVif("br-int", 1500, Optional.empty(), List.of(IpAddress.parseCidr("198.18." + net + ".2/24", "ip")));
         plugger.plugNamespace(UUID.randomUUID(), va, a.pid(), "eth0");
         plugger.plugNamespace(UUID.randomUUID(), vb, b.pid(), "eth0");
+        plugger.awaitAttached(UUID.randomUUID(), va);
+        plugger.awaitAttached(UUID.randomUUID(), vb);
 
         var ping = a.exec("ping", "-c", "3", "-i", "0.5", "-W", "2", "198.18." + net + ".2");
         assertEquals(0, ping.exit(), ping.output());
@@ -304,6 +317,7 @@ class OvsVifPluggerTest {
         cleanups.add(peer);
         VifSpec peerVif = newVif("br-int", 1500, Optional.empty(), List.of(IpAddress.parseCidr("198.18.1.6/24", "ip")));
         plugger.plugNamespace(UUID.randomUUID(), peerVif, peer.pid(), "eth0");
+        plugger.awaitAttached(UUID.randomUUID(), peerVif);
         var ping = second.exec("ping", "-c", "3", "-i", "0.5", "-W", "2", "198.18.1.6");
         assertEquals(0, ping.exit(), ping.output());
     }
@@ -348,6 +362,7 @@ class OvsVifPluggerTest {
         plugger.plugNamespace(instance, vif, restarted.pid(), "eth0");
         VifSpec peerVif = newVif("br-int", 1500, Optional.empty(), List.of(IpAddress.parseCidr("198.18.2.6/24", "ip")));
         plugger.plugNamespace(UUID.randomUUID(), peerVif, peer.pid(), "eth0");
+        plugger.awaitAttached(UUID.randomUUID(), peerVif);
         assertExternalIds(instance, vif);
         var ping = restarted.exec("ping", "-c", "3", "-i", "0.5", "-W", "2", "198.18.2.6");
         assertEquals(0, ping.exit(), ping.output());
@@ -363,5 +378,45 @@ class OvsVifPluggerTest {
         assertTrue(Files.exists(Path.of("/sys/class/net", vif.devName(), "tun_flags")));
         assertExternalIds(instance, vif);
         assertEquals(1, vsctl("list-ports", "br-int").lines().filter(vif.devName()::equals).count());
+    }
+
+    @Test
+    void plugRightAfterUnplugWaitsForTheOldTapToGo() throws Exception {
+        UUID instance = UUID.randomUUID();
+        VifSpec vif = newVif("br-int", 1500, Optional.empty(), List.of());
+        plugger.plugTap(instance, vif);
+        plugger.awaitAttached(instance, vif);
+        String oldIndex = sysfs(vif.devName(), "ifindex");
+        plugger.unplug(instance, vif);
+        // Again at once: the reaper may still hold the old tap; the plug waits for it, then creates a new one.
+        plugger.plugTap(instance, vif);
+        plugger.awaitAttached(instance, vif);
+        assertFalse(plugger.devicesBeingDeleted().contains(vif.devName()));
+        assertTrue(Files.exists(Path.of("/sys/class/net", vif.devName(), "tun_flags")), "tap missing after replug");
+        assertExternalIds(instance, vif);
+        assertEquals(1, vsctl("list-ports", "br-int").lines().filter(vif.devName()::equals).count());
+        // A new tap, or the old one kept when the reaper had not started on it yet: both are a working port.
+        String newIndex = sysfs(vif.devName(), "ifindex");
+        assertTrue(Long.parseLong(newIndex) >= Long.parseLong(oldIndex), oldIndex + " -> " + newIndex);
+    }
+
+    @Test
+    void awaitAttachedNamesTheVifThatIsNotPlugged() {
+        VifSpec vif = newVif("br-int", 1500, Optional.empty(), List.of());
+        var e = assertThrows(DriverException.VifFailure.class, () -> plugger.awaitAttached(UUID.randomUUID(), vif));
+        assertEquals(vif.portId(), e.portId());
+        assertTrue(e.getMessage().contains(vif.devName()), e.getMessage());
+    }
+
+    @Test
+    void awaitAttachedReportsWhyVswitchdCouldNotAttach() throws Exception {
+        // A port whose device does not exist: vswitchd sets ofport -1 and says why in the Interface's error.
+        UUID instance = UUID.randomUUID();
+        VifSpec vif = newVif("br-int", 1500, Optional.empty(), List.of());
+        plugger.db().addPort(new VswitchDb.PortSpec("br-int", vif.devName(), Map.of("iface-id", vif.portId()),
+                Optional.empty(), java.util.OptionalInt.empty()));
+        var e = assertThrows(DriverException.VifFailure.class, () -> plugger.awaitAttached(instance, vif));
+        assertEquals(vif.portId(), e.portId());
+        assertTrue(e.getMessage().contains("could not attach interface " + vif.devName()), e.getMessage());
     }
 }

@@ -52,6 +52,7 @@ class OvsdbTcpRemoteTest {
                 OvsdbClient.await(plugger.client().echo());
 
                 assertEquals(vif.devName(), plugger.plugTap(instance, vif));
+                plugger.awaitAttached(instance, vif);
                 // Read back over the unix socket, with the operators' tool.
                 assertEquals(OvsVifConfig.Datapath.AUTO.ovsValue(), vsctl("get", "Bridge", bridge, "datapath_type"));
                 assertEquals(List.of(vif.devName()), vsctl("list-ports", bridge).lines().toList());
@@ -62,6 +63,7 @@ class OvsdbTcpRemoteTest {
 
                 plugger.unplug(instance, vif);
                 assertEquals("", vsctl("list-ports", bridge));
+                assertTrue(plugger.awaitDevicesDeleted(Duration.ofSeconds(10)), "tap deletion still under way");
                 assertFalse(Files.exists(Path.of("/sys/class/net", vif.devName())), "tap left after unplug");
             }
         } finally {

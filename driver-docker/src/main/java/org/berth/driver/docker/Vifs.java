@@ -33,7 +33,10 @@ final class Vifs {
         return plugger.isPresent();
     }
 
-    /** Plugs every VIF into the namespace of {@code pid}; on failure unplugs the ones this call plugged. */
+    /**
+     * Plugs every VIF into the namespace of {@code pid}, then waits until the switch attached them all (one wait
+     * behind the switch's work for all of them); on failure unplugs the ones this call plugged.
+     */
     void plugAll(UUID uuid, List<VifSpec> vifs, long pid) {
         if (plugger.isEmpty() || vifs.isEmpty()) {
             return;
@@ -44,6 +47,7 @@ final class Vifs {
                 plugger.get().plugNamespace(uuid, vifs.get(i), pid, "eth" + i);
                 done.add(vifs.get(i));
             }
+            done.forEach(vif -> plugger.get().awaitAttached(uuid, vif));
         } catch (RuntimeException e) {
             unplugAll(uuid, done, e);
             throw e;
@@ -64,6 +68,7 @@ final class Vifs {
         for (int i = 0; i < vifs.size(); i++) {
             plugger.get().plugNamespace(uuid, vifs.get(i), pid, "eth" + i);
         }
+        vifs.forEach(vif -> plugger.get().awaitAttached(uuid, vif));
     }
 
     /** Unplugs every VIF, trying all of them; errors are attached to {@code failure} or thrown at the end. */
@@ -97,6 +102,7 @@ final class Vifs {
         current.withVifs(vifs); // validates: unique port ids and MACs, at most 16
         plugger.orElseThrow().plugNamespace(current.uuid(), vif, pid, "eth" + (current.vifs().size()));
         try {
+            plugger.get().awaitAttached(current.uuid(), vif);
             store(current.uuid(), vifs);
         } catch (RuntimeException e) {
             unplugAll(current.uuid(), List.of(vif), e);

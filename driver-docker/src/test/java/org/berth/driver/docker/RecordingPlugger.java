@@ -33,6 +33,11 @@ final class RecordingPlugger implements VifPlugger {
     }
 
     @Override
+    public void awaitAttached(UUID instance, VifSpec vif) {
+        calls.add(new Call("attached", instance, vif.portId(), 0, ""));
+    }
+
+    @Override
     public void unplug(UUID instance, VifSpec vif) {
         calls.add(new Call("unplug", instance, vif.portId(), 0, ""));
     }

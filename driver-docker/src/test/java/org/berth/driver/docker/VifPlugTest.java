@@ -37,6 +37,11 @@ class VifPlugTest extends DockerTestBase {
             long pid = raw.inspectContainerCmd(spec.backendName()).exec().getState().getPidLong();
             assertEquals(List.of(new RecordingPlugger.Call("plug", spec.uuid(), a.portId(), pid, "eth0"),
                     new RecordingPlugger.Call("plug", spec.uuid(), b.portId(), pid, "eth1")), plugger.of("plug"));
+            // spawn returns only after the switch attached both: plugs first, then the waits
+            assertEquals(List.of("plug", "plug", "attached", "attached"),
+                    plugger.calls.stream().map(RecordingPlugger.Call::verb).toList());
+            assertEquals(List.of(a.portId(), b.portId()),
+                    plugger.of("attached").stream().map(RecordingPlugger.Call::portId).toList());
 
             VifSpec c = vif(3);
             d.attachInterface(spec.uuid(), c);

@@ -77,9 +77,12 @@ final class Domains {
         session.call("define domain", spec.uuid(), c -> c.domainDefineXML(xml));
     }
 
-    /** Plugs the VIFs (idempotent) and starts the domain; a managed-save image is restored, paused or not. */
+    /**
+     * Plugs the VIFs (idempotent) and starts the domain; a managed-save image is restored, paused or not. The switch
+     * attaches the taps while QEMU starts; the VIFs are waited for before this returns.
+     */
     void start(String operation, InstanceSpec spec) {
-        plugAll(spec.uuid(), spec.vifs());
+        plugger.ifPresent(p -> spec.vifs().forEach(vif -> p.plugTap(spec.uuid(), vif)));
         session.call(operation, spec.uuid(), c -> {
             Domain d = lookup(c, spec.uuid());
             createWhenStopped(d);
@@ -88,6 +91,7 @@ final class Domains {
             }
             return null;
         });
+        awaitAttached(spec.uuid(), spec.vifs());
     }
 
     /**
@@ -115,8 +119,14 @@ final class Domains {
         }
     }
 
+    /** Plugs the VIFs (idempotent) and waits until the switch attached them. */
     void plugAll(UUID uuid, List<VifSpec> vifs) {
         plugger.ifPresent(p -> vifs.forEach(vif -> p.plugTap(uuid, vif)));
+        awaitAttached(uuid, vifs);
+    }
+
+    void awaitAttached(UUID uuid, List<VifSpec> vifs) {
+        plugger.ifPresent(p -> vifs.forEach(vif -> p.awaitAttached(uuid, vif)));
     }
 
     void unplugAll(UUID uuid, List<VifSpec> vifs) {

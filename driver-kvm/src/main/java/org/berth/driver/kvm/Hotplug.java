@@ -37,6 +37,7 @@ final class Hotplug {
         InstanceSpec updated = spec.withVifs(vifs);
         domains.plugger.get().plugTap(uuid, vif);
         try {
+            domains.plugger.get().awaitAttached(uuid, vif);
             String xml = DomainXml.interfaceXml(vif);
             domains.session.call("attach interface", uuid, c -> {
                 Domain d = Domains.lookup(c, uuid);

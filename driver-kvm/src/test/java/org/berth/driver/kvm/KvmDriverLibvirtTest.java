@@ -270,6 +270,11 @@ class KvmDriverLibvirtTest {
             }
 
             @Override
+            public void awaitAttached(UUID instance, VifSpec vif) {
+                throw new DriverException.VifFailure(vif.portId(), "never plugged", null);
+            }
+
+            @Override
             public void unplug(UUID instance, VifSpec vif) {
             }
         };

@@ -36,6 +36,14 @@ final class TapPlugger implements VifPlugger {
         throw new UnsupportedOperationException();
     }
 
+    /** A plain tap is attached once it exists and is up: nothing to wait for, but it must be there. */
+    @Override
+    public void awaitAttached(UUID instance, VifSpec vif) {
+        if (!plugged.contains(vif.devName()) || !exists(vif.devName())) {
+            throw new DriverException.VifFailure(vif.portId(), vif.devName() + " is not plugged", null);
+        }
+    }
+
     @Override
     public void unplug(UUID instance, VifSpec vif) {
         if (exists(vif.devName())) {

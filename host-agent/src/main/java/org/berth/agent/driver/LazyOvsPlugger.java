@@ -36,6 +36,11 @@ final class LazyOvsPlugger implements VifPlugger, AutoCloseable {
     }
 
     @Override
+    public void awaitAttached(UUID instance, VifSpec vif) {
+        plugger().awaitAttached(instance, vif);
+    }
+
+    @Override
     public void unplug(UUID instance, VifSpec vif) {
         plugger().unplug(instance, vif);
     }

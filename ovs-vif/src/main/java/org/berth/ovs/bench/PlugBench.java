@@ -30,16 +30,21 @@ import java.util.concurrent.ThreadLocalRandom;
  * {@code ovs-vif/src/bench/python/osvif_plug.py}). os-vif does not create taps for VIFOpenVSwitch, so every path
  * finds its taps created beforehand (untimed). The ports go in chunks of 10, each chunk through the three paths, which
  * path goes first rotating (load drifting on a shared machine falls on all alike); os-vif runs in one Python process per chunk, its OVSDB
- * connection and privsep daemon brought up before timing, as in a running nova-compute. Two rounds:
+ * connection and privsep daemon brought up before timing, as in a running nova-compute. Between two paths'
+ * chunks the bench lets the host settle, untimed (Berth's background tap deletions finished, vswitchd idle), so no
+ * path pays for another's leftovers. Two rounds:
  * <ul>
  *   <li><b>API</b>: what each caller gets from one plug and one unplug call. Berth: {@code plugTap} on the existing
- *   tap (MTU + up, Port/Interface with external_ids, wait for vswitchd's ofport), {@code unplug} (Port, then tap).
+ *   tap (MTU + up, Port/Interface with external_ids committed), {@code unplug} (Port deleted, tap handed to the
+ *   background reaper). Berth waited out: the same plus {@code awaitAttached} (vswitchd's ofport) after the plug
+ *   and until the tap is gone after the unplug, i.e. every effect finished, as os-vif's calls return.
  *   os-vif: {@code os_vif.plug} (bridge ensured, Port/Interface with external_ids, vswitchd's cur_cfg waited for,
  *   device MTU through privsep), {@code os_vif.unplug} (Port, then tap through privsep). ovs-vsctl: {@code add-port}
  *   with external_ids and mtu_request; {@code del-port} then {@code ip link del}.</li>
  *   <li><b>OVS only</b>: the same without touching the tap on unplug (it stays; removed untimed afterwards).
- *   Berth: add Port/Interface + wait for the ofport; delete Port. os-vif: {@code os_vif.plug}; the OVSDB deletion its
- *   unplug makes ({@code delete_ovs_vif_port(delete_netdev=False)}). ovs-vsctl: {@code add-port}; {@code del-port}.</li>
+ *   Berth: add Port/Interface; delete Port. Berth waited out: add + wait for the ofport; delete. os-vif:
+ *   {@code os_vif.plug}; the OVSDB deletion its unplug makes ({@code delete_ovs_vif_port(delete_netdev=False)}).
+ *   ovs-vsctl: {@code add-port}; {@code del-port}.</li>
  * </ul>
  * Then Berth alone: {@code plugTap}/{@code unplug} creating the tap itself, and {@code plugNamespace} (veth into a
  * namespace). Everything created is removed at the end and checked (no port, no tap left).
@@ -93,7 +98,8 @@ public final class PlugBench {
      * chunk to chunk: load drifting on a shared machine, and vswitchd still busy with the previous path's last
      * port, fall on all paths alike. The samples of all chunks make each path's medians (in {@code paths} order).
      */
-    private static List<Timing> interleaved(List<VifSpec> vifs, List<PathRun> paths) throws Exception {
+    private static List<Timing> interleaved(List<VifSpec> vifs, List<PathRun> paths, Runnable settle)
+            throws Exception {
         Timing[] all = new Timing[paths.size()];
         for (int from = 0, chunk = 0; from < vifs.size(); from += CHUNK, chunk++) {
             List<VifSpec> part = vifs.subList(from, Math.min(vifs.size(), from + CHUNK));
@@ -101,6 +107,7 @@ public final class PlugBench {
                 int p = (chunk + k) % paths.size();
                 Timing t = paths.get(p).run(part);
                 all[p] = all[p] == null ? t : all[p].plus(t);
+                settle.run();
             }
         }
         return List.of(all);
@@ -137,18 +144,23 @@ public final class PlugBench {
                         + "load average before: %s%n", n, bridge, datapath,
                         Files.readString(Path.of("/proc/loadavg")).strip());
                 // Untimed: Berth's code paths through the JIT, as os-vif's connection and privsep daemon are up.
-                berthApi(plugger, warm, instance, sh);
-                berthOvsOnly(db, warm, instance, bridge, sh);
+                berthApi(plugger, warm, instance, sh, false);
+                berthApi(plugger, warm, instance, sh, true);
+                berthOvsOnly(db, warm, instance, bridge, sh, false);
+                berthOvsOnly(db, warm, instance, bridge, sh, true);
                 deleteTaps(sh, warm);
+                Runnable settle = () -> settle(plugger);
                 List<Timing> api = interleaved(vifs, List.of(
-                        part -> berthApi(plugger, part, instance, sh),
+                        part -> berthApi(plugger, part, instance, sh, false),
+                        part -> berthApi(plugger, part, instance, sh, true),
                         part -> base.vsctl(part, true),
-                        part -> base.osvif(part, true)));
+                        part -> base.osvif(part, true)), settle);
                 print("API round (unplug removes port and tap)", api);
                 List<Timing> ovsOnly = interleaved(vifs, List.of(
-                        part -> berthOvsOnly(db, part, instance, bridge, sh),
+                        part -> berthOvsOnly(db, part, instance, bridge, sh, false),
+                        part -> berthOvsOnly(db, part, instance, bridge, sh, true),
                         part -> base.vsctl(part, false),
-                        part -> base.osvif(part, false)));
+                        part -> base.osvif(part, false)), settle);
                 print("OVS-only round (taps stay on unplug)", ovsOnly);
                 deleteTaps(sh, vifs);
                 fullBerth(plugger, vifs, instance);
@@ -157,27 +169,60 @@ public final class PlugBench {
                 for (VifSpec vif : all) {
                     plugger.unplug(instance, vif);
                 }
+                plugger.awaitDevicesDeleted(Duration.ofSeconds(30));
                 checkNothingLeft(db, all, instance);
             }
         }
     }
 
-    private static Timing berthApi(OvsVifPlugger plugger, List<VifSpec> vifs, UUID instance, Commands sh)
-            throws Exception {
+    /**
+     * Berth's plugger; {@code waitedOut}: plus {@code awaitAttached} after each plug and the tap's deletion waited for
+     * after each unplug, so every effect has happened when the timer stops (what os-vif's calls wait for).
+     */
+    private static Timing berthApi(OvsVifPlugger plugger, List<VifSpec> vifs, UUID instance, Commands sh,
+                                   boolean waitedOut) throws Exception {
         createTaps(sh, vifs);
-        return time("Berth (OvsVifPlugger)", vifs, vif -> plugger.plugTap(instance, vif),
-                vif -> plugger.unplug(instance, vif));
+        if (!waitedOut) {
+            return time("Berth", vifs, vif -> plugger.plugTap(instance, vif), vif -> plugger.unplug(instance, vif));
+        }
+        return time("Berth waited out", vifs, vif -> {
+            plugger.plugTap(instance, vif);
+            plugger.awaitAttached(instance, vif);
+        }, vif -> {
+            plugger.unplug(instance, vif);
+            if (!plugger.awaitDevicesDeleted(Duration.ofSeconds(30))) {
+                throw new IllegalStateException("taps still being deleted: " + plugger.devicesBeingDeleted());
+            }
+        });
     }
 
-    private static Timing berthOvsOnly(VswitchDb db, List<VifSpec> vifs, UUID instance, String bridge, Commands sh)
-            throws Exception {
+    private static Timing berthOvsOnly(VswitchDb db, List<VifSpec> vifs, UUID instance, String bridge, Commands sh,
+                                       boolean waitedOut) throws Exception {
         createTaps(sh, vifs);
-        return time("Berth native OVSDB", vifs, vif -> {
+        return time(waitedOut ? "Berth waited out" : "Berth", vifs, vif -> {
             db.addPort(new VswitchDb.PortSpec(bridge, vif.devName(), Map.of("iface-id", vif.portId(),
                     "iface-status", "active", "attached-mac", vif.mac(), "vm-uuid", instance.toString()),
                     Optional.empty(), OptionalInt.of(vif.mtu())));
-            db.waitForOfport(vif.devName(), Duration.ofSeconds(10));
+            if (waitedOut) {
+                db.waitForOfport(vif.devName(), Duration.ofSeconds(10));
+            }
         }, vif -> db.deletePort(vif.devName()));
+    }
+
+    /**
+     * Untimed, between two paths: Berth's background tap deletions done, then a short pause in which vswitchd
+     * finishes reconfiguring for the last port change (a path must not pay for the previous path's last unplug).
+     */
+    private static void settle(OvsVifPlugger plugger) {
+        if (!plugger.awaitDevicesDeleted(Duration.ofSeconds(30))) {
+            throw new IllegalStateException("taps still being deleted: " + plugger.devicesBeingDeleted());
+        }
+        try {
+            Thread.sleep(50);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
     }
 
     /** One operation on one port. */
@@ -242,27 +287,37 @@ public final class PlugBench {
         }
     }
 
+    /** Per-port medians, then each Berth path against each baseline (the paths not named Berth). */
     private static void print(String round, List<Timing> timings) {
         System.out.println("-- " + round + ", per-port medians");
         for (Timing t : timings) {
             System.out.printf(Locale.ROOT, "  %-22s plug %7.2f ms  unplug %7.2f ms  plug+unplug %7.2f ms%n",
                     t.path(), t.plug(), t.unplug(), t.total());
         }
-        Timing berth = timings.getFirst();
-        for (Timing t : timings.subList(1, timings.size())) {
-            System.out.printf(Locale.ROOT, "  ratio Berth / %-18s plug %.3f  unplug %.3f  plug+unplug %.3f%n",
-                    t.path(), berth.plug() / t.plug(), berth.unplug() / t.unplug(), berth.total() / t.total());
+        List<Timing> berths = timings.stream().filter(t -> t.path().startsWith("Berth")).toList();
+        List<Timing> baselines = timings.stream().filter(t -> !t.path().startsWith("Berth")).toList();
+        for (Timing berth : berths) {
+            for (Timing t : baselines) {
+                System.out.printf(Locale.ROOT, "  ratio %-16s / %-18s plug %.3f  unplug %.3f  plug+unplug %.3f%n",
+                        berth.path(), t.path(), berth.plug() / t.plug(), berth.unplug() / t.unplug(),
+                        berth.total() / t.total());
+            }
         }
-        timings.stream().filter(t -> t.path().startsWith("os-vif")).findFirst().ifPresent(t ->
-                System.out.printf(Locale.ROOT, "  target Berth plug+unplug <= 0.25 of os-vif's: %s%n",
-                        berth.total() / t.total() <= 0.25 ? "met" : "NOT met"));
+        Timing berth = berths.getFirst();
+        baselines.stream().filter(t -> t.path().startsWith("os-vif")).findFirst().ifPresent(t ->
+                System.out.printf(Locale.ROOT, "  target Berth plug+unplug <= 0.25 of os-vif's: %s (%.3f)%n",
+                        berth.total() / t.total() <= 0.25 ? "met" : "NOT met", berth.total() / t.total()));
     }
 
-    /** Berth alone, as a driver uses it: plugTap creating the tap, unplug deleting it. */
+    /** Berth alone, as a driver uses it: plugTap creating the tap (then awaitAttached), unplug. */
     private static void fullBerth(OvsVifPlugger plugger, List<VifSpec> vifs, UUID instance) throws Exception {
-        Timing t = time("plugTap", vifs, vif -> plugger.plugTap(instance, vif), vif -> plugger.unplug(instance, vif));
-        System.out.printf(Locale.ROOT, "berth plugTap/unplug incl. tap create/delete: plug %.2f ms  unplug %.2f ms%n",
-                t.plug(), t.unplug());
+        Timing t = time("plugTap", vifs, vif -> {
+            plugger.plugTap(instance, vif);
+            plugger.awaitAttached(instance, vif);
+        }, vif -> plugger.unplug(instance, vif));
+        settle(plugger);
+        System.out.printf(Locale.ROOT, "berth plugTap creating the tap + awaitAttached / unplug: plug %.2f ms  "
+                + "unplug %.2f ms%n", t.plug(), t.unplug());
     }
 
     /** plugNamespace/unplug into a throwaway namespace (a {@code sleep} standing in for a container). */
@@ -277,9 +332,12 @@ public final class PlugBench {
                     && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
-            Timing t = time("plugNamespace", vifs, vif -> plugger.plugNamespace(instance, vif, sleeper.pid(), "eth0"),
-                    vif -> plugger.unplug(instance, vif));
-            System.out.printf(Locale.ROOT, "berth plugNamespace/unplug (veth, %d ports): plug %.2f ms  unplug %.2f ms%n",
+            Timing t = time("plugNamespace", vifs, vif -> {
+                plugger.plugNamespace(instance, vif, sleeper.pid(), "eth0");
+                plugger.awaitAttached(instance, vif);
+            }, vif -> plugger.unplug(instance, vif));
+            System.out.printf(Locale.ROOT, "berth plugNamespace+awaitAttached/unplug (veth, %d ports): plug %.2f ms  "
+                    + "unplug %.2f ms%n",
                     vifs.size(), t.plug(), t.unplug());
         } finally {
             sleeper.destroyForcibly().waitFor();

@@ -1,0 +1,86 @@
+package org.berth.ovs.link;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Real taps on the host, deleted by the reaper; every test checks its taps are gone and removes leftovers. */
+class LinkReaperTest {
+    private static final Commands COMMANDS = new Commands(Duration.ofSeconds(10));
+    private final List<String> taps = new ArrayList<>();
+
+    private String newTap() {
+        String dev = "brt" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 28));
+        COMMANDS.run(List.of("ip", "tuntap", "add", "dev", dev, "mode", "tap"));
+        taps.add(dev);
+        return dev;
+    }
+
+    private static boolean exists(String dev) {
+        return Files.exists(Path.of("/sys/class/net", dev));
+    }
+
+    @AfterEach
+    void removeLeftovers() {
+        List<String> left = taps.stream().filter(LinkReaperTest::exists).toList();
+        left.forEach(dev -> COMMANDS.tryRun(List.of("ip", "link", "del", "dev", dev), null));
+        assertEquals(List.of(), left, "taps the test left");
+    }
+
+    @Test
+    void deletesInTheBackgroundAndReleasesTheNames() {
+        try (LinkReaper reaper = new LinkReaper(COMMANDS)) {
+            List<String> devs = List.of(newTap(), newTap(), newTap());
+            long start = System.nanoTime();
+            devs.forEach(reaper::delete);
+            long queued = System.nanoTime() - start;
+            assertTrue(reaper.drain(Duration.ofSeconds(10)), "still pending: " + reaper.pending());
+            devs.forEach(dev -> assertFalse(exists(dev), dev + " still on the host"));
+            assertEquals(List.of(), reaper.pending());
+            // Handing three taps over is a bookkeeping step, not three kernel deletions (~20 ms each).
+            assertTrue(queued < Duration.ofMillis(20).toNanos() * devs.size(), "delete() took " + queued / 1000 + " us");
+        }
+    }
+
+    @Test
+    void awaitGoneWaitsForTheDeletionOfThatName() {
+        try (LinkReaper reaper = new LinkReaper(COMMANDS)) {
+            String dev = newTap();
+            reaper.delete(dev);
+            assertTrue(reaper.awaitGone(dev, Duration.ofSeconds(10)));
+            assertFalse(exists(dev));
+            assertTrue(reaper.awaitGone("brt-never-queued", Duration.ofMillis(1)), "a name never queued is not pending");
+        }
+    }
+
+    @Test
+    void aMissingLinkIsNotQueued() {
+        try (LinkReaper reaper = new LinkReaper(COMMANDS)) {
+            reaper.delete("brt-not-there");
+            assertEquals(List.of(), reaper.pending());
+        }
+    }
+
+    @Test
+    void closeDeletesWhatIsQueuedAndLaterDeletesRunInTheCaller() {
+        LinkReaper reaper = new LinkReaper(COMMANDS);
+        List<String> devs = List.of(newTap(), newTap());
+        devs.forEach(reaper::delete);
+        reaper.close();
+        devs.forEach(dev -> assertFalse(exists(dev), dev + " survived close"));
+        String late = newTap();
+        reaper.delete(late);
+        assertFalse(exists(late), "a delete after close must happen before it returns");
+        assertEquals(List.of(), reaper.pending());
+    }
+}
