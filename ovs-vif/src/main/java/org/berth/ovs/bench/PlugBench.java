@@ -145,6 +145,7 @@ public final class PlugBench {
                         Files.readString(Path.of("/proc/loadavg")).strip());
                 // Untimed: Berth's code paths through the JIT, as os-vif's connection and privsep daemon are up.
                 berthApi(plugger, warm, instance, sh, false);
+                settle(plugger);
                 berthApi(plugger, warm, instance, sh, true);
                 berthOvsOnly(db, warm, instance, bridge, sh, false);
                 berthOvsOnly(db, warm, instance, bridge, sh, true);

@@ -1,10 +1,13 @@
 package org.berth.ovs.link;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -17,7 +20,8 @@ import java.util.logging.Logger;
  * <p>A queued name stays reserved until its link is gone: {@link #awaitGone} lets a plug of the same device wait.
  * Bounded: at most {@value #MAX_PENDING} names wait; past that {@link #delete} deletes in the caller's thread
  * (back-pressure instead of growth). {@link #close} waits, bounded, until the queue is empty. A link that cannot be
- * deleted is logged with iproute2's reason and released (a later plug finds and reuses or replaces it).
+ * deleted is logged with iproute2's reason and released (a later plug finds and reuses or replaces it). The link's
+ * ifindex is noted when it is queued: a link of that name made since by someone else is left alone.
  */
 public final class LinkReaper implements AutoCloseable {
     static final int MAX_PENDING = 1024;
@@ -26,15 +30,26 @@ public final class LinkReaper implements AutoCloseable {
 
     private final Links links;
     private final Commands commands;
-    /** Queued or being deleted; guarded by {@code this}. */
-    private final Set<String> pending = new LinkedHashSet<>();
+    /** Name to ifindex of each link queued or being deleted; guarded by {@code this}. */
+    private final Map<String, Long> pending = new LinkedHashMap<>();
     private final Thread worker;
     private boolean closed;
 
     public LinkReaper(Commands commands) {
+        this(commands, true);
+    }
+
+    /** With {@code start} false the worker waits for {@link #start()} (tests order the steps this way). */
+    LinkReaper(Commands commands, boolean start) {
         this.commands = commands;
         this.links = new Links(commands);
         this.worker = Thread.ofPlatform().name("berth-link-reaper").daemon().unstarted(this::work);
+        if (start) {
+            worker.start();
+        }
+    }
+
+    void start() {
         worker.start();
     }
 
@@ -43,12 +58,13 @@ public final class LinkReaper implements AutoCloseable {
      * that is not there. Deleted at once, in this thread, when the queue is full or the reaper is closed.
      */
     public void delete(String dev) {
-        if (!links.exists(dev)) {
+        long index = ifindex(dev);
+        if (index < 0) {
             return;
         }
         synchronized (this) {
-            if (!closed && (pending.contains(dev) || pending.size() < MAX_PENDING)) {
-                pending.add(dev);
+            if (!closed && (pending.containsKey(dev) || pending.size() < MAX_PENDING)) {
+                pending.put(dev, index);
                 notifyAll();
                 return;
             }
@@ -64,13 +80,13 @@ public final class LinkReaper implements AutoCloseable {
     public boolean awaitGone(String dev, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (this) {
-            while (pending.contains(dev)) {
+            while (pending.containsKey(dev)) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return false;
                 }
                 if (!waitNanos(left)) {
-                    return !pending.contains(dev);
+                    return !pending.containsKey(dev);
                 }
             }
             return true;
@@ -79,7 +95,7 @@ public final class LinkReaper implements AutoCloseable {
 
     /** Names queued or being deleted now (for diagnostics and tests). */
     public synchronized List<String> pending() {
-        return List.copyOf(pending);
+        return List.copyOf(pending.keySet());
     }
 
     /**
@@ -133,7 +149,7 @@ public final class LinkReaper implements AutoCloseable {
 
     private void work() {
         while (true) {
-            List<String> batch;
+            Map<String, Long> batch;
             synchronized (this) {
                 while (pending.isEmpty() && !closed) {
                     try {
@@ -145,27 +161,40 @@ public final class LinkReaper implements AutoCloseable {
                 if (pending.isEmpty()) {
                     return; // closed and nothing left
                 }
-                batch = pending.stream().limit(PER_PROCESS).toList();
+                batch = new LinkedHashMap<>();
+                for (Map.Entry<String, Long> e : pending.entrySet()) {
+                    if (batch.size() == PER_PROCESS) {
+                        break;
+                    }
+                    batch.put(e.getKey(), e.getValue());
+                }
             }
             try {
                 deleteNow(batch);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "deleting host links " + batch.keySet() + " failed", e);
             } finally {
                 synchronized (this) {
-                    batch.forEach(pending::remove);
+                    batch.keySet().forEach(pending::remove);
                     notifyAll();
                 }
             }
         }
     }
 
-    /** One {@code ip -force -batch -} for the batch (it goes on past a failing line); logs what is still there. */
-    private void deleteNow(List<String> batch) {
+    /**
+     * One {@code ip -force -batch -} for the links of the batch still there as queued (same ifindex); it goes on
+     * past a failing line. Logs what is still there afterwards.
+     */
+    private void deleteNow(Map<String, Long> batch) {
         List<String> lines = new ArrayList<>();
-        for (String dev : batch) {
-            if (links.exists(dev)) {
+        List<String> devs = new ArrayList<>();
+        batch.forEach((dev, index) -> {
+            if (ifindex(dev) == index) {
                 lines.add("link del dev " + dev);
+                devs.add(dev);
             }
-        }
+        });
         if (lines.isEmpty()) {
             return;
         }
@@ -177,10 +206,19 @@ public final class LinkReaper implements AutoCloseable {
         } catch (RuntimeException e) {
             why = e.getMessage();
         }
-        List<String> left = batch.stream().filter(links::exists).toList();
+        List<String> left = devs.stream().filter(dev -> ifindex(dev) == batch.get(dev)).toList();
         if (!left.isEmpty()) {
             String reason = why;
             LOG.log(Level.WARNING, () -> "could not delete host links " + left + ": " + reason);
+        }
+    }
+
+    /** The host link's ifindex from sysfs, or -1 if there is no such link. */
+    private static long ifindex(String dev) {
+        try {
+            return Long.parseLong(Files.readString(Path.of("/sys/class/net", dev, "ifindex")).strip());
+        } catch (IOException | NumberFormatException e) {
+            return -1;
         }
     }
 }

@@ -83,4 +83,26 @@ class LinkReaperTest {
         assertFalse(exists(late), "a delete after close must happen before it returns");
         assertEquals(List.of(), reaper.pending());
     }
+
+    @Test
+    void aLinkMadeAgainUnderTheQueuedNameIsLeftAlone() throws Exception {
+        LinkReaper reaper = new LinkReaper(COMMANDS, false);
+        try {
+            String dev = newTap();
+            String before = Files.readString(Path.of("/sys/class/net", dev, "ifindex")).strip();
+            reaper.delete(dev);
+            assertEquals(List.of(dev), reaper.pending());
+            // Someone else deletes it and makes a new link of the same name before the worker runs.
+            COMMANDS.run(List.of("ip", "link", "del", "dev", dev));
+            COMMANDS.run(List.of("ip", "tuntap", "add", "dev", dev, "mode", "tap"));
+            String after = Files.readString(Path.of("/sys/class/net", dev, "ifindex")).strip();
+            assertTrue(!before.equals(after), "the kernel reused ifindex " + before);
+            reaper.start();
+            assertTrue(reaper.drain(Duration.ofSeconds(10)));
+            assertTrue(exists(dev), "the reaper deleted a link it was not given");
+            COMMANDS.run(List.of("ip", "link", "del", "dev", dev));
+        } finally {
+            reaper.close();
+        }
+    }
 }
