@@ -314,6 +314,22 @@ public abstract class ComputeDriverConformance {
         assertTrue(leaks.isEmpty(), () -> "contract 'a failed spawn leaves nothing' broken: " + leaks);
     }
 
+    @Test
+    @DisplayName("a spawn whose VIF the switch does not attach raises and leaves nothing behind")
+    void spawnFailsWhenTheSwitchDoesNotAttach() {
+        requireVifBackend();
+        VifSpec vif = newVif(12);
+        harness.vifs().poisonAttach(vif.portId());
+        InstanceSpec spec = newSpec().withVifs(List.of(vif));
+        assertThrows(DriverException.class, () -> call("spawn", () -> driver().spawn(spec)),
+                "contract 'spawn waits for the switch to attach every VIF (awaitAttached) and fails if it does not'");
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(spec.uuid()),
+                "contract 'a failed spawn leaves nothing': info()");
+        assertEquals("", ovsExternalIds(vif.portId()), "contract 'a failed spawn unplugs what it plugged'");
+        List<String> leaks = LeakCheck.leftovers(List.of(spec.uuid()), List.of(vif.portId()), harness.stateDir());
+        assertTrue(leaks.isEmpty(), () -> "contract 'a failed spawn leaves nothing' broken: " + leaks);
+    }
+
     // ---- unknown ids and idempotent destroy -------------------------------------------------------------
 
     @Test
@@ -452,6 +468,15 @@ public abstract class ComputeDriverConformance {
         return r.stdout().strip();
     }
 
+    /** The ofport ovs-vswitchd gave the port's Interface; 0 when unset or there is no such Interface. */
+    private static long ovsOfport(String portId) {
+        var r = HostCommand.run(Duration.ofSeconds(20), "ovs-vsctl", "--timeout=10", "--bare",
+                "--columns=ofport", "find", "Interface", "external_ids:iface-id=" + portId);
+        assertTrue(r.ok(), () -> "ovs-vsctl: " + r.stderr());
+        String out = r.stdout().strip();
+        return out.matches("-?\\d+") ? Long.parseLong(out) : 0;
+    }
+
     @Test
     @DisplayName("spawn plugs each VIF into OVS with Neutron's external_ids; power off/on keeps it plugged")
     void spawnPlugsVifs() {
@@ -464,10 +489,12 @@ public abstract class ComputeDriverConformance {
                 () -> "contract 'OVS iface-id is the port id': " + ids);
         assertTrue(ids.contains(vif.mac()), () -> "contract 'attached-mac is the VIF MAC': " + ids);
         assertTrue(ids.contains(spec.uuid().toString()), () -> "contract 'vm-uuid is the instance': " + ids);
+        assertTrue(ovsOfport(vif.portId()) > 0, "contract 'spawn returns with every VIF attached (ofport set)'");
         assertEquals(List.of(vif), call("info", () -> driver().info(spec.uuid())).spec().vifs(), "VIFs stored");
         run("power_off", () -> driver().powerOff(spec.uuid(), POWER_OFF_TIMEOUT));
         run("power_on", () -> driver().powerOn(spec.uuid()));
         assertFalse(ovsExternalIds(vif.portId()).isEmpty(), "contract 'power_on re-plugs the VIFs'");
+        assertTrue(ovsOfport(vif.portId()) > 0, "contract 'power_on returns with every VIF attached (ofport set)'");
     }
 
     @Test
@@ -479,6 +506,7 @@ public abstract class ComputeDriverConformance {
         VifSpec vif = newVif(11);
         run("attach", () -> driver().attachInterface(uuid, vif));
         assertFalse(ovsExternalIds(vif.portId()).isEmpty(), "contract 'attach plugs the VIF into OVS'");
+        assertTrue(ovsOfport(vif.portId()) > 0, "contract 'attach returns with the VIF attached (ofport set)'");
         assertTrue(call("info", () -> driver().info(uuid)).spec().vifs().contains(vif), "attached VIF in the spec");
         run("detach", () -> driver().detachInterface(uuid, vif.portId()));
         assertEquals("", ovsExternalIds(vif.portId()), "contract 'detach removes the OVS port'");

@@ -10,11 +10,13 @@ import org.berth.driver.api.VifSpec;
 
 /**
  * The kit's {@link VifPlugger}: delegates to a real one when the run has it, and fails on purpose for ports the
- * test poisoned, so a spawn can be made to fail half way (after the driver created its disk or container).
+ * test poisoned, so a spawn can be made to fail half way (after the driver created its disk or container): either
+ * the plug itself, or only the wait for the switch to attach (the plug is real, the instance may have started).
  */
 public final class PoisonableVifPlugger implements VifPlugger {
     private final Optional<VifPlugger> backend;
     private final Set<String> poisoned = ConcurrentHashMap.newKeySet();
+    private final Set<String> unattachable = ConcurrentHashMap.newKeySet();
 
     PoisonableVifPlugger(Optional<VifPlugger> backend) {
         this.backend = backend;
@@ -23,6 +25,11 @@ public final class PoisonableVifPlugger implements VifPlugger {
     /** Plugging {@code portId} will fail with {@link DriverException.VifFailure}. */
     public void poison(String portId) {
         poisoned.add(portId);
+    }
+
+    /** Plugging {@code portId} works (for real); {@link #awaitAttached} for it fails with VifFailure. */
+    public void poisonAttach(String portId) {
+        unattachable.add(portId);
     }
 
     public boolean hasBackend() {
@@ -49,6 +56,10 @@ public final class PoisonableVifPlugger implements VifPlugger {
 
     @Override
     public void awaitAttached(UUID instance, VifSpec vif) {
+        if (unattachable.contains(vif.portId())) {
+            throw new DriverException.VifFailure(vif.portId(), "the switch did not attach it (conformance kit, on purpose)",
+                    null);
+        }
         backend(vif).awaitAttached(instance, vif);
     }
 

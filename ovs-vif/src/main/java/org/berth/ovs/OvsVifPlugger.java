@@ -146,6 +146,13 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         String dev = vif.devName();
         try {
             db.waitForOfport(dev, config.ofportTimeout());
+        } catch (OvsdbException e) {
+            if (e.kind() != OvsdbException.Kind.TIMEOUT) {
+                throw translate(vif, "attach " + dev, e);
+            }
+            // vswitchd too slow (the server-side wait ran out) or ovsdb-server not answering: at most both bounds
+            throw new DriverException.OperationTimedOut("attach " + dev + " (vif " + vif.portId() + ")",
+                    config.ofportTimeout().plus(config.rpcTimeout()), e.getMessage());
         } catch (RuntimeException e) {
             throw translate(vif, "attach " + dev, e);
         }
@@ -179,9 +186,12 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         return reaper.drain(timeout);
     }
 
-    /** A device name is only created again once the reaper has deleted its previous link. */
+    /**
+     * A device the reaper still holds is taken back (then reused or replaced like any existing device), or, when it
+     * is being deleted right now, waited for.
+     */
     private void awaitReaped(String dev) {
-        if (!reaper.awaitGone(dev, config.commandTimeout())) {
+        if (!reaper.reclaim(dev, config.commandTimeout())) {
             throw new DriverException.OperationTimedOut("wait for the deletion of the previous " + dev,
                     config.commandTimeout(), "the link is still being deleted");
         }
@@ -217,9 +227,13 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         return new VswitchDb.PortSpec(vif.bridge(), dev, ids, vif.vlan(), OptionalInt.of(vif.mtu()));
     }
 
-    /** Attached, with Berth's keys; keys others add (OVN's {@code ovn-installed}) do not make it a different port. */
+    /**
+     * In place with Berth's keys: attached, or committed and not yet attached (ofport unset; a repeated plug before
+     * vswitchd got to it must not replace it); a failed attach (ofport -1) is not. Keys others add (OVN's
+     * {@code ovn-installed}) do not make it a different port.
+     */
     private static boolean isPlugged(Optional<VswitchDb.InterfaceRow> row, VswitchDb.PortSpec spec) {
-        return row.isPresent() && row.get().ofport() > 0
+        return row.isPresent() && row.get().ofport() >= 0
                 && row.get().externalIds().entrySet().containsAll(spec.externalIds().entrySet());
     }
 
@@ -248,11 +262,11 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         return switch (e) {
             case DriverException d -> d;
             case OvsdbException o when o.kind() == OvsdbException.Kind.TIMEOUT ->
-                    new DriverException.OperationTimedOut(what + " (vif " + vif.portId() + ")",
-                            o.getMessage().contains("attach") ? config.ofportTimeout() : config.rpcTimeout(),
+                    new DriverException.OperationTimedOut(what + " (vif " + vif.portId() + ")", config.rpcTimeout(),
                             o.getMessage());
             case OvsdbException o when o.kind() == OvsdbException.Kind.DISCONNECTED ->
-                    new DriverException.BackendUnavailable("ovsdb-server", what + ": " + o.getMessage(), o);
+                    new DriverException.BackendUnavailable("ovsdb-server", what + " (vif " + vif.portId() + "): "
+                            + o.getMessage(), o);
             case CommandFailed c when c.timedOut() ->
                     new DriverException.OperationTimedOut(what + " (vif " + vif.portId() + ")",
                             config.commandTimeout(), c.getMessage());

@@ -114,8 +114,22 @@ final class ReferenceDriver implements ComputeDriver {
     }
 
     private void start(Instance i) {
-        for (int n = 0; n < i.spec.vifs().size(); n++) {
-            ctx.vifPlugger().orElseThrow().plugTap(i.spec.uuid(), i.spec.vifs().get(n));
+        List<VifSpec> plugged = new ArrayList<>();
+        try {
+            for (VifSpec vif : i.spec.vifs()) {
+                ctx.vifPlugger().orElseThrow().plugTap(i.spec.uuid(), vif);
+                plugged.add(vif);
+            }
+            plugged.forEach(vif -> ctx.vifPlugger().orElseThrow().awaitAttached(i.spec.uuid(), vif));
+        } catch (RuntimeException e) {
+            for (VifSpec vif : plugged) {
+                try {
+                    ctx.vifPlugger().orElseThrow().unplug(i.spec.uuid(), vif);
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
         }
         i.state = PowerState.RUNNING;
         appendConsole(i.spec.uuid(), "REFERENCE-BOOTED " + Instant.now() + "\n");
@@ -275,6 +289,12 @@ final class ReferenceDriver implements ComputeDriver {
             throw new DriverException.InvalidInstanceState(uuid, "attach interface", i.state);
         }
         ctx.vifPlugger().orElseThrow().plugTap(uuid, vif);
+        try {
+            ctx.vifPlugger().orElseThrow().awaitAttached(uuid, vif);
+        } catch (RuntimeException e) {
+            ctx.vifPlugger().orElseThrow().unplug(uuid, vif);
+            throw e;
+        }
         var vifs = new ArrayList<>(i.spec.vifs());
         vifs.add(vif);
         i.spec = i.spec.withVifs(vifs);

@@ -91,7 +91,23 @@ final class Domains {
             }
             return null;
         });
-        awaitAttached(spec.uuid(), spec.vifs());
+        try {
+            awaitAttached(spec.uuid(), spec.vifs());
+        } catch (RuntimeException e) {
+            // As Nova with vif_plugging_is_fatal: a guest whose VIFs the switch did not attach is not left running.
+            try {
+                session.call(operation, spec.uuid(), c -> {
+                    Domain d = lookup(c, spec.uuid());
+                    if (d.isActive() == 1) {
+                        d.destroy();
+                    }
+                    return null;
+                });
+            } catch (RuntimeException stop) {
+                e.addSuppressed(stop);
+            }
+            throw e;
+        }
     }
 
     /**

@@ -1,8 +1,8 @@
 package org.berth.agent.api;
 
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -12,8 +12,18 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 
-/** Bounds the request body: an oversized one gets 413 with the usual JSON error and request id, then a close. */
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Bounds the request body: an oversized one gets 413 with the usual JSON error and request id, then a lingering
+ * close: the answer is followed by a half-close (FIN), the rest of the body the client is still sending is read and
+ * dropped (the aggregator discards it), and the connection is closed after {@link #LINGER}. Closing at once, with
+ * unread body bytes in the socket, makes the kernel answer with a reset that can destroy the 413 before the client
+ * reads it ("header parser received no bytes").
+ */
 final class BoundedAggregator extends HttpObjectAggregator {
+    static final Duration LINGER = Duration.ofSeconds(2);
     private final int max;
 
     BoundedAggregator(int max) {
@@ -31,6 +41,14 @@ final class BoundedAggregator extends HttpObjectAggregator {
         resp.headers().set(ApiHandler.REQUEST_ID, ApiHandler.newRequestId());
         HttpUtil.setContentLength(resp, r.body().length);
         HttpUtil.setKeepAlive(resp, false);
-        ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
+        ctx.channel().config().setAutoRead(true);
+        ctx.writeAndFlush(resp).addListener(written -> {
+            if (written.isSuccess() && ctx.channel() instanceof DuplexChannel duplex) {
+                duplex.shutdownOutput();
+                ctx.executor().schedule(() -> ctx.close(), LINGER.toMillis(), TimeUnit.MILLISECONDS);
+            } else {
+                ctx.close();
+            }
+        });
     }
 }

@@ -7,7 +7,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -17,7 +19,9 @@ import java.util.logging.Logger;
  * takes every queued name at once and deletes them with one {@code ip -force -batch -} process per
  * {@value #PER_PROCESS} names.
  *
- * <p>A queued name stays reserved until its link is gone: {@link #awaitGone} lets a plug of the same device wait.
+ * <p>A queued name stays reserved until its link is gone or taken back: {@link #reclaim} lets a plug of the same
+ * device take a link the worker has not started on (it is reused, no delete and re-create), or wait for the batch
+ * that is deleting it.
  * Bounded: at most {@value #MAX_PENDING} names wait; past that {@link #delete} deletes in the caller's thread
  * (back-pressure instead of growth). {@link #close} waits, bounded, until the queue is empty. A link that cannot be
  * deleted is logged with iproute2's reason and released (a later plug finds and reuses or replaces it). The link's
@@ -32,6 +36,8 @@ public final class LinkReaper implements AutoCloseable {
     private final Commands commands;
     /** Name to ifindex of each link queued or being deleted; guarded by {@code this}. */
     private final Map<String, Long> pending = new LinkedHashMap<>();
+    /** The names of {@link #pending} the worker is deleting now; guarded by {@code this}. */
+    private final Set<String> inFlight = new HashSet<>();
     private final Thread worker;
     private boolean closed;
 
@@ -53,6 +59,11 @@ public final class LinkReaper implements AutoCloseable {
         worker.start();
     }
 
+    /** Tests: queues a name that no link has (the worker skips it), to fill the queue without real links. */
+    synchronized void queueForTest(String name) {
+        pending.put(name, -2L);
+    }
+
     /**
      * Queues host link {@code dev} (for a veth, both ends) for deletion and returns. Nothing is queued for a link
      * that is not there. Deleted at once, in this thread, when the queue is full or the reaper is closed.
@@ -63,7 +74,8 @@ public final class LinkReaper implements AutoCloseable {
             return;
         }
         synchronized (this) {
-            if (!closed && (pending.containsKey(dev) || pending.size() < MAX_PENDING)) {
+            boolean workerGone = worker.getState() == Thread.State.TERMINATED;
+            if (!closed && !workerGone && (pending.containsKey(dev) || pending.size() < MAX_PENDING)) {
                 pending.put(dev, index);
                 notifyAll();
                 return;
@@ -73,19 +85,23 @@ public final class LinkReaper implements AutoCloseable {
     }
 
     /**
-     * Waits until {@code dev} is no longer queued or being deleted; returns at once for a name that is not.
+     * Frees the name {@code dev} for a new plug: a link still waiting in the queue is taken out of it (it stays on
+     * the host for the caller to reuse or replace); a link the worker is deleting now is waited for. Returns at once
+     * for a name that is not pending.
      *
-     * @return false if it was still pending after {@code timeout}
+     * @return false if the worker was still deleting it after {@code timeout}
      */
-    public boolean awaitGone(String dev, Duration timeout) {
+    public boolean reclaim(String dev, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (this) {
+            if (pending.containsKey(dev) && !inFlight.contains(dev)) {
+                pending.remove(dev);
+                notifyAll();
+                return true;
+            }
             while (pending.containsKey(dev)) {
                 long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return false;
-                }
-                if (!waitNanos(left)) {
+                if (left <= 0 || !waitNanos(left)) {
                     return !pending.containsKey(dev);
                 }
             }
@@ -147,6 +163,7 @@ public final class LinkReaper implements AutoCloseable {
         }
     }
 
+    /** The worker: private, so an interrupt is no stop signal (only {@link #close} is); no batch failure ends it. */
     private void work() {
         while (true) {
             Map<String, Long> batch;
@@ -155,7 +172,7 @@ public final class LinkReaper implements AutoCloseable {
                     try {
                         wait();
                     } catch (InterruptedException e) {
-                        return;
+                        // not ours to stop on: close() sets closed
                     }
                 }
                 if (pending.isEmpty()) {
@@ -168,14 +185,16 @@ public final class LinkReaper implements AutoCloseable {
                     }
                     batch.put(e.getKey(), e.getValue());
                 }
+                inFlight.addAll(batch.keySet());
             }
             try {
                 deleteNow(batch);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 LOG.log(Level.WARNING, "deleting host links " + batch.keySet() + " failed", e);
             } finally {
                 synchronized (this) {
-                    batch.keySet().forEach(pending::remove);
+                    batch.forEach(pending::remove); // only if not queued again since with a new ifindex
+                    inFlight.clear();
                     notifyAll();
                 }
             }
