@@ -23,7 +23,7 @@ enum Feature {
     SUSPEND("suspend / resume", Capability.SUSPEND, "suspendResume"),
     CONSOLE_LOG("console log", Capability.CONSOLE_LOG, "consoleLogBounded", "consoleLogLimits"),
     SNAPSHOT("snapshot", Capability.SNAPSHOT, "snapshotSpawnsAgain"),
-    VIF_PLUG("VIFs plugged into OVS at spawn", null, "spawnPlugsVifs"),
+    VIF_PLUG("VIFs plugged into OVS and attached at spawn", null, "spawnPlugsVifs", "spawnFailsWhenTheSwitchDoesNotAttach"),
     INTERFACE_HOTPLUG("attach / detach interface", Capability.INTERFACE_HOTPLUG, "attachDetachInterface"),
     RESOURCES("host resources", null, "resources"),
     LIFECYCLE_EVENTS("lifecycle events", Capability.LIFECYCLE_EVENTS, "lifecycleEvents", "lifecycleEventsExact"),
