@@ -254,6 +254,33 @@ public abstract class ComputeDriverConformance {
     }
 
     @Test
+    @DisplayName("list() returns only the instances of the context's owner; a driver of another owner does not see them")
+    void listIsScopedToTheOwner() throws IOException {
+        UUID uuid = spawnRunning().uuid();
+        Path dir = Files.createTempDirectory(harness.stateDir().getParent(), "other-owner-");
+        try {
+            var context = new DriverContext(Harness.config("berth.driver.", provider().name()), harness.images(),
+                    Optional.of(harness.vifs()), EventSink.DISCARD, Files.createDirectories(dir.resolve("state")),
+                    Harness.OWNER + "-other");
+            ComputeDriver other = call("create", () -> provider().create(context));
+            try {
+                List<InstanceInfo> theirs = call("list", other::list);
+                assertTrue(theirs.stream().noneMatch(i -> i.uuid().equals(uuid)), () -> "contract 'list() shows only "
+                        + "the context owner's instances': owner " + context.owner() + " listed " + uuid + " of "
+                        + Harness.OWNER);
+            } finally {
+                other.close();
+            }
+            assertTrue(call("list", () -> driver().list()).stream().anyMatch(i -> i.uuid().equals(uuid)),
+                    "contract 'list() shows the context owner's instances'");
+        } finally {
+            try (Stream<Path> walk = Files.walk(dir)) {
+                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    @Test
     @DisplayName("spawn with power_on=false leaves the instance SHUTDOWN, power_on starts it")
     void spawnPoweredOff() {
         InstanceSpec spec = newSpec().withPowerOn(false);

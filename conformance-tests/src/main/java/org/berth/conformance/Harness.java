@@ -28,6 +28,12 @@ import org.berth.image.ManifestImageStore;
  * JVM and closed at exit, because connecting to a backend is slow and tests are many.
  */
 public final class Harness implements AutoCloseable {
+    /**
+     * The {@link DriverContext#owner()} of the kit's drivers: a conformance run on a host where an agent runs (owner
+     * {@link DriverContext#DEFAULT_OWNER}) neither shows its instances to the agent nor sees the agent's.
+     */
+    public static final String OWNER = "berth-conformance";
+
     private static final Map<String, Harness> OPEN = new ConcurrentHashMap<>();
 
     static {
@@ -55,7 +61,8 @@ public final class Harness implements AutoCloseable {
         Path built = Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
         images = ManifestImageStore.open(List.of(built), root.resolve("images"));
         vifs = new PoisonableVifPlugger(vifBackend);
-        driver = provider.create(new DriverContext(config("berth.driver.", provider.name()), images, Optional.of(vifs), events, stateDir));
+        driver = provider.create(new DriverContext(config("berth.driver.", provider.name()), images, Optional.of(vifs),
+                events, stateDir, OWNER));
         info = driver.describe();
     }
 

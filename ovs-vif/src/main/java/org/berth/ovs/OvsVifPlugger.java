@@ -12,6 +12,7 @@ import org.berth.ovs.ovsdb.OvsdbEndpoint;
 import org.berth.ovs.ovsdb.OvsdbException;
 import org.berth.ovs.ovsdb.VswitchDb;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -42,6 +43,8 @@ import java.util.regex.Pattern;
  */
 public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
     private static final Pattern IF_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,14}");
+    /** Where the reaper notes devices it has still to delete, so a crash leaks none (tmpfs: a reboot clears it). */
+    static final Path REAPER_JOURNAL = Path.of("/run/berth/vif-reaper");
 
     private final OvsVifConfig config;
     private final OvsdbClient client;
@@ -56,7 +59,7 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         this.client = client;
         this.db = new VswitchDb(client);
         this.links = new Links(new Commands(config.commandTimeout()));
-        this.reaper = new LinkReaper(new Commands(config.commandTimeout()));
+        this.reaper = new LinkReaper(new Commands(config.commandTimeout()), REAPER_JOURNAL);
         for (int i = 0; i < portLocks.length; i++) {
             portLocks[i] = new Object();
         }

@@ -14,6 +14,7 @@ import org.berth.driver.api.Capability;
  */
 enum Feature {
     SPAWN("spawn, info, list", null, "spawnInfoList", "spawnPoweredOff", "spawnDuplicate"),
+    OWNER("list() shows only the context owner's instances", null, "listIsScopedToTheOwner"),
     FAILED_SPAWN("a failed spawn leaves nothing", null, "spawnUnknownImage", "spawnWrongFormat", "spawnFailsHalfWay"),
     DESTROY("destroy (idempotent), unknown ids", null, "unknownInstance", "destroyTwice"),
     POWER("power off / power on", null, "powerOffOn"),

@@ -86,7 +86,10 @@ public interface ComputeDriver extends AutoCloseable {
     /** The power state and stored spec, read from the backend. */
     InstanceInfo info(UUID uuid);
 
-    /** All of Berth's instances of this driver (and only those), read from the backend. */
+    /**
+     * Berth's instances of this driver that carry the context's {@link DriverContext#owner() owner} (and only those),
+     * read from the backend. Host-wide figures ({@link #resources()}) still count every Berth instance on the host.
+     */
     List<InstanceInfo> list();
 
     /**
@@ -120,7 +123,7 @@ public interface ComputeDriver extends AutoCloseable {
     default void replugVifs(UUID uuid) {
     }
 
-    /** Raw host capacity and this driver's usage (sum of its instances' flavors). */
+    /** Raw host capacity and this driver's usage: the flavors of every Berth instance of it on the host, whoever owns it. */
     HostResources resources();
 
     /** Releases connections and threads. Instances keep running. Idempotent. */

@@ -122,4 +122,25 @@ class RecordsTest {
         assertEquals("unpause found RUNNING", described);
         assertTrue(e.getMessage().contains(uuid.toString()) && e.getMessage().contains("RUNNING"));
     }
+
+    @Test
+    void driverContextOwnerIsValidatedAndScopesInstances() {
+        // The context only holds the store: a proxy that refuses every call is enough.
+        ImageStore images = (ImageStore) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {ImageStore.class}, (proxy, method, args) -> {
+                    throw new UnsupportedOperationException(method.getName());
+                });
+        java.nio.file.Path dir = java.nio.file.Path.of("/tmp");
+        var ctx = new DriverContext(DriverConfig.empty("x"), images, Optional.empty(), EventSink.DISCARD, dir);
+        assertEquals(DriverContext.DEFAULT_OWNER, ctx.owner());
+        assertTrue(ctx.owns(null) && ctx.owns("") && ctx.owns("berth"), "no owner mark is the default owner's");
+        var kit = ctx.withOwner("berth-conformance");
+        assertTrue(kit.owns("berth-conformance"));
+        assertTrue(!kit.owns(null) && !kit.owns("berth"), "the default owner's instances are not the kit's");
+        for (String bad : List.of("", "Agent", "-x", "a b", "x".repeat(64), "a/b")) {
+            var e = assertThrows(IllegalArgumentException.class, () -> ctx.withOwner(bad), bad);
+            assertTrue(e.getMessage().startsWith("context.owner: "), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> ctx.withOwner(null));
+    }
 }

@@ -23,11 +23,13 @@ final class ContainerFactory {
 
     private final Engine engine;
     private final DockerSettings settings;
+    private final String owner;
     private volatile int hostCpus;
 
-    ContainerFactory(Engine engine, DockerSettings settings) {
+    ContainerFactory(Engine engine, DockerSettings settings, String owner) {
         this.engine = engine;
         this.settings = settings;
+        this.owner = owner;
     }
 
     /** Creates the stopped container and returns its id. */
@@ -49,7 +51,7 @@ final class ContainerFactory {
                 .withLogConfig(new LogConfig(LogConfig.LoggingType.JSON_FILE, Map.of("max-size", "10m", "max-file", "2")));
         var cmd = engine.client().createContainerCmd(engineImageId)
                 .withName(spec.backendName())
-                .withLabels(SpecLabels.of(spec))
+                .withLabels(SpecLabels.of(spec, owner))
                 .withHostConfig(host);
         String command = spec.property(InstanceSpec.COMMAND, image.property(InstanceSpec.COMMAND, ""));
         if (!command.isBlank()) {

@@ -46,7 +46,7 @@ final class DockerDriver implements ComputeDriver {
         this.ctx = ctx;
         this.images = new ImageLoader(engine, ctx.images());
         this.vifs = new Vifs(ctx.vifPlugger(), ctx.stateDir());
-        this.factory = new ContainerFactory(engine, settings);
+        this.factory = new ContainerFactory(engine, settings, ctx.owner());
         this.power = new PowerControl(engine, vifs, settings.stopTimeout());
         this.console = new ConsoleTail(engine);
         this.snapshots = new Snapshotter(engine, ctx.images(), ctx.stateDir(), settings.callTimeout());
@@ -197,6 +197,11 @@ final class DockerDriver implements ComputeDriver {
 
     @Override
     public List<InstanceInfo> list() {
+        return listAll(true);
+    }
+
+    /** Berth's containers on the host: this context's owner's only, or ({@code mine} false) everyone's. */
+    private List<InstanceInfo> listAll(boolean mine) {
         List<Container> containers = engine.call("list", null, () -> engine.client().listContainersCmd()
                 .withShowAll(true).withLabelFilter(List.of(SpecLabels.UUID_LABEL)).exec());
         List<InstanceInfo> out = new ArrayList<>();
@@ -204,6 +209,9 @@ final class DockerDriver implements ComputeDriver {
             var spec = SpecLabels.from(c.getLabels());
             if (spec.isEmpty() || !isNamed(c, spec.get())) {
                 continue; // labelled by someone else, or damaged: not an instance we can describe
+            }
+            if (mine && !ctx.owns(c.getLabels().get(SpecLabels.OWNER_LABEL))) {
+                continue; // another Berth user's on this host (a conformance run beside the agent)
             }
             out.add(new InstanceInfo(spec.get().uuid(), PowerStates.of(c.getState(), false),
                     vifs.current(spec.get()), c.getId()));
@@ -272,7 +280,7 @@ final class DockerDriver implements ComputeDriver {
 
     @Override
     public HostResources resources() {
-        return host.resources(list());
+        return host.resources(listAll(false));
     }
 
     private InstanceSpec spec(InspectContainerResponse c) {

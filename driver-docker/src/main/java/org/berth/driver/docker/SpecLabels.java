@@ -23,14 +23,17 @@ final class SpecLabels {
     static final String UUID_LABEL = "org.berth.uuid";
     static final String SPEC_LABEL = "org.berth.spec";
     static final String IMAGE_LABEL = "org.berth.image_id";
+    /** {@link org.berth.driver.api.DriverContext#owner()} of the driver that created the container. */
+    static final String OWNER_LABEL = "org.berth.owner";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private SpecLabels() {
     }
 
-    static Map<String, String> of(InstanceSpec spec) {
-        return Map.of(UUID_LABEL, spec.uuid().toString(), SPEC_LABEL, toJson(spec), IMAGE_LABEL, spec.imageId());
+    static Map<String, String> of(InstanceSpec spec, String owner) {
+        return Map.of(UUID_LABEL, spec.uuid().toString(), SPEC_LABEL, toJson(spec), IMAGE_LABEL, spec.imageId(),
+                OWNER_LABEL, owner);
     }
 
     /** The spec from labels, or empty when the labels are not Berth's (or are damaged). */

@@ -70,7 +70,8 @@ class MappingTest {
         var spec = new InstanceSpec(UUID.randomUUID(), "web-1", new Flavor("m1.small", 2, 2048, 20, 1, 512),
                 UUID.randomUUID().toString(), List.of(vif, VifSpec.of(UUID.randomUUID().toString(), "fa:16:3e:00:00:02")),
                 Map.of(InstanceSpec.COMMAND, "sh\n-c\necho \"hi\" ü", "env", "A=1"), false);
-        assertEquals(Optional.of(spec), SpecLabels.from(SpecLabels.of(spec)));
+        assertEquals(Optional.of(spec), SpecLabels.from(SpecLabels.of(spec, "berth")));
+        assertEquals("agent-1", SpecLabels.of(spec, "agent-1").get(SpecLabels.OWNER_LABEL));
         assertEquals(Optional.empty(), SpecLabels.from(Map.of(SpecLabels.UUID_LABEL, "x", SpecLabels.SPEC_LABEL, "{")));
         assertEquals(Optional.empty(), SpecLabels.from(Map.of()));
     }

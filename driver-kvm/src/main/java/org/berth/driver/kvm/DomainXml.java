@@ -29,13 +29,14 @@ final class DomainXml {
     private DomainXml() {
     }
 
-    static String build(InstanceSpec spec, KvmConfig.VirtType virtType, Layout layout, boolean withVifs) {
+    /** The domain of {@code spec}; {@code owner} (the driver context's) goes on Berth's metadata element. */
+    static String build(InstanceSpec spec, String owner, KvmConfig.VirtType virtType, Layout layout, boolean withVifs) {
         Document doc = Xml.newDocument();
         Element domain = Xml.child(doc, "domain", "type", virtType.domainType());
         Xml.text(domain, "name", spec.backendName());
         Xml.text(domain, "uuid", spec.uuid().toString());
         Xml.text(domain, "title", spec.name());
-        SpecXml.write(Xml.child(domain, "metadata"), spec);
+        SpecXml.write(Xml.child(domain, "metadata"), spec).setAttribute(SpecXml.OWNER, owner);
         Xml.text(domain, "memory", Integer.toString(spec.flavor().memoryMb()), "unit", "MiB");
         Xml.text(domain, "vcpu", Integer.toString(spec.flavor().vcpus()));
 

@@ -27,12 +27,15 @@ final class Domains {
     final InstanceFiles files;
     final KvmConfig config;
     final Optional<VifPlugger> plugger;
+    /** Stamped on every domain this driver defines ({@link DriverContext#owner()}). */
+    final String owner;
 
     Domains(LibvirtSession session, InstanceFiles files, KvmConfig config, DriverContext context) {
         this.session = session;
         this.files = files;
         this.config = config;
         this.plugger = context.vifPlugger();
+        this.owner = context.owner();
     }
 
     static Domain lookup(Connect c, UUID uuid) throws LibvirtException {
@@ -73,7 +76,7 @@ final class Domains {
 
     /** Defines (or redefines) the persistent domain from the spec. */
     void define(InstanceSpec spec, DomainXml.Layout layout) {
-        String xml = DomainXml.build(spec, config.virtType(), layout, plugger.isPresent());
+        String xml = DomainXml.build(spec, owner, config.virtType(), layout, plugger.isPresent());
         session.call("define domain", spec.uuid(), c -> c.domainDefineXML(xml));
     }
 
@@ -155,10 +158,14 @@ final class Domains {
         Element domain = doc.getDocumentElement();
         Element old = Xml.first(domain, SpecXml.NS, "instance");
         Element metadata = old != null ? (Element) old.getParentNode() : Xml.child(domain, "metadata");
+        String owner = old != null && old.hasAttribute(SpecXml.OWNER) ? old.getAttribute(SpecXml.OWNER) : null;
         if (old != null) {
             metadata.removeChild(old);
         }
-        SpecXml.write(metadata, spec);
+        Element written = SpecXml.write(metadata, spec);
+        if (owner != null) {
+            written.setAttribute(SpecXml.OWNER, owner); // the owner stays whoever created the domain
+        }
         c.domainDefineXML(Xml.write(doc));
         files.writeSpec(spec);
     }

@@ -197,6 +197,11 @@ final class KvmDriver implements ComputeDriver {
 
     @Override
     public List<InstanceInfo> list() {
+        return listAll(true);
+    }
+
+    /** Berth's domains on the host: this context's owner's only, or ({@code mine} false) everyone's. */
+    private List<InstanceInfo> listAll(boolean mine) {
         return session.call("list instances", null, c -> {
             Set<String> names = new LinkedHashSet<>();
             for (int id : c.listDomains()) {
@@ -215,7 +220,11 @@ final class KvmDriver implements ComputeDriver {
                 try {
                     UUID uuid = UUID.fromString(name.substring("berth-".length()));
                     Domain d = c.domainLookupByName(name);
-                    InstanceSpec spec = SpecXml.read(d.getXMLDesc(Domains.XML_INACTIVE)).orElse(null);
+                    String xml = d.getXMLDesc(Domains.XML_INACTIVE);
+                    InstanceSpec spec = SpecXml.read(xml).orElse(null);
+                    if (mine && !context.owns(SpecXml.owner(xml))) {
+                        continue; // another Berth user's on this host (a conformance run beside the agent)
+                    }
                     if (spec != null && spec.uuid().equals(uuid)) {
                         result.add(new InstanceInfo(uuid, PowerStates.of(d), spec, name));
                     }
@@ -265,7 +274,7 @@ final class KvmDriver implements ComputeDriver {
         long memory = 0;
         long disk = 0;
         int running = 0;
-        for (InstanceInfo i : list()) {
+        for (InstanceInfo i : listAll(false)) {
             var f = i.spec().flavor();
             vcpus += f.vcpus();
             memory += f.memoryMb();

@@ -23,6 +23,8 @@ import org.w3c.dom.NodeList;
  */
 final class SpecXml {
     static final String NS = "https://berth.org/xmlns/instance/1";
+    /** Attribute of the instance element: the {@code DriverContext.owner()} of the driver that defined the domain. */
+    static final String OWNER = "owner";
     private static final String P = "berth:";
 
     private SpecXml() {
@@ -68,10 +70,19 @@ final class SpecXml {
 
     /** The spec in a domain XML's {@code <metadata>} (or a stored spec document), or empty when there is none. */
     static Optional<InstanceSpec> read(String xml) {
+        return root(xml).map(SpecXml::read);
+    }
+
+    /** The owner on Berth's metadata element; empty when there is none (a domain defined before owners). */
+    static String owner(String xml) {
+        return root(xml).map(r -> r.getAttribute(OWNER)).orElse("");
+    }
+
+    private static Optional<Element> root(String xml) {
         Element doc = Xml.parse(xml).getDocumentElement();
         Element root = NS.equals(doc.getNamespaceURI()) && "instance".equals(doc.getLocalName())
                 ? doc : Xml.first(doc, NS, "instance");
-        return root == null ? Optional.empty() : Optional.of(read(root));
+        return Optional.ofNullable(root);
     }
 
     static InstanceSpec read(Element root) {

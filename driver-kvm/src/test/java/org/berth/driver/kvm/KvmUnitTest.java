@@ -80,7 +80,7 @@ class KvmUnitTest {
         var layout = new DomainXml.Layout(dir.resolve("disk"), dir.resolve("disk.eph0"), dir.resolve("disk.swap"),
                 dir.resolve("kernel"), dir.resolve("initrd"), spec.property("os_command_line", ""),
                 dir.resolve("console.log"));
-        String xml = DomainXml.build(spec, KvmConfig.VirtType.QEMU, layout, true);
+        String xml = DomainXml.build(spec, "agent-7", KvmConfig.VirtType.QEMU, layout, true);
         Element domain = Xml.parse(xml).getDocumentElement();
         assertEquals("qemu", domain.getAttribute("type"));
         assertEquals(3, domain.getElementsByTagName("disk").getLength(), "no injected disk");
@@ -95,13 +95,14 @@ class KvmUnitTest {
         assertEquals(spec.vifs().getFirst().devName(),
                 ((Element) nic.getElementsByTagName("target").item(0)).getAttribute("dev"));
         assertEquals(spec, SpecXml.read(xml).orElseThrow(), "metadata carries the spec, control characters too");
+        assertEquals("agent-7", SpecXml.owner(xml), "metadata carries the owner");
     }
 
     @Test
     void noPluggerMeansNoNic() {
         InstanceSpec spec = hostileSpec();
         var layout = new DomainXml.Layout(Path.of("/d"), null, null, null, null, null, Path.of("/c"));
-        Element domain = Xml.parse(DomainXml.build(spec, KvmConfig.VirtType.QEMU, layout, false))
+        Element domain = Xml.parse(DomainXml.build(spec, "berth", KvmConfig.VirtType.QEMU, layout, false))
                 .getDocumentElement();
         assertEquals(0, domain.getElementsByTagName("interface").getLength());
         assertEquals(1, domain.getElementsByTagName("boot").getLength());

@@ -5,9 +5,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.logging.Level;
@@ -26,10 +26,17 @@ import java.util.logging.Logger;
  * (back-pressure instead of growth). {@link #close} waits, bounded, until the queue is empty. A link that cannot be
  * deleted is logged with iproute2's reason and released (a later plug finds and reuses or replaces it). The link's
  * ifindex is noted when it is queued: a link of that name made since by someone else is left alone.
+ *
+ * <p>With a journal directory, every queued name is also noted there (a file named after the link, its ifindex
+ * inside) until the link is gone or taken back. A process killed before its worker got to a link leaves the note;
+ * the next reaper on the host queues the links of notes older than {@link #RECOVER_AFTER} whose ifindex still
+ * matches, so a crash leaks no tap (the journal lives under {@code /run}: a host reboot clears both).
  */
 public final class LinkReaper implements AutoCloseable {
     static final int MAX_PENDING = 1024;
     static final int PER_PROCESS = 32;
+    /** A note younger than this may belong to a live reaper (of another process on the host): left to it. */
+    static final Duration RECOVER_AFTER = Duration.ofSeconds(5);
     private static final Logger LOG = Logger.getLogger(LinkReaper.class.getName());
 
     private final Links links;
@@ -39,19 +46,92 @@ public final class LinkReaper implements AutoCloseable {
     /** The names of {@link #pending} the worker is deleting now; guarded by {@code this}. */
     private final Set<String> inFlight = new HashSet<>();
     private final Thread worker;
+    /** Where queued names are noted until their link is gone, or null for no journal. */
+    private final Path journal;
     private boolean closed;
 
+    /** A reaper without a journal (what it has queued is lost if the process dies). */
     public LinkReaper(Commands commands) {
-        this(commands, true);
+        this(commands, null, true);
+    }
+
+    /** A reaper noting queued names in {@code journal}, after taking over the old notes of dead reapers there. */
+    public LinkReaper(Commands commands, Path journal) {
+        this(commands, journal, true);
+    }
+
+    LinkReaper(Commands commands, boolean start) {
+        this(commands, null, start);
     }
 
     /** With {@code start} false the worker waits for {@link #start()} (tests order the steps this way). */
-    LinkReaper(Commands commands, boolean start) {
+    LinkReaper(Commands commands, Path journal, boolean start) {
         this.commands = commands;
         this.links = new Links(commands);
+        this.journal = journal == null ? null : openJournal(journal);
         this.worker = Thread.ofPlatform().name("berth-link-reaper").daemon().unstarted(this::work);
+        recover();
         if (start) {
             worker.start();
+        }
+    }
+
+    private static Path openJournal(Path dir) {
+        try {
+            return Files.createDirectories(dir);
+        } catch (IOException e) {
+            LOG.warning(() -> "link reaper: no journal at " + dir + " (" + e.getMessage()
+                    + "); links queued when the process dies are not deleted later");
+            return null;
+        }
+    }
+
+    /** Queues the links of notes older than {@link #RECOVER_AFTER} that still have the noted ifindex. */
+    private void recover() {
+        if (journal == null) {
+            return;
+        }
+        long cutoff = System.currentTimeMillis() - RECOVER_AFTER.toMillis();
+        try (var notes = Files.list(journal)) {
+            for (Path note : notes.toList()) {
+                String dev = note.getFileName().toString();
+                try {
+                    if (Files.getLastModifiedTime(note).toMillis() > cutoff) {
+                        continue; // maybe a live reaper's
+                    }
+                    long noted = Long.parseLong(Files.readString(note).strip());
+                    if (noted > 0 && ifindex(dev) == noted) {
+                        pending.put(dev, noted);
+                        LOG.info(() -> "link reaper: deleting " + dev + ", left queued by a process that ended");
+                    } else {
+                        Files.deleteIfExists(note);
+                    }
+                } catch (IOException | NumberFormatException e) {
+                    forget(dev);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warning(() -> "link reaper: cannot read journal " + journal + ": " + e.getMessage());
+        }
+    }
+
+    private void note(String dev, long index) {
+        if (journal != null && !dev.contains("/") && !dev.startsWith(".")) {
+            try {
+                Files.writeString(journal.resolve(dev), Long.toString(index));
+            } catch (IOException e) {
+                LOG.warning(() -> "link reaper: cannot note " + dev + " in " + journal + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private void forget(String dev) {
+        if (journal != null) {
+            try {
+                Files.deleteIfExists(journal.resolve(dev));
+            } catch (IOException e) {
+                LOG.warning(() -> "link reaper: cannot remove the note of " + dev + ": " + e.getMessage());
+            }
         }
     }
 
@@ -73,6 +153,7 @@ public final class LinkReaper implements AutoCloseable {
         if (index < 0) {
             return;
         }
+        note(dev, index);
         synchronized (this) {
             boolean workerGone = worker.getState() == Thread.State.TERMINATED;
             if (!closed && !workerGone && (pending.containsKey(dev) || pending.size() < MAX_PENDING)) {
@@ -81,7 +162,11 @@ public final class LinkReaper implements AutoCloseable {
                 return;
             }
         }
-        links.delete(dev);
+        try {
+            links.delete(dev);
+        } finally {
+            forget(dev);
+        }
     }
 
     /**
@@ -96,6 +181,7 @@ public final class LinkReaper implements AutoCloseable {
         synchronized (this) {
             if (pending.containsKey(dev) && !inFlight.contains(dev)) {
                 pending.remove(dev);
+                forget(dev);
                 notifyAll();
                 return true;
             }
@@ -193,7 +279,11 @@ public final class LinkReaper implements AutoCloseable {
                 LOG.log(Level.WARNING, "deleting host links " + batch.keySet() + " failed", e);
             } finally {
                 synchronized (this) {
-                    batch.forEach(pending::remove); // only if not queued again since with a new ifindex
+                    batch.forEach((dev, index) -> {
+                        if (pending.remove(dev, index)) { // not if queued again since with a new ifindex
+                            forget(dev);
+                        }
+                    });
                     inFlight.clear();
                     notifyAll();
                 }

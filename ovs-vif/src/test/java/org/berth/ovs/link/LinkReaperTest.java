@@ -138,4 +138,74 @@ class LinkReaperTest {
             reaper.close();
         }
     }
+
+    @Test
+    void linksLeftQueuedByADeadProcessAreDeletedByTheNextReaper() throws Exception {
+        Path journal = Files.createTempDirectory("berth-reaper-journal-");
+        try {
+            String orphan = newTap();
+            String remade = newTap();
+            String fresh = newTap();
+            // What a killed process leaves: notes with the ifindex each link had when it was queued.
+            Files.writeString(journal.resolve(orphan), ifindex(orphan));
+            Files.writeString(journal.resolve(remade), "999999"); // that link was deleted, the name made again
+            Files.writeString(journal.resolve(fresh), ifindex(fresh));
+            var old = java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 60_000);
+            Files.setLastModifiedTime(journal.resolve(orphan), old);
+            Files.setLastModifiedTime(journal.resolve(remade), old);
+            try (LinkReaper reaper = new LinkReaper(COMMANDS, journal)) {
+                assertTrue(reaper.drain(Duration.ofSeconds(10)));
+            }
+            assertFalse(exists(orphan), "the orphan of the dead process was not deleted");
+            assertTrue(exists(remade), "a link made again under a noted name was deleted");
+            assertTrue(exists(fresh), "a note younger than RECOVER_AFTER may be a live reaper's: left alone");
+            assertFalse(Files.exists(journal.resolve(orphan)) || Files.exists(journal.resolve(remade)),
+                    "handled notes must go");
+            assertTrue(Files.exists(journal.resolve(fresh)));
+            COMMANDS.run(List.of("ip", "link", "del", "dev", remade));
+            COMMANDS.run(List.of("ip", "link", "del", "dev", fresh));
+        } finally {
+            try (var files = Files.list(journal)) {
+                for (Path f : files.toList()) {
+                    Files.delete(f);
+                }
+            }
+            Files.delete(journal);
+        }
+    }
+
+    @Test
+    void theJournalHoldsANoteWhileALinkIsQueuedAndNoneAfter() throws Exception {
+        Path journal = Files.createTempDirectory("berth-reaper-journal-");
+        LinkReaper reaper = new LinkReaper(COMMANDS, journal, false);
+        try {
+            String dev = newTap();
+            String index = ifindex(dev);
+            reaper.delete(dev);
+            assertEquals(index, Files.readString(journal.resolve(dev)), "queued: noted with its ifindex");
+            reaper.start();
+            assertTrue(reaper.drain(Duration.ofSeconds(10)));
+            assertFalse(exists(dev));
+            assertFalse(Files.exists(journal.resolve(dev)), "deleted: the note goes too");
+            String kept = newTap();
+            reaper.delete(kept);
+            assertTrue(reaper.reclaim(kept, Duration.ofSeconds(10)));
+            assertFalse(Files.exists(journal.resolve(kept)), "taken back (or deleted meanwhile): no note either way");
+            if (exists(kept)) {
+                COMMANDS.run(List.of("ip", "link", "del", "dev", kept));
+            }
+        } finally {
+            reaper.close();
+            try (var files = Files.list(journal)) {
+                for (Path f : files.toList()) {
+                    Files.delete(f);
+                }
+            }
+            Files.delete(journal);
+        }
+    }
+
+    private static String ifindex(String dev) throws Exception {
+        return Files.readString(Path.of("/sys/class/net", dev, "ifindex")).strip();
+    }
 }
