@@ -74,10 +74,13 @@ final class Domains {
         return session.call(operation, uuid, c -> specOf(lookup(c, uuid), uuid));
     }
 
-    /** Defines (or redefines) the persistent domain from the spec. */
+    /** Defines (or redefines: hard reboot) the persistent domain from the spec; a redefined one keeps its owner. */
     void define(InstanceSpec spec, DomainXml.Layout layout) {
-        String xml = DomainXml.build(spec, owner, config.virtType(), layout, plugger.isPresent());
-        session.call("define domain", spec.uuid(), c -> c.domainDefineXML(xml));
+        session.call("define domain", spec.uuid(), c -> {
+            Domain existing = lookupOrNull(c, spec.uuid());
+            String keep = existing == null ? owner : SpecXml.owner(existing.getXMLDesc(XML_INACTIVE));
+            return c.domainDefineXML(DomainXml.build(spec, keep, config.virtType(), layout, plugger.isPresent()));
+        });
     }
 
     /**

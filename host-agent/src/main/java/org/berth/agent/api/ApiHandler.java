@@ -110,6 +110,17 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     /** Writes one full response with the request id and Content-Length; thread-safe (Netty queues the write). */
+    /**
+     * Where to write an answer after which this side closes the connection itself, later, once the request body
+     * still coming is read: past {@code HttpServerKeepAliveHandler}, which would close as soon as a
+     * {@code Connection: close} answer is written (and a close with unread body bytes makes the kernel reset the
+     * connection, which can destroy the answer before the client reads it).
+     */
+    static ChannelHandlerContext pastKeepAlive(ChannelHandlerContext ctx) {
+        ChannelHandlerContext keepAlive = ctx.pipeline().context(io.netty.handler.codec.http.HttpServerKeepAliveHandler.class);
+        return keepAlive != null ? keepAlive : ctx;
+    }
+
     static io.netty.channel.ChannelFuture send(ChannelHandlerContext ctx, HttpStats stats, String method, Response r,
                                                String requestId, boolean keepAlive) {
         stats.count(method, r.status());

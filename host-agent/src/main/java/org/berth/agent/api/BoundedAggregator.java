@@ -20,7 +20,8 @@ import java.util.concurrent.TimeUnit;
  * close: the answer is followed by a half-close (FIN), the rest of the body the client is still sending is read and
  * dropped (the aggregator discards it), and the connection is closed after {@link #LINGER}. Closing at once, with
  * unread body bytes in the socket, makes the kernel answer with a reset that can destroy the 413 before the client
- * reads it ("header parser received no bytes").
+ * reads it ("header parser received no bytes"). The answer is written {@link ApiHandler#pastKeepAlive past the
+ * keep-alive handler}, which would otherwise close the connection as soon as the answer is written.
  */
 final class BoundedAggregator extends HttpObjectAggregator {
     static final Duration LINGER = Duration.ofSeconds(2);
@@ -42,7 +43,7 @@ final class BoundedAggregator extends HttpObjectAggregator {
         HttpUtil.setContentLength(resp, r.body().length);
         HttpUtil.setKeepAlive(resp, false);
         ctx.channel().config().setAutoRead(true);
-        ctx.writeAndFlush(resp).addListener(written -> {
+        ApiHandler.pastKeepAlive(ctx).writeAndFlush(resp).addListener(written -> {
             if (written.isSuccess() && ctx.channel() instanceof DuplexChannel duplex) {
                 duplex.shutdownOutput();
                 ctx.executor().schedule(() -> ctx.close(), LINGER.toMillis(), TimeUnit.MILLISECONDS);

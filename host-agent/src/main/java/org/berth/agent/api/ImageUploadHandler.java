@@ -171,7 +171,7 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
      * {@link #DISCARD_LIMIT}), so that the client sees the answer rather than a reset.
      */
     private void refuse(ChannelHandlerContext ctx, HttpRequest req, Response r, String requestId) {
-        refused = ApiHandler.send(ctx, routes.http, "POST", r, requestId, false);
+        refused = ApiHandler.send(ApiHandler.pastKeepAlive(ctx), routes.http, "POST", r, requestId, false);
         state = State.DISCARD;
         discarded = 0;
         ctx.channel().config().setAutoRead(true); // an aborted upload may have paused reading: the rest is dropped

@@ -27,16 +27,18 @@ import java.util.logging.Logger;
  * deleted is logged with iproute2's reason and released (a later plug finds and reuses or replaces it). The link's
  * ifindex is noted when it is queued: a link of that name made since by someone else is left alone.
  *
- * <p>With a journal directory, every queued name is also noted there (a file named after the link, its ifindex
- * inside) until the link is gone or taken back. A process killed before its worker got to a link leaves the note;
- * the next reaper on the host queues the links of notes older than {@link #RECOVER_AFTER} whose ifindex still
- * matches, so a crash leaks no tap (the journal lives under {@code /run}: a host reboot clears both).
+ * <p>With a journal, every queued name is also noted in this reaper's own directory under it
+ * ({@code <pid>-<process start time>-<n>/<link>}, the ifindex inside) until the link is gone or taken back. A process killed
+ * before its worker got to a link leaves its directory; the next reaper on the host takes over the notes of every
+ * directory whose process is gone (never a live one's) and queues the links whose ifindex still matches, so a crash
+ * leaks no tap. Taken over, a link can still be taken back by a plug ({@link #reclaim}) before it is deleted. The
+ * journal lives under {@code /run}: a host reboot clears it with the links.
  */
 public final class LinkReaper implements AutoCloseable {
     static final int MAX_PENDING = 1024;
     static final int PER_PROCESS = 32;
-    /** A note younger than this may belong to a live reaper (of another process on the host): left to it. */
-    static final Duration RECOVER_AFTER = Duration.ofSeconds(5);
+    /** Numbers the reapers of this process: each has its own journal directory. */
+    private static final java.util.concurrent.atomic.AtomicInteger INSTANCES = new java.util.concurrent.atomic.AtomicInteger();
     private static final Logger LOG = Logger.getLogger(LinkReaper.class.getName());
 
     private final Links links;
@@ -46,7 +48,7 @@ public final class LinkReaper implements AutoCloseable {
     /** The names of {@link #pending} the worker is deleting now; guarded by {@code this}. */
     private final Set<String> inFlight = new HashSet<>();
     private final Thread worker;
-    /** Where queued names are noted until their link is gone, or null for no journal. */
+    /** This process's directory in the journal, where queued names are noted until their link is gone; or null. */
     private final Path journal;
     private boolean closed;
 
@@ -55,7 +57,7 @@ public final class LinkReaper implements AutoCloseable {
         this(commands, null, true);
     }
 
-    /** A reaper noting queued names in {@code journal}, after taking over the old notes of dead reapers there. */
+    /** A reaper noting queued names under {@code journal}, after taking over the notes of dead processes there. */
     public LinkReaper(Commands commands, Path journal) {
         this(commands, journal, true);
     }
@@ -68,9 +70,12 @@ public final class LinkReaper implements AutoCloseable {
     LinkReaper(Commands commands, Path journal, boolean start) {
         this.commands = commands;
         this.links = new Links(commands);
-        this.journal = journal == null ? null : openJournal(journal);
+        this.journal = journal == null ? null : openJournal(journal.resolve(processKey(ProcessHandle.current())
+                + "-" + INSTANCES.incrementAndGet()));
         this.worker = Thread.ofPlatform().name("berth-link-reaper").daemon().unstarted(this::work);
-        recover();
+        if (this.journal != null) {
+            recover(journal);
+        }
         if (start) {
             worker.start();
         }
@@ -86,33 +91,60 @@ public final class LinkReaper implements AutoCloseable {
         }
     }
 
-    /** Queues the links of notes older than {@link #RECOVER_AFTER} that still have the noted ifindex. */
-    private void recover() {
-        if (journal == null) {
-            return;
+    /** A process's directory name: pid and start time, so a reused pid is not taken for the dead process. */
+    static String processKey(ProcessHandle process) {
+        return process.pid() + "-" + process.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
+    }
+
+    /** Whether the process a journal directory is named after still runs (unreadable names count as alive). */
+    private static boolean alive(String key) {
+        String[] parts = key.split("-");
+        try {
+            long pid = Long.parseLong(parts[0]);
+            long start = Long.parseLong(parts[1]);
+            return ProcessHandle.of(pid).map(p -> start == 0 || p.info().startInstant().isEmpty()
+                    || p.info().startInstant().get().toEpochMilli() == start).orElse(false);
+        } catch (RuntimeException e) {
+            return true; // not ours to judge: leave it
         }
-        long cutoff = System.currentTimeMillis() - RECOVER_AFTER.toMillis();
-        try (var notes = Files.list(journal)) {
-            for (Path note : notes.toList()) {
-                String dev = note.getFileName().toString();
-                try {
-                    if (Files.getLastModifiedTime(note).toMillis() > cutoff) {
-                        continue; // maybe a live reaper's
-                    }
-                    long noted = Long.parseLong(Files.readString(note).strip());
-                    if (noted > 0 && ifindex(dev) == noted) {
-                        pending.put(dev, noted);
-                        LOG.info(() -> "link reaper: deleting " + dev + ", left queued by a process that ended");
-                    } else {
+    }
+
+    /** Takes over the notes of dead processes: links still as noted are queued (and noted here), the rest dropped. */
+    private void recover(Path root) {
+        try (var dirs = Files.list(root)) {
+            for (Path dir : dirs.toList()) {
+                String key = dir.getFileName().toString();
+                if (dir.equals(journal) || !Files.isDirectory(dir) || alive(key)) {
+                    continue;
+                }
+                try (var notes = Files.list(dir)) {
+                    for (Path note : notes.toList()) {
+                        String dev = note.getFileName().toString();
+                        try {
+                            long noted = Long.parseLong(Files.readString(note).strip());
+                            if (noted > 0 && ifindex(dev) == noted && !pending.containsKey(dev)) {
+                                pending.put(dev, noted);
+                                note(dev, noted);
+                                LOG.info(() -> "link reaper: deleting " + dev + ", left queued by process " + key);
+                            }
+                        } catch (IOException | NumberFormatException e) {
+                            // unreadable note: nothing to act on
+                        }
                         Files.deleteIfExists(note);
                     }
-                } catch (IOException | NumberFormatException e) {
-                    forget(dev);
+                    Files.deleteIfExists(dir);
+                } catch (IOException e) {
+                    // another reaper is taking it over at the same time, or it went: either way not ours now
                 }
             }
         } catch (IOException e) {
-            LOG.warning(() -> "link reaper: cannot read journal " + journal + ": " + e.getMessage());
+            LOG.warning(() -> "link reaper: cannot read journal " + root + ": " + e.getMessage());
         }
+    }
+
+    /** This process's journal directory (tests). */
+    Path journalDir() {
+        return journal;
     }
 
     private void note(String dev, long index) {
@@ -153,20 +185,16 @@ public final class LinkReaper implements AutoCloseable {
         if (index < 0) {
             return;
         }
-        note(dev, index);
         synchronized (this) {
             boolean workerGone = worker.getState() == Thread.State.TERMINATED;
             if (!closed && !workerGone && (pending.containsKey(dev) || pending.size() < MAX_PENDING)) {
                 pending.put(dev, index);
+                note(dev, index);
                 notifyAll();
                 return;
             }
         }
-        try {
-            links.delete(dev);
-        } finally {
-            forget(dev);
-        }
+        links.delete(dev);
     }
 
     /**
@@ -230,6 +258,12 @@ public final class LinkReaper implements AutoCloseable {
         }
         if (!drained) {
             LOG.warning(() -> "link reaper closed with links still being deleted: " + pending());
+        } else if (journal != null) {
+            try {
+                Files.deleteIfExists(journal);
+            } catch (IOException e) {
+                // notes left (a link that could not be deleted): the next reaper on the host takes them over
+            }
         }
     }
 

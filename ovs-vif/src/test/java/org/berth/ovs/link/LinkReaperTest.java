@@ -140,37 +140,59 @@ class LinkReaperTest {
     }
 
     @Test
-    void linksLeftQueuedByADeadProcessAreDeletedByTheNextReaper() throws Exception {
+    void linksLeftQueuedByADeadProcessAreDeletedByTheNextReaperAndALiveOnesAreNot() throws Exception {
         Path journal = Files.createTempDirectory("berth-reaper-journal-");
         try {
             String orphan = newTap();
             String remade = newTap();
-            String fresh = newTap();
-            // What a killed process leaves: notes with the ifindex each link had when it was queued.
-            Files.writeString(journal.resolve(orphan), ifindex(orphan));
-            Files.writeString(journal.resolve(remade), "999999"); // that link was deleted, the name made again
-            Files.writeString(journal.resolve(fresh), ifindex(fresh));
-            var old = java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 60_000);
-            Files.setLastModifiedTime(journal.resolve(orphan), old);
-            Files.setLastModifiedTime(journal.resolve(remade), old);
+            String live = newTap();
+            // What a killed process leaves: its directory, notes with the ifindex each link had when queued.
+            Path dead = Files.createDirectories(journal.resolve("999999999-0-1")); // no such pid, ever
+            Files.writeString(dead.resolve(orphan), ifindex(orphan));
+            Files.writeString(dead.resolve(remade), "999999"); // that link was deleted, the name made again
+            // A live process's reaper (this JVM's parent stands for it): its notes are its own business.
+            Path alive = Files.createDirectories(journal.resolve(
+                    LinkReaper.processKey(ProcessHandle.current().parent().orElseThrow()) + "-1"));
+            Files.writeString(alive.resolve(live), ifindex(live));
             try (LinkReaper reaper = new LinkReaper(COMMANDS, journal)) {
                 assertTrue(reaper.drain(Duration.ofSeconds(10)));
             }
             assertFalse(exists(orphan), "the orphan of the dead process was not deleted");
             assertTrue(exists(remade), "a link made again under a noted name was deleted");
-            assertTrue(exists(fresh), "a note younger than RECOVER_AFTER may be a live reaper's: left alone");
-            assertFalse(Files.exists(journal.resolve(orphan)) || Files.exists(journal.resolve(remade)),
-                    "handled notes must go");
-            assertTrue(Files.exists(journal.resolve(fresh)));
+            assertTrue(exists(live), "a live process's queued link was taken from it");
+            assertFalse(Files.exists(dead), "the dead process's directory was not taken over");
+            assertTrue(Files.exists(alive.resolve(live)), "a live process's note was touched");
             COMMANDS.run(List.of("ip", "link", "del", "dev", remade));
-            COMMANDS.run(List.of("ip", "link", "del", "dev", fresh));
+            COMMANDS.run(List.of("ip", "link", "del", "dev", live));
         } finally {
-            try (var files = Files.list(journal)) {
-                for (Path f : files.toList()) {
-                    Files.delete(f);
-                }
+            deleteTree(journal);
+        }
+    }
+
+    @Test
+    void aLinkTakenOverFromADeadProcessCanStillBeTakenBackByAPlug() throws Exception {
+        // The agent was killed after an unplug, restarts, and its reconcile plugs the same VIF again: the plug
+        // reclaims the tap the new reaper took over, and nothing deletes it afterwards.
+        Path journal = Files.createTempDirectory("berth-reaper-journal-");
+        LinkReaper reaper = null;
+        try {
+            String dev = newTap();
+            Path dead = Files.createDirectories(journal.resolve("999999999-0-1"));
+            Files.writeString(dead.resolve(dev), ifindex(dev));
+            reaper = new LinkReaper(COMMANDS, journal, false);
+            assertEquals(List.of(dev), reaper.pending(), "taken over from the dead process");
+            assertTrue(Files.exists(reaper.journalDir().resolve(dev)), "noted again, under the new reaper");
+            assertTrue(reaper.reclaim(dev, Duration.ofSeconds(1)));
+            assertFalse(Files.exists(reaper.journalDir().resolve(dev)), "a link taken back keeps no note");
+            reaper.start();
+            assertTrue(reaper.drain(Duration.ofSeconds(10)));
+            assertTrue(exists(dev), "the re-plugged tap was deleted");
+            COMMANDS.run(List.of("ip", "link", "del", "dev", dev));
+        } finally {
+            if (reaper != null) {
+                reaper.close();
             }
-            Files.delete(journal);
+            deleteTree(journal);
         }
     }
 
@@ -182,26 +204,33 @@ class LinkReaperTest {
             String dev = newTap();
             String index = ifindex(dev);
             reaper.delete(dev);
-            assertEquals(index, Files.readString(journal.resolve(dev)), "queued: noted with its ifindex");
+            assertEquals(index, Files.readString(reaper.journalDir().resolve(dev)), "queued: noted with its ifindex");
             reaper.start();
             assertTrue(reaper.drain(Duration.ofSeconds(10)));
             assertFalse(exists(dev));
-            assertFalse(Files.exists(journal.resolve(dev)), "deleted: the note goes too");
+            assertFalse(Files.exists(reaper.journalDir().resolve(dev)), "deleted: the note goes too");
             String kept = newTap();
             reaper.delete(kept);
             assertTrue(reaper.reclaim(kept, Duration.ofSeconds(10)));
-            assertFalse(Files.exists(journal.resolve(kept)), "taken back (or deleted meanwhile): no note either way");
+            assertFalse(Files.exists(reaper.journalDir().resolve(kept)),
+                    "taken back (or deleted meanwhile): no note either way");
             if (exists(kept)) {
                 COMMANDS.run(List.of("ip", "link", "del", "dev", kept));
             }
+            Path own = reaper.journalDir();
+            reaper.close();
+            assertFalse(Files.exists(own), "a reaper closed with nothing left removes its directory");
         } finally {
             reaper.close();
-            try (var files = Files.list(journal)) {
-                for (Path f : files.toList()) {
-                    Files.delete(f);
-                }
+            deleteTree(journal);
+        }
+    }
+
+    private static void deleteTree(Path root) throws Exception {
+        try (var walk = Files.walk(root)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
             }
-            Files.delete(journal);
         }
     }
 
