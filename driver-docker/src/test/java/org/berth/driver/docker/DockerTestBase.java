@@ -34,6 +34,9 @@ import org.junit.jupiter.api.BeforeEach;
  * spawned is destroyed, and no container named {@code berth-<uuid>} of those instances may remain.
  */
 abstract class DockerTestBase {
+    /** Not the agent's owner: an agent running on the same host does not adopt this test's containers. */
+    protected static final String TEST_OWNER = "berth-test";
+
     protected static final Flavor SMALL = new Flavor("m1.micro", 1, 64, 0, 0, 0);
 
     protected Path stateDir;
@@ -59,7 +62,7 @@ abstract class DockerTestBase {
     protected ComputeDriver newDriver(Optional<VifPlugger> plugger, EventSink sink) {
         return new DockerDriverProvider().create(new DriverContext(
                 new DriverConfig("docker", Map.of("stop_timeout", "2s", "call_timeout", "30s")), store, plugger,
-                sink, stateDir));
+                sink, stateDir, TEST_OWNER));
     }
 
     @AfterEach

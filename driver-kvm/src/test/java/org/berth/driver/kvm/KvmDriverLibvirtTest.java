@@ -47,6 +47,9 @@ import org.libvirt.Connect;
 
 /** The driver against the host's real libvirtd + QEMU (TCG), with the test guest images. */
 class KvmDriverLibvirtTest {
+    /** Not the agent's owner: an agent running on the same host does not adopt this test's domains. */
+    private static final String TEST_OWNER = "berth-test";
+
     private static final Path IMAGES = Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
     private static final String MARKER = "BERTH-GUEST-READY";
     private static final Flavor FLAVOR = new Flavor("t.small", 1, 256, 1, 0, 0);
@@ -67,7 +70,7 @@ class KvmDriverLibvirtTest {
         ComputeDriverProvider provider = ServiceLoader.load(ComputeDriverProvider.class).stream()
                 .map(ServiceLoader.Provider::get).filter(p -> p.name().equals("kvm")).findFirst().orElseThrow();
         DriverContext ctx = new DriverContext(new DriverConfig("kvm", Map.of("shutdown_timeout", "30s",
-                "soft_reboot_timeout", "20s")), store, Optional.empty(), EVENTS::add, stateDir);
+                "soft_reboot_timeout", "20s")), store, Optional.empty(), EVENTS::add, stateDir, TEST_OWNER);
         driver = (KvmDriver) provider.create(ctx);
     }
 
@@ -279,7 +282,7 @@ class KvmDriverLibvirtTest {
             }
         };
         DriverContext ctx = new DriverContext(DriverConfig.empty("kvm"), store, Optional.of(failing), x -> { },
-                stateDir);
+                stateDir, TEST_OWNER);
         try (ComputeDriver withFailingNet = new KvmDriverProvider().create(ctx)) {
             InstanceSpec vifFails = spec("berth-guest-kernel", Map.of())
                     .withVifs(List.of(VifSpec.of(UUID.randomUUID().toString(), "fa:16:3e:19:00:09")));
@@ -307,7 +310,7 @@ class KvmDriverLibvirtTest {
     void vifsAtSpawnAndHotplugKeepMetadataInSync() throws Exception {
         TapPlugger taps = new TapPlugger();
         DriverContext ctx = new DriverContext(DriverConfig.empty("kvm"), store, Optional.of(taps), e -> { },
-                stateDir);
+                stateDir, TEST_OWNER);
         try (ComputeDriver withNet = new KvmDriverProvider().create(ctx)) {
             assertTrue(withNet.describe().has(Capability.INTERFACE_HOTPLUG));
             VifSpec eth0 = new VifSpec(UUID.randomUUID().toString(), "fa:16:3e:19:00:01", "br-int", 1400,
@@ -323,6 +326,8 @@ class KvmDriverLibvirtTest {
             VifSpec eth1 = VifSpec.of(UUID.randomUUID().toString(), "fa:16:3e:19:00:02");
             withNet.attachInterface(spec.uuid(), eth1);
             assertEquals(List.of(eth0, eth1), withNet.info(spec.uuid()).spec().vifs());
+            // the metadata rewritten by the hot-plug keeps the owner: the instance is still listed as the owner's
+            assertTrue(withNet.list().stream().anyMatch(i -> i.uuid().equals(spec.uuid())), "lost after attach");
             awaitMarker(spec.uuid(), "BERTH-NIC-ADD");
             withNet.detachInterface(spec.uuid(), eth1.portId());
             withNet.detachInterface(spec.uuid(), eth1.portId()); // idempotent
