@@ -248,6 +248,13 @@ class ImageUploadTest {
                         .getBytes(StandardCharsets.US_ASCII));
                 out.write(image, 0, 100); // then nothing: the upload holds the only slot until it goes idle
                 out.flush();
+                // The slot is claimed just before the temp file is made: wait for the file, so the second upload
+                // cannot overtake the first on a busy machine (it did once, and got the slot: 201 instead of 503).
+                long held = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (partFiles(one).isEmpty() && System.nanoTime() < held) {
+                    Thread.sleep(10);
+                }
+                assertEquals(1, partFiles(one).size(), "the first upload never started");
                 HttpResponse<String> second = upload(one, query, HttpRequest.BodyPublishers.ofByteArray(image), false);
                 assertEquals(503, second.statusCode(), second.body());
                 assertEquals("uploads", TestAgent.JSON.readTree(second.body()).at("/error/field").asText());
