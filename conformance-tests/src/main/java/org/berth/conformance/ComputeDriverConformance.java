@@ -274,9 +274,7 @@ public abstract class ComputeDriverConformance {
             assertTrue(call("list", () -> driver().list()).stream().anyMatch(i -> i.uuid().equals(uuid)),
                     "contract 'list() shows the context owner's instances'");
         } finally {
-            try (Stream<Path> walk = Files.walk(dir)) {
-                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            deleteTree(dir);
         }
     }
 
@@ -489,18 +487,20 @@ public abstract class ComputeDriverConformance {
 
     /** The OVS Interface external_ids of a port, from ovsdb itself; empty when there is no such Interface. */
     private static String ovsExternalIds(String portId) {
+        return ovsInterfaceColumn(portId, "external_ids");
+    }
+
+    /** One column of the port's OVS Interface, read with ovs-vsctl; empty when there is no such Interface. */
+    private static String ovsInterfaceColumn(String portId, String column) {
         var r = HostCommand.run(Duration.ofSeconds(20), "ovs-vsctl", "--timeout=10", "--bare",
-                "--columns=external_ids", "find", "Interface", "external_ids:iface-id=" + portId);
+                "--columns=" + column, "find", "Interface", "external_ids:iface-id=" + portId);
         assertTrue(r.ok(), () -> "ovs-vsctl: " + r.stderr());
         return r.stdout().strip();
     }
 
     /** The ofport ovs-vswitchd gave the port's Interface; 0 when unset or there is no such Interface. */
     private static long ovsOfport(String portId) {
-        var r = HostCommand.run(Duration.ofSeconds(20), "ovs-vsctl", "--timeout=10", "--bare",
-                "--columns=ofport", "find", "Interface", "external_ids:iface-id=" + portId);
-        assertTrue(r.ok(), () -> "ovs-vsctl: " + r.stderr());
-        String out = r.stdout().strip();
+        String out = ovsInterfaceColumn(portId, "ofport");
         return out.matches("-?\\d+") ? Long.parseLong(out) : 0;
     }
 
@@ -730,6 +730,13 @@ public abstract class ComputeDriverConformance {
         return result;
     }
 
+    /** Removes a scratch directory of a test, best effort. */
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
     @Test
     @DisplayName("on a wedged backend (accepts, never answers) create and every call fail within the call timeout")
     void wedgedBackendTimesOut() throws IOException {
@@ -757,9 +764,7 @@ public abstract class ComputeDriverConformance {
             assertTrue(wedged.accepted() > 0, "the driver never connected to the wedged backend at "
                     + wedged.path() + ": the options of backendOnSocket were not used");
         } finally {
-            try (Stream<Path> walk = Files.walk(dir)) {
-                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            deleteTree(dir);
         }
     }
 

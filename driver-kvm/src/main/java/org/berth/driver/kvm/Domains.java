@@ -88,7 +88,7 @@ final class Domains {
      * attaches the taps while QEMU starts; the VIFs are waited for before this returns.
      */
     void start(String operation, InstanceSpec spec) {
-        plugger.ifPresent(p -> spec.vifs().forEach(vif -> p.plugTap(spec.uuid(), vif)));
+        plugTaps(spec.uuid(), spec.vifs());
         session.call(operation, spec.uuid(), c -> {
             Domain d = lookup(c, spec.uuid());
             createWhenStopped(d);
@@ -102,13 +102,7 @@ final class Domains {
         } catch (RuntimeException e) {
             // As Nova with vif_plugging_is_fatal: a guest whose VIFs the switch did not attach is not left running.
             try {
-                session.call(operation, spec.uuid(), c -> {
-                    Domain d = lookup(c, spec.uuid());
-                    if (d.isActive() == 1) {
-                        d.destroy();
-                    }
-                    return null;
-                });
+                forceOff(operation, spec.uuid());
             } catch (RuntimeException stop) {
                 e.addSuppressed(stop);
             }
@@ -143,8 +137,12 @@ final class Domains {
 
     /** Plugs the VIFs (idempotent) and waits until the switch attached them. */
     void plugAll(UUID uuid, List<VifSpec> vifs) {
-        plugger.ifPresent(p -> vifs.forEach(vif -> p.plugTap(uuid, vif)));
+        plugTaps(uuid, vifs);
         awaitAttached(uuid, vifs);
+    }
+
+    private void plugTaps(UUID uuid, List<VifSpec> vifs) {
+        plugger.ifPresent(p -> vifs.forEach(vif -> p.plugTap(uuid, vif)));
     }
 
     void awaitAttached(UUID uuid, List<VifSpec> vifs) {

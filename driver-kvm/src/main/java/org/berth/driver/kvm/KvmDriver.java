@@ -25,6 +25,7 @@ import org.berth.driver.api.RebootType;
 import org.berth.driver.api.VifSpec;
 import org.libvirt.Domain;
 import org.libvirt.LibvirtException;
+import org.w3c.dom.Element;
 
 /** {@link ComputeDriver} on libvirt: persistent domains {@code berth-<uuid>} carrying their spec in metadata. */
 final class KvmDriver implements ComputeDriver {
@@ -220,12 +221,12 @@ final class KvmDriver implements ComputeDriver {
                 try {
                     UUID uuid = UUID.fromString(name.substring("berth-".length()));
                     Domain d = c.domainLookupByName(name);
-                    String xml = d.getXMLDesc(Domains.XML_INACTIVE);
-                    InstanceSpec spec = SpecXml.read(xml).orElse(null);
-                    if (mine && !context.owns(SpecXml.owner(xml))) {
-                        continue; // another Berth user's on this host (a conformance run beside the agent)
+                    Element meta = SpecXml.root(d.getXMLDesc(Domains.XML_INACTIVE)).orElse(null);
+                    if (meta == null || mine && !context.owns(SpecXml.owner(meta))) {
+                        continue; // not Berth's, or another Berth user's (a conformance run beside the agent)
                     }
-                    if (spec != null && spec.uuid().equals(uuid)) {
+                    InstanceSpec spec = SpecXml.read(meta);
+                    if (spec.uuid().equals(uuid)) {
                         result.add(new InstanceInfo(uuid, PowerStates.of(d), spec, name));
                     }
                 } catch (LibvirtException | IllegalArgumentException e) {

@@ -75,10 +75,15 @@ final class SpecXml {
 
     /** The owner on Berth's metadata element; empty when there is none (a domain defined before owners). */
     static String owner(String xml) {
-        return root(xml).map(r -> r.getAttribute(OWNER)).orElse("");
+        return root(xml).map(SpecXml::owner).orElse("");
     }
 
-    private static Optional<Element> root(String xml) {
+    static String owner(Element root) {
+        return root.getAttribute(OWNER);
+    }
+
+    /** Berth's metadata element of a domain (or stored spec) XML, parsed once for {@link #read} and {@link #owner}. */
+    static Optional<Element> root(String xml) {
         Element doc = Xml.parse(xml).getDocumentElement();
         Element root = NS.equals(doc.getNamespaceURI()) && "instance".equals(doc.getLocalName())
                 ? doc : Xml.first(doc, NS, "instance");
