@@ -5,7 +5,14 @@ SHELL := /bin/bash
 JAVA_HOME := $(shell scripts/java-home.sh)
 export JAVA_HOME
 export PATH := $(JAVA_HOME)/bin:$(PATH)
+# BERTH_FRESH_IMAGES=1 (on by default under CI=true, as CI runs .ci/run): the images are built from zero into
+# target/images, from whatever Debian serves that day, so no cache can hide a broken build (~15-30 s).
+BERTH_FRESH_IMAGES ?= $(if $(filter true,$(CI)),1,0)
+ifeq ($(BERTH_FRESH_IMAGES),1)
+export BERTH_IMAGES_DIR := $(CURDIR)/target/images
+else
 export BERTH_IMAGES_DIR ?= /var/cache/berth/images
+endif
 MVN := mvn -B -ntp -Dberth.images.dir=$(BERTH_IMAGES_DIR)
 
 .PHONY: help host images setup build test run bench conformance clean host-teardown
@@ -20,6 +27,9 @@ host:
 	scripts/host-setup.sh
 
 images: host
+ifeq ($(BERTH_FRESH_IMAGES),1)
+	rm -rf "$(BERTH_IMAGES_DIR)"
+endif
 	images/build.sh
 
 setup: host images

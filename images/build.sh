@@ -66,21 +66,28 @@ manifest_berth-busybox() {
   local cfg
   cfg=$(tar -xOf "$OUT/berth-busybox.tar" manifest.json | sed -n 's/.*"Config":"\([0-9a-f]*\)\.json".*/\1/p')
   write_manifest berth-busybox berth-busybox.tar null docker "" \
-    "\"repo_tags\": [$(json_str "$CONTAINER_TAG")], \"docker_image_id\": $(json_str "sha256:$cfg"), \"source\": $(json_str "busybox-static $(pkg_version busybox-static)")"
+    "\"repo_tags\": [$(json_str "$CONTAINER_TAG")], \"docker_image_id\": $(json_str "sha256:$cfg"), \"source\": $(json_str "busybox-static $(pkg_version busybox-static)")" \
+    "busybox-static=$(pkg_version busybox-static)" "tar=$(pkg_version tar)"
 }
 manifest_berth-guest-initrd() {
   write_manifest berth-guest-initrd berth-guest-initrd.img ari bare "" \
-    "\"source\": $(json_str "busybox-static $(pkg_version busybox-static); modules of $KERNEL_PKG $KERNEL_VER")"
+    "\"source\": $(json_str "busybox-static $(pkg_version busybox-static); modules of $KERNEL_PKG $KERNEL_VER")" \
+    "busybox-static=$(pkg_version busybox-static)" "$KERNEL_PKG=$KERNEL_VER" "cpio=$(pkg_version cpio)" \
+    "gzip=$(pkg_version gzip)"
 }
 manifest_berth-guest-kernel() {
   write_manifest berth-guest-kernel berth-guest-kernel.vmlinuz aki bare \
     "\"ramdisk_id\": $(json_str "$(manifest_id berth-guest-initrd)")" \
-    "\"os_command_line\": \"console=ttyS0\", \"kernel_release\": $(json_str "$(<"$OUT/berth-guest-kernel.release")"), \"source\": $(json_str "$KERNEL_PKG $KERNEL_VER")"
+    "\"os_command_line\": \"console=ttyS0\", \"kernel_release\": $(json_str "$(<"$OUT/berth-guest-kernel.release")"), \"source\": $(json_str "$KERNEL_PKG $KERNEL_VER")" \
+    "$KERNEL_PKG=$KERNEL_VER"
 }
 manifest_berth-guest-disk() {
   write_manifest berth-guest-disk berth-guest-disk.qcow2 qcow2 bare \
     "\"virtual_size\": $(( DISK_MIB * 1024 * 1024 ))" \
-    "\"os_command_line\": \"console=ttyS0\", \"hw_firmware_type\": \"bios\", \"source\": $(json_str "berth-guest-kernel + berth-guest-initrd, syslinux $(pkg_version syslinux)")"
+    "\"os_command_line\": \"console=ttyS0\", \"hw_firmware_type\": \"bios\", \"source\": $(json_str "berth-guest-kernel + berth-guest-initrd, syslinux $(pkg_version syslinux)")" \
+    "$KERNEL_PKG=$KERNEL_VER" "busybox-static=$(pkg_version busybox-static)" "syslinux=$(pkg_version syslinux)" \
+    "syslinux-common=$(pkg_version syslinux-common)" "mtools=$(pkg_version mtools)" \
+    "dosfstools=$(pkg_version dosfstools)" "qemu-utils=$(pkg_version qemu-utils)"
 }
 
 ensure berth-busybox "$(container_key)" build_container berth-busybox.tar
@@ -92,6 +99,9 @@ ensure berth-guest-kernel "$kernel_id_key" build_kernel berth-guest-kernel.vmlin
 ensure berth-guest-disk "$(disk_key)" build_disk berth-guest-disk.qcow2
 
 write_index berth-busybox berth-guest-disk berth-guest-initrd berth-guest-kernel
+for name in berth-busybox berth-guest-initrd berth-guest-kernel berth-guest-disk; do
+  print_packages "$name"
+done
 
 if [[ " ${BUILT[*]} " == *" berth-busybox "* ]] && ! (verify_container); then
   rm -f "$(stamp_file berth-busybox)"   # not up to date until it passes

@@ -257,7 +257,7 @@ public abstract class ComputeDriverConformance {
     @DisplayName("list() returns only the instances of the context's owner; a driver of another owner does not see them")
     void listIsScopedToTheOwner() throws IOException {
         UUID uuid = spawnRunning().uuid();
-        Path dir = Files.createTempDirectory(harness.stateDir().getParent(), "other-owner-");
+        Path dir = harness.scratchDir("other-owner-");
         try {
             var context = new DriverContext(Harness.config("berth.driver.", provider().name()), harness.images(),
                     Optional.of(harness.vifs()), EventSink.DISCARD, Files.createDirectories(dir.resolve("state")),
@@ -740,7 +740,7 @@ public abstract class ComputeDriverConformance {
     @Test
     @DisplayName("on a wedged backend (accepts, never answers) create and every call fail within the call timeout")
     void wedgedBackendTimesOut() throws IOException {
-        Path dir = Files.createTempDirectory(harness.stateDir().getParent(), "wedged-");
+        Path dir = harness.scratchDir("wedged-");
         try (WedgedSocket wedged = WedgedSocket.open(dir.resolve("backend.sock"))) {
             Optional<Map<String, String>> options = provider().backendOnSocket(wedged.path(), WEDGED_CALL_TIMEOUT);
             assumeTrue(options.isPresent(), () -> "driver " + provider().name()

@@ -104,6 +104,15 @@ public final class Harness implements AutoCloseable {
         return stateDir;
     }
 
+    /**
+     * A new directory beside the state directory for a second driver context, searchable by every user as the
+     * state directory is (a backend user such as QEMU's must reach a driver's state directory).
+     */
+    public Path scratchDir(String prefix) throws IOException {
+        return Files.createTempDirectory(root, prefix,
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+    }
+
     /** The image to spawn from: the first in the store in the driver's order of preferred formats. */
     public Image bootImage() {
         for (ImageFormat format : info.imageFormats()) {

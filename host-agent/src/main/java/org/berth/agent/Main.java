@@ -27,6 +27,10 @@ public final class Main {
         Agent agent;
         try {
             agent = Agent.start(config);
+        } catch (ConfigException e) {
+            System.err.println("berth: cannot start: " + e.getMessage());
+            System.exit(2);
+            return;
         } catch (RuntimeException e) {
             System.err.println("berth: cannot start: " + e.getMessage());
             e.printStackTrace();

@@ -26,7 +26,7 @@ import org.berth.image.ManifestImageStore;
  */
 public final class TestAgent implements AutoCloseable {
     public static final ObjectMapper JSON = new ObjectMapper();
-    public static final String IMAGE_ID = "0b2a6d2e-6b51-8c7e-9d0e-2f3a4b5c6d7e";
+    public static final String IMAGE_ID = "0b2a6d2e-6b51-4c7e-9d0e-2f3a4b5c6d7e";
 
     public final Path dir;
     public Agent agent;
@@ -56,12 +56,14 @@ public final class TestAgent implements AutoCloseable {
                 listen_address: 127.0.0.1
                 listen_port: 0
                 state_dir: %s
+                %s
                 image_dirs: [%s]
                 ovs: {enabled: false}
                 sync_power_state_interval: 1h
                 shutdown_timeout: 5s
                 driver_retry_max_backoff: 200ms
-                """.formatted(dir.resolve("state"), images) + extraYaml;
+                """.formatted(dir.resolve("state"), extraYaml.contains("instances_path:") ? ""
+                : "instances_path: " + dir.resolve("instances"), images) + extraYaml;
         try {
             start();
         } catch (RuntimeException e) {

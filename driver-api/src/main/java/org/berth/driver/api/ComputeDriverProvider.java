@@ -19,6 +19,9 @@ public interface ComputeDriverProvider {
      *
      * @throws DriverException.InvalidConfiguration  if an option is invalid (naming the option)
      * @throws DriverException.BackendUnavailable    if the backend cannot be reached
+     * @throws DriverException.StateDirUnreachable   if the backend's own user (e.g. QEMU's) cannot reach
+     *                                               {@link DriverContext#stateDir()}: a driver whose backend opens
+     *                                               files there must check it here, not fail every spawn later
      */
     ComputeDriver create(DriverContext context);
 

@@ -1,5 +1,6 @@
 package org.berth.driver.api;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.UUID;
@@ -207,6 +208,44 @@ public abstract sealed class DriverException extends RuntimeException {
             return option;
         }
 
+        public String rule() {
+            return rule;
+        }
+    }
+
+    /**
+     * The backend's unprivileged user (QEMU's, for libvirt) cannot reach the driver's state directory, so every
+     * spawn would fail on a disk it cannot open. Raised by {@link ComputeDriverProvider#create} at start, never per
+     * spawn. {@code blocked} is the first directory on the way that the user cannot search or read.
+     */
+    public static final class StateDirUnreachable extends DriverException {
+        private final Path stateDir;
+        private final String user;
+        private final Path blocked;
+        private final String rule;
+
+        public StateDirUnreachable(Path stateDir, String user, Path blocked, String rule) {
+            super("state directory " + stateDir + ": " + user + " cannot reach it: " + blocked + " " + rule, null);
+            this.stateDir = Objects.requireNonNull(stateDir);
+            this.user = Objects.requireNonNull(user);
+            this.blocked = Objects.requireNonNull(blocked);
+            this.rule = Objects.requireNonNull(rule);
+        }
+
+        public Path stateDir() {
+            return stateDir;
+        }
+
+        /** Who must reach it, e.g. {@code libvirt-qemu (uid 64055, gid 64055)}. */
+        public String user() {
+            return user;
+        }
+
+        public Path blocked() {
+            return blocked;
+        }
+
+        /** Why, e.g. {@code is drwx------ root:root: no search (x) permission for that user}. */
         public String rule() {
             return rule;
         }

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.function.Executable;
 /** Records validate in their constructors; every message names the field and the rule. */
 class RecordsTest {
     private static final String PORT = "3f0b8e3c-1a2b-4c5d-8e9f-0a1b2c3d4e5f";
-    private static final String IMAGE = "51349501-a3d1-8f83-8364-37d2b365fd2d";
+    private static final String IMAGE = "6c1e3f0a-2b4d-4e5f-9a7b-8c9d0e1f2a3b";
 
     private static void rejects(String field, String rule, Executable e) {
         var ex = assertThrows(IllegalArgumentException.class, e);

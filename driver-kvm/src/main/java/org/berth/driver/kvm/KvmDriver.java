@@ -1,5 +1,6 @@
 package org.berth.driver.kvm;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -83,6 +84,10 @@ final class KvmDriver implements ComputeDriver {
         KvmDriver driver = new KvmDriver(config, context, version, withEvents);
         try {
             driver.session.call("connect", null, c -> c.getLibVersion());
+            String caps = driver.session.call("read capabilities", null, c -> c.getCapabilities());
+            QemuAccess.dacLabel(caps, config.virtType().domainType()).ifPresent(label -> QemuAccess.check(
+                    context.stateDir(), QemuAccess.identity(label[0], label[1], Path.of("/etc/passwd"),
+                            Path.of("/etc/group"))));
         } catch (RuntimeException e) {
             driver.close();
             throw e;

@@ -307,6 +307,27 @@ class KvmDriverLibvirtTest {
     }
 
     @Test
+    void aStateDirQemuCannotReachRefusesToCreate() throws IOException {
+        // as a clone under /root (0700) did: every spawn failed with "Permission denied" on its disk
+        Path closed = Files.createDirectory(stateDir.resolve("closed-" + UUID.randomUUID()));
+        try {
+            Files.setPosixFilePermissions(closed, PosixFilePermissions.fromString("rwx------"));
+            Path inside = Files.createDirectories(closed.resolve("state/kvm"));
+            DriverContext ctx = new DriverContext(DriverConfig.empty("kvm"), store, Optional.empty(), e -> { },
+                    inside, TEST_OWNER);
+            var e = assertThrows(DriverException.StateDirUnreachable.class, () -> new KvmDriverProvider().create(ctx));
+            assertEquals(closed, e.blocked());
+            assertTrue(e.user().contains("uid 64055") || e.user().startsWith("libvirt-qemu"), e.user());
+            Files.setPosixFilePermissions(closed, PosixFilePermissions.fromString("rwx--x--x"));
+            new KvmDriverProvider().create(ctx).close();
+        } finally {
+            try (Stream<Path> files = Files.walk(closed)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    @Test
     void vifsAtSpawnAndHotplugKeepMetadataInSync() throws Exception {
         TapPlugger taps = new TapPlugger();
         DriverContext ctx = new DriverContext(DriverConfig.empty("kvm"), store, Optional.of(taps), e -> { },

@@ -62,6 +62,7 @@ final class Errors {
                 case DriverException.ImageInvalid x -> new ApiError(400, "image_id", "image_invalid", x.getMessage());
                 case DriverException.VifFailure x -> new ApiError(502, "vifs", "vif_failure", x.getMessage());
                 case DriverException.InvalidConfiguration x -> new ApiError(400, x.option(), "invalid", x.getMessage());
+                case DriverException.StateDirUnreachable x -> new ApiError(503, "driver", "backend_unavailable", x.getMessage());
             };
         }
         if (t instanceof IllegalArgumentException i) {

@@ -8,9 +8,12 @@ import java.util.Map;
 /**
  * Every agent option, validated by {@link ConfigLoader}. Names match the YAML keys (see host-agent/README.md).
  *
+ * @param instancesPath where each driver keeps its instances' files ({@code <instances_path>/<driver>/}: disks,
+ *                      console logs), Nova's option name; a backend's own user (QEMU's) must be able to reach it
  * @param drivers enabled drivers and their options; empty means "every driver on the class path, default options"
  */
-public record AgentConfig(String listenAddress, int listenPort, Path stateDir, List<Path> imageDirs, String bridge,
+public record AgentConfig(String listenAddress, int listenPort, Path stateDir, Path instancesPath, List<Path> imageDirs,
+                          String bridge,
                           boolean ovsEnabled, String ovsdb, boolean ovsCreateBridges,
                           Map<String, DriverSettings> drivers,
                           double cpuAllocationRatio, double ramAllocationRatio, double diskAllocationRatio,
@@ -30,7 +33,7 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, L
     }
 
     public AgentConfig withListenPort(int port) {
-        return new AgentConfig(listenAddress, port, stateDir, imageDirs, bridge, ovsEnabled, ovsdb, ovsCreateBridges,
+        return new AgentConfig(listenAddress, port, stateDir, instancesPath, imageDirs, bridge, ovsEnabled, ovsdb, ovsCreateBridges,
                 drivers, cpuAllocationRatio, ramAllocationRatio, diskAllocationRatio, reservedHostMemoryMb,
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
                 driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,

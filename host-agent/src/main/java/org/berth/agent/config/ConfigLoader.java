@@ -23,7 +23,10 @@ import java.util.regex.Pattern;
 public final class ConfigLoader {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final Pattern DRIVER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}");
-    private static final Set<String> KEYS = Set.of("listen_address", "listen_port", "state_dir", "image_dirs",
+    /** Nova's default is $state_path/instances = /var/lib/nova/instances: a place QEMU's user can reach. */
+    public static final Path DEFAULT_INSTANCES_PATH = Path.of("/var/lib/berth/instances");
+    private static final Set<String> KEYS = Set.of("listen_address", "listen_port", "state_dir", "instances_path",
+            "image_dirs",
             "bridge", "ovs", "drivers", "cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio",
             "reserved_host_memory_mb", "resume_guests_state_on_host_boot", "running_deleted_instance_action",
             "sync_power_state_interval", "driver_retry_max_backoff", "max_request_body_bytes", "api_workers",
@@ -74,6 +77,11 @@ public final class ConfigLoader {
         int port = (int) integer("listen_port", 8774, 0, 65535);
         // absolute: backends (libvirt) get paths under it and do not share our working directory
         Path stateDir = Path.of(text("state_dir", "./state")).toAbsolutePath().normalize();
+        Path instancesPath = Path.of(text("instances_path", DEFAULT_INSTANCES_PATH.toString())).toAbsolutePath()
+                .normalize();
+        if (instancesPath.getParent() == null) {
+            throw new ConfigException("instances_path", "'/' cannot be the instances path: give a directory of its own");
+        }
         List<Path> imageDirs = new ArrayList<>();
         JsonNode dirs = root.get("image_dirs");
         if (dirs == null || dirs.isNull()) {
@@ -98,7 +106,7 @@ public final class ConfigLoader {
         boolean createBridges = bool(ovs, "ovs.create_bridges", "create_bridges", false);
         unknown(ovs, "ovs", Set.of("enabled", "ovsdb", "create_bridges"));
 
-        return new AgentConfig(address, port, stateDir, imageDirs, bridge, ovsEnabled, ovsdb, createBridges, drivers(),
+        return new AgentConfig(address, port, stateDir, instancesPath, imageDirs, bridge, ovsEnabled, ovsdb, createBridges, drivers(),
                 ratio("cpu_allocation_ratio", 16.0), ratio("ram_allocation_ratio", 1.5),
                 ratio("disk_allocation_ratio", 1.0),
                 integer("reserved_host_memory_mb", 512, 0, 16L * 1024 * 1024),

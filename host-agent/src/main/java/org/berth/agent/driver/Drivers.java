@@ -1,9 +1,6 @@
 package org.berth.agent.driver;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -58,6 +55,7 @@ public final class Drivers implements AutoCloseable {
         volatile String error = "not connected yet";
         volatile int attempts;
         volatile Instant nextRetry;
+        volatile DriverException.StateDirUnreachable unreachable;
 
         Slot(ComputeDriverProvider provider, DriverContext context) {
             this.provider = provider;
@@ -109,12 +107,7 @@ public final class Drivers implements AutoCloseable {
                 .withOvsdb(config.ovsdb()).withCreateBridges(config.ovsCreateBridges())) : null;
         Drivers drivers = new Drivers(config.driverRetryMaxBackoff(), ovs, onConnected);
         wanted.forEach((name, s) -> {
-            Path dir = config.stateDir().resolve("drivers").resolve(name);
-            try {
-                Files.createDirectories(dir);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot create " + dir, e);
-            }
+            Path dir = InstancesPath.driverDir(config.instancesPath(), name, config.stateDir());
             Optional<VifPlugger> vif = Optional.ofNullable(ovs);
             DriverContext ctx = new DriverContext(new DriverConfig(name, s.options()), images, vif,
                     e -> events.accept(name, e), dir);
@@ -129,6 +122,13 @@ public final class Drivers implements AutoCloseable {
                 // the slot says why; the retry is scheduled
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            }
+        }
+        for (Slot slot : drivers.slots.values()) {
+            if (slot.unreachable != null) {
+                // not an outage to retry: every spawn would fail on its disk, so the agent does not start
+                drivers.close();
+                throw InstancesPath.refusal(slot.provider.name(), config.instancesPath(), slot.unreachable);
             }
         }
         return drivers;
@@ -180,6 +180,9 @@ public final class Drivers implements AutoCloseable {
             failed(slot, "connecting took longer than " + CONNECT_TIMEOUT.toSeconds() + " s");
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
+            if (c instanceof DriverException.StateDirUnreachable u) {
+                slot.unreachable = u;
+            }
             failed(slot, c instanceof DriverException ? c.getMessage() : c.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

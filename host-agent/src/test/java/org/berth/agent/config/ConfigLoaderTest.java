@@ -20,6 +20,10 @@ class ConfigLoaderTest {
         assertEquals(8774, c.listenPort());
         assertEquals(Path.of("state").toAbsolutePath(), c.stateDir(), "relative to the working directory, made absolute");
         assertEquals("br-int", c.bridge());
+        assertEquals(Path.of("/var/lib/berth/instances"), c.instancesPath(), "Nova's instances_path, reachable by QEMU");
+        assertEquals(Path.of("/srv/vm"), ConfigLoader.parse("instances_path: /srv/vm/").instancesPath());
+        assertEquals("instances_path", assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("instances_path: /")).option());
         assertEquals(16.0, c.cpuAllocationRatio());
         assertEquals(1.5, c.ramAllocationRatio());
         assertEquals(1.0, c.diskAllocationRatio());

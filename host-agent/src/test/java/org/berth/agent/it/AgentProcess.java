@@ -28,11 +28,13 @@ import org.apache.commons.exec.DefaultExecutor;
 import org.apache.commons.exec.PumpStreamHandler;
 import org.berth.agent.TestAgent;
 import org.berth.agent.TestAgent.Reply;
+import org.berth.lab.TestImages;
 
 /**
  * The real agent as a child JVM ({@code java -cp <this JVM's class path> org.berth.agent.Main --config FILE}) with
- * the docker and kvm drivers, OVS on br-int, a temp directory under /var/tmp (QEMU must read the overlays) and an
- * ephemeral loopback port. Its log goes to {@code agent.log} in that directory and is printed when it fails to start.
+ * the docker and kvm drivers, OVS on br-int, a temp directory under /var/tmp and an ephemeral loopback port. The
+ * state directory is under a 0700 {@code home/} (as a clone under /root is); instances_path ({@code instances/},
+ * which QEMU must reach) is not. Its log goes to {@code agent.log} in that directory and is printed when it fails to start.
  */
 final class AgentProcess implements AutoCloseable {
     static final Duration START_TIMEOUT = Duration.ofSeconds(150);
@@ -42,6 +44,8 @@ final class AgentProcess implements AutoCloseable {
 
     final Path root;
     final Path stateDir;
+    /** instances_path: the drivers' instance files, {@code <this>/<driver>/<uuid>}. */
+    final Path instancesPath;
     final Path log;
     private final Path config;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
@@ -51,7 +55,12 @@ final class AgentProcess implements AutoCloseable {
 
     private AgentProcess(Path root, String extraYaml) throws IOException {
         this.root = root;
-        this.stateDir = root.resolve("state");
+        // the state under a directory QEMU's user cannot enter, as in a clone under /root: instances_path is the
+        // only place QEMU needs to reach
+        Path home = Files.createDirectories(root.resolve("home"));
+        Files.setPosixFilePermissions(home, PosixFilePermissions.fromString("rwx------"));
+        this.stateDir = home.resolve("state");
+        this.instancesPath = root.resolve("instances");
         this.log = root.resolve("agent.log");
         this.config = root.resolve("agent.yaml");
         Path images = imagesDir();
@@ -59,6 +68,7 @@ final class AgentProcess implements AutoCloseable {
                 listen_address: 127.0.0.1
                 listen_port: 0
                 state_dir: %s
+                instances_path: %s
                 image_dirs: [%s]
                 bridge: br-int
                 drivers:
@@ -66,12 +76,12 @@ final class AgentProcess implements AutoCloseable {
                   kvm: {enabled: true}
                 shutdown_timeout: 30s
                 driver_retry_max_backoff: 2s
-                """.formatted(stateDir, images) + extraYaml);
+                """.formatted(stateDir, instancesPath, images) + extraYaml);
     }
 
     /** Where images/build.sh put the test images ({@code -Dberth.images.dir}); the agent's image_dirs. */
     static Path imagesDir() {
-        return Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
+        return TestImages.dir();
     }
 
     /**

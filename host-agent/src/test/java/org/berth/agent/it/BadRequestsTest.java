@@ -57,7 +57,7 @@ class BadRequestsTest {
     }
 
     private String spawnWith(String flavor, String vifs, String extra) {
-        return body("\"docker\"", "\"" + Guests.BUSYBOX + "\"", flavor, vifs, extra);
+        return body("\"docker\"", "\"" + Guests.busybox() + "\"", flavor, vifs, extra);
     }
 
     private String seventeenVifs() {
@@ -93,9 +93,9 @@ class BadRequestsTest {
                 vif(port(), "fa:16:3e:22:00:02", ", \"speed\": 1000"), ""), 400, "vifs[0].speed", "vifs[0].speed"));
         c.add(new Case("no driver", "POST", p, spawnWith(okFlavor, okVifs, "").replace("\"driver\": \"docker\",", ""),
                 400, "driver", "driver"));
-        c.add(new Case("unknown driver", "POST", p, body("\"xen\"", "\"" + Guests.BUSYBOX + "\"", okFlavor, okVifs, ""),
+        c.add(new Case("unknown driver", "POST", p, body("\"xen\"", "\"" + Guests.busybox() + "\"", okFlavor, okVifs, ""),
                 400, "driver", "driver"));
-        c.add(new Case("driver not a string", "POST", p, body("42", "\"" + Guests.BUSYBOX + "\"", okFlavor, okVifs, ""),
+        c.add(new Case("driver not a string", "POST", p, body("42", "\"" + Guests.busybox() + "\"", okFlavor, okVifs, ""),
                 400, "driver", "driver"));
         c.add(new Case("no name", "POST", p, spawnWith(okFlavor, okVifs, "").replace("\"name\": \"it-bad\",", ""),
                 400, "name", "name"));
@@ -126,7 +126,7 @@ class BadRequestsTest {
                 400, "image_id", "image_id"));
         c.add(new Case("unknown image", "POST", p, body("\"docker\"", "\"" + UUID.randomUUID() + "\"", okFlavor, okVifs, ""),
                 404, "image_id", "image"));
-        c.add(new Case("image the driver cannot spawn", "POST", p, body("\"kvm\"", "\"" + Guests.BUSYBOX + "\"", okFlavor, okVifs, ""),
+        c.add(new Case("image the driver cannot spawn", "POST", p, body("\"kvm\"", "\"" + Guests.busybox() + "\"", okFlavor, okVifs, ""),
                 400, "image_id", "image"));
         c.add(new Case("vifs not a list", "POST", p, spawnWith(okFlavor, "{\"port_id\": \"x\"}", ""), 400, "vifs", "vifs"));
         c.add(new Case("bad MAC", "POST", p, spawnWith(okFlavor, vif(port(), "zz:16:3e:22:00:03", ""), ""),
@@ -213,7 +213,7 @@ class BadRequestsTest {
                 importBody("berth-busybox.tar", sha).replace("\"raw\"", "\"vhdx2\""), 400, "disk_format", "disk_format"));
         c.add(new Case("image import: unknown field", "POST", "/v1/images",
                 importBody("berth-busybox.tar", sha).replace("\"name\"", "\"url\": \"http://x\", \"name\""), 400, "url", "url"));
-        c.add(new Case("delete of a built (read-only) image", "DELETE", "/v1/images/" + Guests.BUSYBOX, null,
+        c.add(new Case("delete of a built (read-only) image", "DELETE", "/v1/images/" + Guests.busybox(), null,
                 409, "id", "read-only"));
         return c;
     }
@@ -242,7 +242,7 @@ class BadRequestsTest {
 
         // one real instance, for the requests that need one (409s, actions)
         UUID existing = UUID.randomUUID();
-        Guests.spawn(agent, guests.containerBody(existing, Guests.BUSYBOX, "198.18.22.40/24"));
+        Guests.spawn(agent, guests.containerBody(existing, Guests.busybox(), "198.18.22.40/24"));
         agent.awaitRunning(existing, Guests.SPAWN_LIMIT);
         Set<String> before = instanceIds(agent);
 
@@ -286,7 +286,7 @@ class BadRequestsTest {
         // the real instance's port, and the port refused for sharing its tap name, have that one (legitimate) device
         List<String> realTaps = Guests.portsOf(ex).stream().map(Host::tapOf).toList();
         badPorts.removeIf(port -> realTaps.contains(Host.tapOf(port)));
-        leaks.addAll(Host.leftovers(List.of(), badPorts, agent.stateDir));
+        leaks.addAll(Host.leftovers(List.of(), badPorts, agent.instancesPath));
         Reply images = agent.call("GET", "/v1/images", null);
         images.json().get("images").forEach(i -> {
             if (i.get("agent_owned").asBoolean()) {

@@ -195,7 +195,7 @@ class CliAcceptanceTest {
         }
         String left = cli.ok("--json", "images", "list").out();
         guests.images.forEach(id -> assertFalse(left.contains(id), "image " + id + " still listed"));
-        List<String> leaks = Host.leftovers(guests.instances, guests.ports, agent.stateDir);
+        List<String> leaks = Host.leftovers(guests.instances, guests.ports, agent.instancesPath);
         assertTrue(leaks.isEmpty(), () -> "left behind: " + leaks);
         Guests.step("images deleted, host clean", t0);
     }

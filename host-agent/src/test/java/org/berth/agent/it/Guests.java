@@ -17,6 +17,7 @@ import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import org.berth.agent.TestAgent;
 import org.berth.agent.TestAgent.Reply;
+import org.berth.lab.TestImages;
 
 /**
  * The instances and ports a test creates through an {@link AgentProcess}: spawn bodies for a container and a VM
@@ -24,8 +25,6 @@ import org.berth.agent.TestAgent.Reply;
  * anything survived (falling back to removing leftovers directly, so a failing test still leaves the host clean).
  */
 final class Guests {
-    static final String BUSYBOX = "4af0f6fb-d5dc-84e4-b8f6-c0e936ce6adb";
-    static final String GUEST_KERNEL = "51349501-a3d1-8f83-8364-37d2b365fd2d";
     static final Duration SPAWN_LIMIT = Duration.ofSeconds(240);
     static final Duration DELETE_LIMIT = Duration.ofSeconds(180);
 
@@ -75,9 +74,19 @@ final class Guests {
                 ThreadLocalRandom.current().nextInt(256));
     }
 
+    /** The id images/build.sh gave the busybox container image (looked up by name: ids follow Debian's bytes). */
+    static String busybox() {
+        return TestImages.id(TestImages.BUSYBOX);
+    }
+
+    /** The id of the guest kernel image (aki, with its ramdisk_id). */
+    static String guestKernel() {
+        return TestImages.id(TestImages.GUEST_KERNEL);
+    }
+
     /** The manifest ({@code file}, {@code sha256}) images/build.sh wrote for a test image. */
-    static JsonNode manifest(String name) throws IOException {
-        return TestAgent.JSON.readTree(Files.readString(AgentProcess.imagesDir().resolve(name + ".json")));
+    static JsonNode manifest(String name) {
+        return TestImages.manifest(name);
     }
 
     /** A VIF on br-int with a random port id and a fa:16:3e:22:xx:xx MAC; the port is tracked. */
@@ -173,7 +182,7 @@ final class Guests {
                 }
             }
         }
-        List<String> leaks = Host.leftovers(instances, ports, agent == null ? null : agent.stateDir);
+        List<String> leaks = Host.leftovers(instances, ports, agent == null ? null : agent.instancesPath);
         if (!leaks.isEmpty()) {
             Host.forceRemove(instances, ports);
             problems.add("left behind after delete: " + leaks);

@@ -88,11 +88,10 @@ final class Host {
 
     /**
      * What the instances and ports left behind on the host (containers, domains, taps/veths, OVS interfaces and
-     * files under the agent's driver directories); empty when clean.
+     * files under the agent's instances_path); empty when clean.
      */
-    static List<String> leftovers(Collection<UUID> instances, Collection<String> ports, Path stateDir) {
-        var out = new ArrayList<>(LeakCheck.leftovers(instances, ports,
-                stateDir == null ? null : stateDir.resolve("drivers")));
+    static List<String> leftovers(Collection<UUID> instances, Collection<String> ports, Path instancesPath) {
+        var out = new ArrayList<>(LeakCheck.leftovers(instances, ports, instancesPath));
         for (String port : ports) {
             if (brIntHasPort(tapOf(port))) {
                 out.add("br-int port " + tapOf(port));

@@ -44,13 +44,13 @@ class KillDuringSpawnTest {
     private static void run(AgentProcess agent, Guests guests, String driver, String point, long t0) throws Exception {
         UUID uuid = UUID.randomUUID();
         String body = driver.equals("kvm")
-                ? guests.vmBody(uuid, Guests.GUEST_KERNEL, "198.18.22.21/24", null)
-                : guests.containerBody(uuid, Guests.BUSYBOX, "198.18.22.20/24");
+                ? guests.vmBody(uuid, Guests.guestKernel(), "198.18.22.21/24", null)
+                : guests.containerBody(uuid, Guests.busybox(), "198.18.22.20/24");
         String port = guests.ports.iterator().next();
         Guests.spawn(agent, body); // the answer says task_state spawning: the record is journaled
         BooleanSupplier reached = switch (point) {
             case "accepted" -> () -> true;
-            case "files" -> () -> hasFiles(agent.stateDir.resolve("drivers").resolve(driver), uuid);
+            case "files" -> () -> hasFiles(agent.instancesPath.resolve(driver), uuid);
             case "tap" -> () -> Host.linkExists(Host.tapOf(port));
             case "backend" -> () -> driver.equals("kvm") ? Host.domainState(uuid).isPresent() : Host.containerExists(uuid);
             case "started" -> () -> driver.equals("kvm") ? Host.domainState(uuid).orElse("").equals("running")

@@ -31,10 +31,10 @@ class VifReplugTest {
 
     private static void run(AgentProcess agent, Guests guests, long t0) throws Exception {
         UUID c = UUID.randomUUID();
-        Guests.spawn(agent, guests.containerBody(c, Guests.BUSYBOX, C_IP + "/24"));
+        Guests.spawn(agent, guests.containerBody(c, Guests.busybox(), C_IP + "/24"));
         String cPort = Guests.portsOf(agent.awaitRunning(c, Guests.SPAWN_LIMIT)).getFirst();
         UUID vm = UUID.randomUUID();
-        Guests.spawn(agent, guests.vmBody(vm, Guests.GUEST_KERNEL, VM_IP + "/24", C_IP));
+        Guests.spawn(agent, guests.vmBody(vm, Guests.guestKernel(), VM_IP + "/24", C_IP));
         JsonNode vmRec = agent.awaitRunning(vm, Guests.SPAWN_LIMIT);
         String vmPort = Guests.portsOf(vmRec).getFirst();
         Guests.awaitConsole(agent, vm, "BERTH-PING " + C_IP, Duration.ofSeconds(300));
