@@ -182,7 +182,7 @@ class ReconcileTest {
     private static UUID hostRebootWithGuestOff(TestAgent t) throws Exception {
         UUID uuid = t.spawnAndWait("guest");
         t.agent.close();
-        java.nio.file.Path backend = t.dir.resolve("state/drivers/fake/instances.json");
+        java.nio.file.Path backend = t.dir.resolve("instances/fake/instances.json");
         java.nio.file.Files.writeString(backend, java.nio.file.Files.readString(backend).replace("RUNNING", "SHUTDOWN"));
         t.start();
         t.agent.reconciler().sweepNow(SWEEP); // after the first sweep, which ran at start
