@@ -8,6 +8,7 @@ import java.util.Map;
 /**
  * Every agent option, validated by {@link ConfigLoader}. Names match the YAML keys (see host-agent/README.md).
  *
+ * @param placement the report to OpenStack Placement, with {@code host} and {@code update_resources_interval}
  * @param drivers enabled drivers and their options; empty means "every driver on the class path, default options"
  */
 public record AgentConfig(String listenAddress, int listenPort, Path stateDir, List<Path> imageDirs, String bridge,
@@ -18,7 +19,7 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, L
                           RunningDeletedAction runningDeletedInstanceAction, Duration syncPowerStateInterval,
                           Duration driverRetryMaxBackoff, int maxRequestBodyBytes, int apiWorkers, int taskWorkers,
                           Duration shutdownTimeout, long maxImageUploadBytes, int maxConcurrentImageUploads,
-                          Duration imageUploadIdleTimeout) {
+                          Duration imageUploadIdleTimeout, PlacementConfig placement) {
     public AgentConfig {
         imageDirs = List.copyOf(imageDirs);
         drivers = Map.copyOf(drivers);
@@ -34,6 +35,6 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, L
                 drivers, cpuAllocationRatio, ramAllocationRatio, diskAllocationRatio, reservedHostMemoryMb,
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
                 driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,
-                maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout);
+                maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout, placement);
     }
 }
