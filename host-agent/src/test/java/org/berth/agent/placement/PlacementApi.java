@@ -22,7 +22,8 @@ import java.util.UUID;
 public final class PlacementApi {
     public static final ObjectMapper JSON = new ObjectMapper();
     private final URI base;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+            .version(HttpClient.Version.HTTP_1_1).build();
 
     public PlacementApi(URI base) {
         this.base = base;
