@@ -98,7 +98,7 @@ public final class PlacementServer implements AutoCloseable {
         }
     }
 
-    private static void reapOrphans() {
+    static void reapOrphans() {
         try (Stream<Path> dirs = Files.list(Path.of("/var/tmp"))) {
             dirs.forEach(d -> {
                 Matcher m = DIR.matcher(d.getFileName().toString());
