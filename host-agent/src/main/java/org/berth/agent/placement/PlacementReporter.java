@@ -309,6 +309,7 @@ public final class PlacementReporter implements AutoCloseable {
         for (int attempt = 1; ; attempt++) {
             Map<String, Map<String, Long>> by = new HashMap<>(c.byProvider());
             by.put(rp, resources);
+            PlacementException.Refused conflict;
             try {
                 calls.putConsumer(consumer, new ProviderCalls.Consumer(c.generation(), by, c.projectId(), c.userId()));
                 return;
@@ -316,12 +317,33 @@ public final class PlacementReporter implements AutoCloseable {
                 if (!e.concurrentUpdate() || attempt >= ATTEMPTS) {
                     throw e;
                 }
+                conflict = e;
             }
             c = calls.consumer(consumer);
             if (resources.equals(c.byProvider().get(rp))) {
                 return;
             }
+            if (c.generation() == null) {
+                c = emptyConsumer(consumer, conflict);
+            }
         }
+    }
+
+    private static final java.util.regex.Pattern EXPECTED = java.util.regex.Pattern.compile("expected (\\d+) but got None");
+
+    /**
+     * Placement can keep a consumer that has no allocations left (seen when allocations were deleted while this
+     * provider's sync wrote others); {@code GET /allocations/{c}} then shows no generation, and only the refusal
+     * names the one it expects. That generation is used, so the heal does not stall on such a consumer.
+     */
+    private static ProviderCalls.Consumer emptyConsumer(UUID consumer, PlacementException.Refused conflict) {
+        java.util.regex.Matcher m = EXPECTED.matcher(conflict.getMessage());
+        if (!m.find()) {
+            return ProviderCalls.Consumer.none();
+        }
+        LOG.log(Level.INFO, "placement: consumer " + consumer + " exists without allocations (generation "
+                + m.group(1) + "); writing with that generation");
+        return new ProviderCalls.Consumer(Long.parseLong(m.group(1)), Map.of(), ProviderCalls.PROJECT, ProviderCalls.USER);
     }
 
     /** Removes this provider's part of the consumer's allocation; other providers' parts stay. */

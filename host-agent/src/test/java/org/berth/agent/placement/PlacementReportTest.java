@@ -46,7 +46,7 @@ class PlacementReportTest {
     }
 
     private TestAgent agent(String extra) throws Exception {
-        return agent(server, "t-" + UUID.randomUUID().toString().substring(0, 8), extra);
+        return agent(PlacementServer.shared(), "t-" + UUID.randomUUID().toString().substring(0, 8), extra);
     }
 
     private TestAgent agent(PlacementServer on, String host, String extra) throws Exception {
@@ -192,6 +192,48 @@ class PlacementReportTest {
         System.out.println("healed in " + ms + " ms");
         assertEquals(Map.of(foreign.toString(), Map.of("VCPU", 2L), orphan.toString(), Map.of("MEMORY_MB", 64L)),
                 api.allocations(other), "the other provider's allocations are kept, the orphan's too");
+    }
+
+    @Test
+    void allocationsDeletedWhileTheSyncRunsAreAllHealed() throws Exception {
+        TestAgent t = agent("");
+        UUID rp = rp(t);
+        List<UUID> mine = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            mine.add(t.spawnAndWait("race-" + i));
+        }
+        PlacementApi.await(withinOneSync(), () -> assertEquals(40, api.allocations(rp).size()));
+        // deleted one by one over several syncs: each sync finds some gone and writes them back meanwhile
+        for (int round = 0; round < 2; round++) {
+            for (UUID u : mine) {
+                api.deleteAllocations(u);
+            }
+        }
+        PlacementApi.await(withinOneSync().multipliedBy(2), () -> {
+            Map<String, Map<String, Long>> now = api.allocations(rp);
+            assertEquals(40, now.size());
+            now.values().forEach(v -> assertEquals(FLAVOR, v));
+        });
+    }
+
+    @Test
+    void aClaimAlreadyInPlacementIsCheckedNotClaimedTwice() throws Exception {
+        TestAgent t = agent("");
+        UUID rp = rp(t);
+        PlacementApi.await(withinOneSync(), () -> assertEquals("ok", stateOf(t)));
+        UUID claimed = UUID.randomUUID();
+        api.allocate(claimed, Map.of(rp, FLAVOR)); // as a scheduler claims before the spawn reaches the host
+        long writes = host(t).at("/placement/writes").asLong();
+        Reply r = t.call("POST", "/v1/instances", TestAgent.spawnBody("fake", "pre-claimed", 256)
+                .replace("{\"driver\"", "{\"uuid\": \"" + claimed + "\", \"driver\""));
+        assertEquals(202, r.status(), r.body());
+        t.awaitInstance(claimed, i -> i.get("task_state").isNull());
+        awaitSyncs(t, host(t).at("/placement/syncs").asLong() + 1);
+        JsonNode c = api.get("/allocations/" + claimed);
+        assertEquals("other", c.get("project_id").asText(), "the scheduler's claim stands: " + c);
+        assertEquals(Map.of(claimed.toString(), FLAVOR), api.allocations(rp));
+        // one refused create, no replacement
+        assertTrue(host(t).at("/placement/writes").asLong() - writes <= 1, host(t).toString());
     }
 
     @Test

@@ -44,6 +44,12 @@ public final class PlacementServer implements AutoCloseable {
 
     /** The JVM's Placement, started on first use. */
     public static synchronized PlacementServer shared() {
+        if (shared != null && !shared.answers()) {
+            // not expected: say so with its log, and start it again on the same database
+            System.err.println("PlacementServer: the shared Placement in " + shared.dir + " stopped answering; "
+                    + "starting it again. Its log ends:\n" + shared.logTail());
+            shared.start();
+        }
         if (shared == null) {
             reapOrphans();
             shared = own();
@@ -74,6 +80,24 @@ public final class PlacementServer implements AutoCloseable {
     /** Starts it again on the same directory and port (the database is kept). */
     public void start() {
         script("start", dir.toString(), Integer.toString(port));
+    }
+
+    /** {@code scripts/placement.sh status}: running and answering. */
+    public boolean answers() {
+        try {
+            return script("status", dir.toString()).startsWith("running");
+        } catch (IllegalStateException e) {
+            return false;
+        }
+    }
+
+    String logTail() {
+        try {
+            java.util.List<String> lines = Files.readAllLines(dir.resolve("placement.log"));
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
     }
 
     /** Stops the server; the directory stays (start again, or close). */
