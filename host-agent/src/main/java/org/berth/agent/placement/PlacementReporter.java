@@ -34,13 +34,14 @@ import org.berth.agent.store.Store;
  */
 public final class PlacementReporter implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(PlacementReporter.class.getName());
-    private static final int ATTEMPTS = 4;
+    static final int ATTEMPTS = 4;
     private static final Duration FIRST_BACKOFF = Duration.ofSeconds(1);
 
     private final PlacementConfig config;
     private final ReportSource source;
     private final PlacementClient client;
     private final ProviderCalls calls;
+    private final ConsumerWrites consumers;
     private final Clock clock;
     private final Semaphore wake = new Semaphore(0);
     private final Map<UUID, Instant> pending = new ConcurrentHashMap<>();
@@ -68,6 +69,7 @@ public final class PlacementReporter implements AutoCloseable {
         this.source = source;
         this.client = client;
         this.calls = new ProviderCalls(client, provider, config.host());
+        this.consumers = new ConsumerWrites(calls);
         this.clock = clock;
         this.thread = Thread.ofPlatform().daemon().name("berth-placement").unstarted(this::loop);
     }
@@ -211,13 +213,13 @@ public final class PlacementReporter implements AutoCloseable {
         Map<UUID, Map<String, Long>> now = new HashMap<>(inPlacement);
         for (var e : want.allocations().entrySet()) {
             if (!e.getValue().equals(inPlacement.get(e.getKey()))) {
-                writeOurs(e.getKey(), e.getValue());
+                consumers.writeOurs(e.getKey(), e.getValue());
                 now.put(e.getKey(), e.getValue());
             }
         }
         for (UUID consumer : inPlacement.keySet()) {
             if (!want.allocations().containsKey(consumer)) {
-                removeOurs(consumer);
+                consumers.removeOurs(consumer);
                 now.remove(consumer);
             }
         }
@@ -233,10 +235,10 @@ public final class PlacementReporter implements AutoCloseable {
             Map<String, Long> want = source.allocation(uuid);
             Map<String, Long> have = placed.get(uuid);
             if (want != null && !want.equals(have)) {
-                writeOurs(uuid, want);
+                consumers.writeOurs(uuid, want);
                 placed.put(uuid, want);
             } else if (want == null && have != null) {
-                removeOurs(uuid);
+                consumers.removeOurs(uuid);
                 placed.remove(uuid);
             }
             pending.remove(uuid);
@@ -289,80 +291,6 @@ public final class PlacementReporter implements AutoCloseable {
             try {
                 calls.putTraits(have.generation(), want);
                 LOG.log(Level.INFO, "placement: traits of " + calls.uuid() + " set to " + want);
-                return;
-            } catch (PlacementException.Refused e) {
-                if (!e.concurrentUpdate() || attempt >= ATTEMPTS) {
-                    throw e;
-                }
-            }
-        }
-    }
-
-    /**
-     * Makes this provider's part of the consumer's allocation {@code resources}, keeping its allocations on other
-     * providers. The first try assumes a new consumer (no read); a consumer Placement already knows (a scheduler's
-     * claim, an earlier write) is read and, if it already holds exactly this, left as it is (never claimed twice).
-     */
-    private void writeOurs(UUID consumer, Map<String, Long> resources) {
-        String rp = calls.uuid().toString();
-        ProviderCalls.Consumer c = ProviderCalls.Consumer.none();
-        for (int attempt = 1; ; attempt++) {
-            Map<String, Map<String, Long>> by = new HashMap<>(c.byProvider());
-            by.put(rp, resources);
-            PlacementException.Refused conflict;
-            try {
-                calls.putConsumer(consumer, new ProviderCalls.Consumer(c.generation(), by, c.projectId(), c.userId()));
-                return;
-            } catch (PlacementException.Refused e) {
-                if (!e.concurrentUpdate() || attempt >= ATTEMPTS) {
-                    throw e;
-                }
-                conflict = e;
-            }
-            c = calls.consumer(consumer);
-            if (resources.equals(c.byProvider().get(rp))) {
-                return;
-            }
-            if (c.generation() == null) {
-                c = emptyConsumer(consumer, conflict);
-            }
-        }
-    }
-
-    private static final java.util.regex.Pattern EXPECTED = java.util.regex.Pattern.compile("expected (\\d+) but got None");
-
-    /**
-     * Placement can keep a consumer that has no allocations left (seen when allocations were deleted while this
-     * provider's sync wrote others); {@code GET /allocations/{c}} then shows no generation, and only the refusal
-     * names the one it expects. That generation is used, so the heal does not stall on such a consumer.
-     */
-    private static ProviderCalls.Consumer emptyConsumer(UUID consumer, PlacementException.Refused conflict) {
-        java.util.regex.Matcher m = EXPECTED.matcher(conflict.getMessage());
-        if (!m.find()) {
-            return ProviderCalls.Consumer.none();
-        }
-        LOG.log(Level.INFO, "placement: consumer " + consumer + " exists without allocations (generation "
-                + m.group(1) + "); writing with that generation");
-        return new ProviderCalls.Consumer(Long.parseLong(m.group(1)), Map.of(), ProviderCalls.PROJECT, ProviderCalls.USER);
-    }
-
-    /** Removes this provider's part of the consumer's allocation; other providers' parts stay. */
-    private void removeOurs(UUID consumer) {
-        String rp = calls.uuid().toString();
-        for (int attempt = 1; ; attempt++) {
-            ProviderCalls.Consumer c = calls.consumer(consumer);
-            if (!c.byProvider().containsKey(rp)) {
-                return;
-            }
-            try {
-                if (c.byProvider().size() == 1) {
-                    calls.deleteConsumer(consumer);
-                } else {
-                    Map<String, Map<String, Long>> by = new HashMap<>(c.byProvider());
-                    by.remove(rp);
-                    calls.putConsumer(consumer, new ProviderCalls.Consumer(c.generation(), by, c.projectId(),
-                            c.userId()));
-                }
                 return;
             } catch (PlacementException.Refused e) {
                 if (!e.concurrentUpdate() || attempt >= ATTEMPTS) {

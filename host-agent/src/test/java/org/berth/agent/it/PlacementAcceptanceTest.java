@@ -63,6 +63,64 @@ class PlacementAcceptanceTest {
         System.out.printf("PlacementAcceptanceTest: total %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
 
+    /**
+     * Placement stopped while containers are spawned and deleted, then started: no spawn failed, and within one
+     * sync Placement equals the store again.
+     */
+    @Test
+    @Timeout(900)
+    void placementDownWhileContainersSpawnAndDeleteThenBackWithinOneSync() throws Exception {
+        Guests guests = new Guests();
+        long t0 = System.nanoTime();
+        try (PlacementServer own = PlacementServer.own();
+             AgentProcess agent = AgentProcess.start("sync_power_state_interval: 1h\nhost: it-down-"
+                     + UUID.randomUUID().toString().substring(0, 8) + "\nupdate_resources_interval: "
+                     + SYNC.toSeconds() + "s\nplacement: {enabled: true, url: '" + own.url
+                     + "', timeout: 2s, max_backoff: 2s}\n")) {
+            PlacementApi api = new PlacementApi(own.url);
+            UUID rp = UUID.fromString(Files.readString(agent.stateDir.resolve("placement-provider-uuid")).strip());
+            try {
+                String busybox = imageId("berth-busybox");
+                UUID a = UUID.randomUUID();
+                Guests.spawn(agent, guests.containerBody(a, busybox, "198.18.22.50/24"));
+                agent.awaitRunning(a, Guests.SPAWN_LIMIT);
+                PlacementApi.await(SYNC.multipliedBy(2), () -> assertEquals(Map.of(a.toString(), CONTAINER), api.allocations(rp)));
+
+                own.stop();
+                Guests.step("Placement stopped", t0);
+                UUID b = UUID.randomUUID();
+                Guests.spawn(agent, guests.containerBody(b, busybox, "198.18.22.51/24"));
+                UUID c = UUID.randomUUID();
+                Guests.spawn(agent, guests.containerBody(c, busybox, "198.18.22.52/24"));
+                agent.awaitRunning(b, Guests.SPAWN_LIMIT);
+                agent.awaitRunning(c, Guests.SPAWN_LIMIT);
+                assertEquals(202, agent.call("DELETE", "/v1/instances/" + a, null).status());
+                agent.awaitInstance(a, Guests.DELETE_LIMIT, "deleted", n -> n == null);
+                assertEquals(202, agent.call("DELETE", "/v1/instances/" + c, null).status());
+                agent.awaitInstance(c, Guests.DELETE_LIMIT, "deleted", n -> n == null);
+                JsonNode p = host(agent).get("placement");
+                assertEquals("failing", p.get("state").asText(), p.toString());
+                assertTrue(p.get("pending_changes").asInt() >= 1 && p.get("behind_seconds").asLong() >= 1, p.toString());
+                Guests.step("2 spawns and 2 deletes done locally while Placement was down: " + p, t0);
+
+                own.start();
+                long restored = System.nanoTime();
+                PlacementApi.await(SYNC.plus(Duration.ofSeconds(2)), () ->
+                        assertEquals(Map.of(b.toString(), CONTAINER), api.allocations(rp)));
+                Guests.step("Placement equals the store " + (System.nanoTime() - restored) / 1_000_000
+                        + " ms after it came back", t0);
+                PlacementApi.await(SYNC, () -> assertEquals("ok", placementState(agent)));
+            } finally {
+                List<String> problems = guests.destroyAndCheck(agent);
+                assertTrue(problems.isEmpty(), () -> "cleanup: " + problems + "\nagent log:\n" + agent.logTail(4000));
+                if (own.answers()) {
+                    api.deleteProvider(rp);
+                }
+            }
+        }
+        System.out.printf("PlacementAcceptanceTest (outage): total %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    }
+
     private static void run(AgentProcess agent, Guests guests, PlacementApi api, UUID rp, UUID other, long t0)
             throws Exception {
         PlacementApi.await(SYNC.multipliedBy(3), () -> assertEquals("ok", placementState(agent)));

@@ -217,6 +217,22 @@ class PlacementReportTest {
     }
 
     @Test
+    void aProviderDeletedBehindItsBackIsRegisteredAgainWithItsAllocations() throws Exception {
+        TestAgent t = agent("");
+        UUID rp = rp(t);
+        UUID u = t.spawnAndWait("survivor");
+        PlacementApi.await(withinOneSync(), () -> assertEquals(Map.of(u.toString(), FLAVOR), api.allocations(rp)));
+        api.deleteProvider(rp);
+        assertEquals(null, api.provider(rp));
+        PlacementApi.await(withinOneSync().multipliedBy(2), () -> {
+            assertNotNull(api.provider(rp));
+            assertEquals(3, api.inventories(rp).size());
+            assertTrue(api.traits(rp).contains("COMPUTE_NODE"));
+            assertEquals(Map.of(u.toString(), FLAVOR), api.allocations(rp));
+        });
+    }
+
+    @Test
     void aClaimAlreadyInPlacementIsCheckedNotClaimedTwice() throws Exception {
         TestAgent t = agent("");
         UUID rp = rp(t);
@@ -256,7 +272,8 @@ class PlacementReportTest {
     void aDriverThatIsDownHasNoTraitAndTheCapacityStays() throws Exception {
         TestAgent t = withDrivers("{fake: {options: {vcpus: 6}}, flaky: {options: {fail_times: 1000000}}}", "1s");
         UUID rp = rp(t);
-        PlacementApi.await(withinOneSync(), () -> assertEquals(6, api.inventories(rp).get("VCPU").get("total").asLong()));
+        PlacementApi.await(withinOneSync(), () -> assertEquals("ok", stateOf(t)));
+        assertEquals(6, api.inventories(rp).get("VCPU").get("total").asLong(), "the capacity stays");
         Set<String> traits = api.traits(rp);
         assertTrue(traits.contains("CUSTOM_BERTH_DRIVER_FAKE"), traits.toString());
         assertFalse(traits.contains("CUSTOM_BERTH_DRIVER_FLAKY"), traits.toString());
