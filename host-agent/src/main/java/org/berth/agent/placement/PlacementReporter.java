@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -44,7 +43,9 @@ public final class PlacementReporter implements AutoCloseable {
     private final ConsumerWrites consumers;
     private final Clock clock;
     private final Semaphore wake = new Semaphore(0);
-    private final Map<UUID, Instant> pending = new ConcurrentHashMap<>();
+    /** Instances changed and not yet written: since when, and a change count (a newer change keeps the entry). */
+    private final Map<UUID, Change> pending = new ConcurrentHashMap<>();
+    private final AtomicLong changes = new AtomicLong();
     private final AtomicLong syncs = new AtomicLong();
     private final Thread thread;
     private volatile boolean closed;
@@ -95,7 +96,8 @@ public final class PlacementReporter implements AutoCloseable {
 
     /** An instance's claim may have changed (spawn admitted, deleted, adopted...): written soon, without waiting. */
     public void changed(UUID instance) {
-        pending.putIfAbsent(instance, clock.instant());
+        Change c = new Change(clock.instant(), changes.incrementAndGet());
+        pending.merge(instance, c, (old, now) -> new Change(old.since(), now.seq()));
         wake.release();
     }
 
@@ -107,7 +109,7 @@ public final class PlacementReporter implements AutoCloseable {
 
     public ReportState state() {
         Instant now = clock.instant();
-        Instant oldest = pending.values().stream().min(Instant::compareTo).orElse(null);
+        Instant oldest = pending.values().stream().map(Change::since).min(Instant::compareTo).orElse(null);
         Instant since = failingSince;
         long behind = 0;
         if (oldest != null) {
@@ -206,7 +208,7 @@ public final class PlacementReporter implements AutoCloseable {
             registered = false;
             throw new IllegalStateException("provider " + calls.uuid() + " vanished from Placement; registering again");
         }
-        Set<UUID> changedMeanwhile = Set.copyOf(pending.keySet());
+        Map<UUID, Change> changedMeanwhile = Map.copyOf(pending);
         HostReport want = source.read();
         syncInventories(want.inventories());
         syncTraits(want.traits());
@@ -224,14 +226,15 @@ public final class PlacementReporter implements AutoCloseable {
             }
         }
         placed = now;
-        changedMeanwhile.forEach(pending::remove);
+        changedMeanwhile.forEach(pending::remove); // only if no newer change came meanwhile
         syncs.incrementAndGet();
         flushPending();
     }
 
     /** Writes the instances changed since the last pass, comparing each with what Placement holds. */
     void flushPending() {
-        for (UUID uuid : List.copyOf(pending.keySet())) {
+        for (Map.Entry<UUID, Change> e : Map.copyOf(pending).entrySet()) {
+            UUID uuid = e.getKey();
             Map<String, Long> want = source.allocation(uuid);
             Map<String, Long> have = placed.get(uuid);
             if (want != null && !want.equals(have)) {
@@ -241,7 +244,7 @@ public final class PlacementReporter implements AutoCloseable {
                 consumers.removeOurs(uuid);
                 placed.remove(uuid);
             }
-            pending.remove(uuid);
+            pending.remove(uuid, e.getValue()); // a change that came while writing stays for the next pass
         }
     }
 
@@ -298,6 +301,9 @@ public final class PlacementReporter implements AutoCloseable {
                 }
             }
         }
+    }
+
+    private record Change(Instant since, long seq) {
     }
 
     @Override

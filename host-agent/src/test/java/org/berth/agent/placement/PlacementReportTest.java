@@ -149,6 +149,30 @@ class PlacementReportTest {
     }
 
     @Test
+    void changesBetweenSyncsAreWrittenAsTheyComeAndNoneIsLost() throws Exception {
+        // an hour between full syncs: only the writes of changes as they come can make Placement right in time
+        TestAgent quick = new TestAgent("drivers: {fake: {}}\nhost: q-" + UUID.randomUUID().toString().substring(0, 8)
+                + "\nupdate_resources_interval: 1h\nplacement: {enabled: true, url: '" + PlacementServer.shared().url + "'}\n");
+        agents.add(quick);
+        UUID rp = rp(quick);
+        providers.add(rp);
+        PlacementApi.await(withinOneSync(), () -> assertEquals("ok", stateOf(quick)));
+        List<UUID> kept = new ArrayList<>();
+        for (int i = 0; i < 15; i++) {
+            UUID u = quick.spawnAndWait("quick-" + i);
+            if (i % 3 == 0) {
+                kept.add(u);
+            } else {
+                assertEquals(202, quick.call("DELETE", "/v1/instances/" + u, null).status()); // right after the spawn
+            }
+        }
+        Map<String, Map<String, Long>> want = new java.util.TreeMap<>();
+        kept.forEach(u -> want.put(u.toString(), FLAVOR));
+        PlacementApi.await(Duration.ofSeconds(5), () -> assertEquals(want, api.allocations(rp)));
+        assertEquals(1, host(quick).at("/placement/syncs").asLong(), "no full sync helped");
+    }
+
+    @Test
     void disableRefusesSpawnsAndSetsComputeStatusDisabled() throws Exception {
         TestAgent t = agent("");
         UUID rp = rp(t);
