@@ -14,6 +14,7 @@ import java.util.UUID;
  * @param pendingChanges instance allocations changed locally and not yet written to Placement
  * @param reads          GET requests sent since start
  * @param writes         PUT/POST/DELETE requests sent since start
+ * @param syncs          full syncs run to their end since start
  */
 public record ReportState(String state, UUID providerUuid, Instant lastSuccess, String lastError, long behindSeconds,
                           int pendingChanges, long reads, long writes, long syncs) {
