@@ -4,7 +4,8 @@
 #   scripts/host-artefacts.sh snapshot FILE   write that list to FILE (before the tests)
 #   scripts/host-artefacts.sh compare FILE    fail, naming them, if artefacts exist now that FILE does not list
 # Artefacts: containers and libvirt domains named berth-*, OVS ports on any bridge, OVS bridges but br-int,
-# tap*/ns* links, OVN daemons and the ovn-* keys of Open_vSwitch external_ids, /var/tmp/berth-* directories.
+# tap*/ns* links, OVN daemons and the ovn-* keys of Open_vSwitch external_ids, /var/tmp/berth-* directories
+# (the tests' Placement databases live in /var/tmp/berth-placement-*), Placement servers of scripts/placement.sh.
 set -euo pipefail
 
 list() {
@@ -18,6 +19,7 @@ list() {
     ip -o link show 2>/dev/null | awk -F': ' '{split($2, n, "@"); print n[1]}' | grep -E '^(tap|ns)' \
       | sed 's/^/link /' || true
     pgrep -x 'ovn-northd|ovn-controller' 2>/dev/null | sed 's/^/ovn-process /' || true
+    pgrep -f 'berth_placement_wsgi:application' 2>/dev/null | sed 's/^/placement-process /' || true
     ovs-vsctl --timeout=10 get Open_vSwitch . external_ids 2>/dev/null | tr -d '{}' | tr ',' '\n' \
       | sed 's/^ *//' | grep '^ovn-' | sed 's/=.*//; s/^/ovs-external-id /' || true
     find /var/tmp -maxdepth 1 -name 'berth-*' 2>/dev/null | sed 's/^/dir /' || true
@@ -35,7 +37,7 @@ case "${1:-list}" in
       echo "$new" | sed 's/^/  /' >&2
       exit 1
     fi
-    echo "make test: host as the run found it (no container, domain, port, link, bridge, OVN daemon or temp dir left)"
+    echo "make test: host as the run found it (no container, domain, port, link, bridge, OVN or Placement daemon or temp dir left)"
     ;;
   *) echo "usage: $0 list | snapshot FILE | compare FILE" >&2; exit 2 ;;
 esac

@@ -43,6 +43,7 @@ PACKAGES=(
   busybox-static syslinux syslinux-common mtools dosfstools cpio
   iproute2 iputils-ping kmod procps ethtool jq maven
   python3-os-vif wrk
+  python3-placement python3-gunicorn curl
 )
 
 missing_packages() {

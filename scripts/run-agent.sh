@@ -13,5 +13,10 @@ fi
 if [ -n "${BERTH_CONFIG:-}" ] && [ "$#" -eq 0 ]; then
   set -- --config "$BERTH_CONFIG"
 fi
+# BERTH_PLACEMENT_DIR=DIR: start (or reuse) a Placement there first, on 127.0.0.1:${BERTH_PLACEMENT_PORT:-8778};
+# the config sets `placement: {enabled: true}` to report to it. Without it nothing about Placement runs.
+if [ -n "${BERTH_PLACEMENT_DIR:-}" ]; then
+  scripts/placement.sh start "$BERTH_PLACEMENT_DIR" "${BERTH_PLACEMENT_PORT:-8778}"
+fi
 exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
   -Dberth.images.dir="${BERTH_IMAGES_DIR:-/var/cache/berth/images}" -jar "$agent_jar" "$@"

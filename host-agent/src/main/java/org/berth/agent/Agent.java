@@ -15,8 +15,10 @@ import org.berth.agent.api.HttpServer;
 import org.berth.agent.api.Routes;
 import org.berth.agent.api.TokenAuth;
 import org.berth.agent.capacity.CapacityService;
+import org.berth.agent.capacity.HostStatus;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.driver.Drivers;
+import org.berth.agent.placement.PlacementReporter;
 import org.berth.agent.reconcile.Reconciler;
 import org.berth.agent.store.Store;
 import org.berth.agent.task.InstanceService;
@@ -42,6 +44,7 @@ public final class Agent implements AutoCloseable {
     private final TokenAuth auth;
     private volatile InstanceService instances;
     private volatile Reconciler reconcilerRef;
+    private volatile PlacementReporter placement;
 
     private Agent(AgentConfig config, ClassLoader loader) {
         this.config = config;
@@ -64,23 +67,35 @@ public final class Agent implements AutoCloseable {
                 if (r != null) {
                     r.requestSweep();
                 }
+                PlacementReporter p = placement;
+                if (p != null) {
+                    p.requestSync(); // its driver trait follows
+                }
             });
             this.drivers = started;
-            CapacityService capacity = new CapacityService(config, drivers, store);
+            CapacityService capacity = new CapacityService(config, drivers, store, HostStatus.load(config.stateDir()));
             OperationStats ops = new OperationStats();
             this.instances = new InstanceService(store, drivers, capacity, images, tasks, locks, ops);
             rec = new Reconciler(config, store, drivers, locks, capacity, images::refresh);
             this.reconciler = rec;
             this.reconcilerRef = rec;
-            Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops, rec::sweeps);
+            placement = PlacementReporter.start(config, capacity, drivers, store);
+            Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops, rec::sweeps, placement);
             EventStream stream = new EventStream();
-            store.onEvent(stream::publish);
+            PlacementReporter report = placement;
+            store.onEvent(report == null ? stream::publish : e -> {
+                stream.publish(e);
+                report.changed(e.uuid());
+            });
             this.server = HttpServer.start(config.listenAddress(), config.listenPort(), config.maxRequestBodyBytes(),
                     routes, auth, api, stream);
         } catch (RuntimeException e) {
             // a half-started agent releases what it took (tests start many agents in one JVM)
             if (rec != null) {
                 rec.close();
+            }
+            if (placement != null) {
+                placement.close();
             }
             if (started != null) {
                 started.close();
@@ -150,6 +165,11 @@ public final class Agent implements AutoCloseable {
         return reconciler;
     }
 
+    /** The Placement report, null when placement.enabled is false. */
+    public PlacementReporter placement() {
+        return placement;
+    }
+
     public java.nio.file.Path tokenFile() {
         return auth.file();
     }
@@ -180,6 +200,9 @@ public final class Agent implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         server.close();
+        if (placement != null) {
+            placement.close();
+        }
         drivers.close();
         store.close();
         LOG.log(Level.INFO, "berth agent stopped");

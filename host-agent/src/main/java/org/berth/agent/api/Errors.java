@@ -2,6 +2,7 @@ package org.berth.agent.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.lang.System.Logger.Level;
+import org.berth.agent.capacity.HostDisabled;
 import org.berth.agent.capacity.InsufficientCapacity;
 import org.berth.agent.store.FieldError;
 import org.berth.agent.store.StoreException;
@@ -42,6 +43,9 @@ final class Errors {
         }
         if (t instanceof InsufficientCapacity c) {
             return new ApiError(409, c.resource(), "capacity", c.getMessage());
+        }
+        if (t instanceof HostDisabled d) {
+            return new ApiError(409, "host", "disabled", d.getMessage());
         }
         if (t instanceof PortConflict c) {
             return new ApiError(409, c.field(), "device_in_use", c.getMessage());

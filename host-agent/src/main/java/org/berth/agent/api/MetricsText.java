@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import org.berth.agent.capacity.Capacity;
 import org.berth.agent.driver.DriverState;
+import org.berth.agent.placement.ReportState;
 import org.berth.agent.task.OperationStats;
 
 /** Prometheus text exposition format 0.0.4. */
@@ -12,7 +13,7 @@ final class MetricsText {
 
     static String render(Map<List<String>, Integer> instances, Capacity capacity, List<DriverState> drivers,
                          Map<String, OperationStats.Snapshot> ops, Map<String, Long> http, int tasksRunning,
-                         long sweeps) {
+                         long sweeps, ReportState placement, boolean disabled) {
         MetricsText m = new MetricsText();
         m.help("berth_instances", "gauge", "Instances in the store by driver and vm_state.");
         instances.forEach((k, v) -> m.line("berth_instances{driver=\"" + esc(k.get(0)) + "\",state=\""
@@ -36,6 +37,24 @@ final class MetricsText {
                 m.line("berth_capacity_" + r + "{kind=\"" + e.getKey() + "\"}",
                         r.equals("vcpus") ? x.vcpus() : r.equals("memory_mb") ? x.memoryMb() : x.diskGb());
             }
+        }
+        m.help("berth_host_disabled", "gauge", "1 while the host is disabled (berth host disable).");
+        m.line("berth_host_disabled", disabled ? 1 : 0);
+        if (!placement.state().equals("disabled")) {
+            m.help("berth_placement_up", "gauge", "1 when the last report to Placement succeeded.");
+            m.line("berth_placement_up", placement.state().equals("ok") ? 1 : 0);
+            m.help("berth_placement_last_success_timestamp_seconds", "gauge", "When Placement last matched the store.");
+            m.line("berth_placement_last_success_timestamp_seconds",
+                    placement.lastSuccess() == null ? 0 : placement.lastSuccess().getEpochSecond());
+            m.help("berth_placement_behind_seconds", "gauge", "How long Placement has not matched the store.");
+            m.line("berth_placement_behind_seconds", placement.behindSeconds());
+            m.help("berth_placement_pending_changes", "gauge", "Instance allocations not yet written to Placement.");
+            m.line("berth_placement_pending_changes", placement.pendingChanges());
+            m.help("berth_placement_syncs_total", "counter", "Full syncs with Placement run to their end.");
+            m.line("berth_placement_syncs_total", placement.syncs());
+            m.help("berth_placement_requests_total", "counter", "Requests sent to Placement (read = GET).");
+            m.line("berth_placement_requests_total{kind=\"read\"}", placement.reads());
+            m.line("berth_placement_requests_total{kind=\"write\"}", placement.writes());
         }
         m.help("berth_operation_seconds", "summary", "Driver operation latency.");
         ops.forEach((k, s) -> {

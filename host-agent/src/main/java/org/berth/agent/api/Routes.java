@@ -11,8 +11,11 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import org.berth.agent.capacity.CapacityService;
+import org.berth.agent.capacity.HostStatus;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.driver.Drivers;
+import org.berth.agent.placement.PlacementReporter;
+import org.berth.agent.placement.ReportState;
 import org.berth.agent.store.FieldError;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
@@ -37,12 +40,13 @@ public final class Routes {
     private final InstanceService instances;
     private final OperationStats ops;
     private final LongSupplier sweeps;
+    private final PlacementReporter placement;
     final HttpStats http = new HttpStats();
     /** Rendered lists by driver filter ("" = all); keys are enabled driver names only, so the map stays small. */
     private final ConcurrentHashMap<String, CachedList> lists = new ConcurrentHashMap<>();
 
     public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImageStore images,
-                  InstanceService instances, OperationStats ops, LongSupplier sweeps) {
+                  InstanceService instances, OperationStats ops, LongSupplier sweeps, PlacementReporter placement) {
         this.config = config;
         this.store = store;
         this.drivers = drivers;
@@ -51,6 +55,7 @@ public final class Routes {
         this.instances = instances;
         this.ops = ops;
         this.sweeps = sweeps;
+        this.placement = placement;
     }
 
     ImageRoutes images() {
@@ -70,7 +75,7 @@ public final class Routes {
             throw notFound(r.path());
         }
         return switch (p[2]) {
-            case "host" -> p.length == 3 ? only(r, "GET", this::host) : raise(notFound(r.path()));
+            case "host" -> p.length == 3 ? only(r, "GET", this::host) : hostStatus(r, p);
             case "drivers" -> p.length == 3 ? only(r, "GET", this::drivers) : raise(notFound(r.path()));
             case "images" -> images.handle(r, p);
             case "instances" -> instances(r, p);
@@ -283,8 +288,47 @@ public final class Routes {
     }
 
     private Response host() {
-        return Response.json(200, Map.of("host", Views.host(capacity.refresh(), config.cpuAllocationRatio(),
-                config.ramAllocationRatio(), config.diskAllocationRatio(), config.reservedHostMemoryMb())));
+        ObjectNode host = Views.host(capacity.refresh(), config.cpuAllocationRatio(), config.ramAllocationRatio(),
+                config.diskAllocationRatio(), config.reservedHostMemoryMb());
+        Views.status(host, capacity.status().status(), config.placement().host(), report());
+        return Response.json(200, Map.of("host", host));
+    }
+
+    private ReportState report() {
+        return placement == null ? ReportState.off() : placement.state();
+    }
+
+    /** POST /v1/host/disable {"disabled_reason": R} and POST /v1/host/enable (Nova's os-services vocabulary). */
+    private Response hostStatus(Request r, String[] p) {
+        if (p.length != 4 || !(p[3].equals("disable") || p[3].equals("enable"))) {
+            throw notFound(r.path());
+        }
+        return only(r, "POST", () -> {
+            HostStatus status = capacity.status();
+            if (p[3].equals("disable")) {
+                requireJson(r);
+                JsonNode body = Views.parse(r.body());
+                JsonNode reason = body.path("disabled_reason");
+                if (!body.isObject() || !reason.isTextual() || reason.asText().isBlank() || body.size() != 1) {
+                    throw new ApiError(400, "disabled_reason", "required", "disabled_reason: must be given as the "
+                            + "only field, e.g. {\"disabled_reason\": \"kernel upgrade\"}");
+                }
+                String why = reason.asText().strip();
+                if (why.length() > 255 || why.chars().anyMatch(Character::isISOControl)) {
+                    throw new ApiError(400, "disabled_reason", "text", "disabled_reason: must be at most 255 "
+                            + "characters without control characters");
+                }
+                status.disable(why);
+            } else {
+                status.enable();
+            }
+            if (placement != null) {
+                placement.requestSync();
+            }
+            ObjectNode n = Views.MAPPER.createObjectNode();
+            Views.status(n, status.status(), config.placement().host(), report());
+            return Response.json(200, Map.of("host", n));
+        });
     }
 
     private Response drivers() {
@@ -297,7 +341,8 @@ public final class Routes {
 
     private Response metrics() {
         String text = MetricsText.render(store.countByDriverAndState(), capacity.refresh(), drivers.states(),
-                ops.snapshot(), http.snapshot(), instances.locks().count(), sweeps.getAsLong());
+                ops.snapshot(), http.snapshot(), instances.locks().count(), sweeps.getAsLong(), report(),
+                capacity.status().status().disabled());
         return Response.text(200, "text/plain; version=0.0.4; charset=utf-8", text);
     }
 

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.util.Locale;
 import org.berth.agent.capacity.Capacity;
+import org.berth.agent.capacity.HostStatus;
+import org.berth.agent.placement.ReportState;
 import org.berth.agent.driver.DriverState;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.StoredEvent;
@@ -118,6 +120,17 @@ final class Views {
         resources(n.putObject("claimed"), c.claimed());
         resources(n.putObject("free"), c.free());
         return n;
+    }
+
+    /** The service status (Nova's os-services) and the Placement report, added to a host view. */
+    static void status(ObjectNode n, HostStatus.Status s, String host, ReportState p) {
+        n.put("host", host).put("status", s.disabled() ? "disabled" : "enabled").put("disabled_reason", s.disabledReason());
+        ObjectNode pl = n.putObject("placement");
+        pl.put("state", p.state()).put("resource_provider_uuid", p.providerUuid() == null ? null : p.providerUuid().toString())
+                .put("last_success", p.lastSuccess() == null ? null : p.lastSuccess().toString())
+                .put("last_error", p.lastError()).put("behind_seconds", p.behindSeconds())
+                .put("pending_changes", p.pendingChanges()).put("syncs", p.syncs()).put("reads", p.reads())
+                .put("writes", p.writes());
     }
 
     private static void resources(ObjectNode n, Capacity.Resources r) {

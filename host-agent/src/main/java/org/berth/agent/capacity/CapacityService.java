@@ -23,13 +23,24 @@ public final class CapacityService {
     private final AgentConfig config;
     private final Drivers drivers;
     private final Store store;
+    private final HostStatus status;
     private volatile HostTotals totals;
 
-    public CapacityService(AgentConfig config, Drivers drivers, Store store) {
+    public CapacityService(AgentConfig config, Drivers drivers, Store store, HostStatus status) {
         this.config = config;
         this.drivers = drivers;
         this.store = store;
+        this.status = status;
         this.totals = HostProbe.probe(config.stateDir());
+    }
+
+    public HostStatus status() {
+        return status;
+    }
+
+    /** The last totals {@link #refresh()} found (no driver call). */
+    public HostTotals totals() {
+        return totals;
     }
 
     /** Disk a flavor claims, in GiB (root + ephemeral + swap rounded up). */
@@ -92,8 +103,10 @@ public final class CapacityService {
      * Inserts the record if its flavor fits the free capacity; atomic with respect to other claims.
      *
      * @throws InsufficientCapacity naming the first resource that does not fit
+     * @throws HostDisabled          while the host is disabled
      */
     public synchronized void claim(InstanceRecord record) {
+        status.checkEnabled();
         Capacity.Resources limits = limits(totals);
         Usage u = store.usage();
         check("vcpus", record.vcpus(), limits.vcpus() - u.vcpus());

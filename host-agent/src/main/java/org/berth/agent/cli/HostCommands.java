@@ -19,7 +19,8 @@ final class HostCommands {
     private HostCommands() {
     }
 
-    @Command(name = "host", description = "Host info and capacity (GET /v1/host).")
+    @Command(name = "host", description = "Host info, capacity, status and Placement report (GET /v1/host).",
+            subcommands = {Disable.class, Enable.class})
     static final class Host implements Runnable {
         @ParentCommand
         BerthCli root;
@@ -33,6 +34,7 @@ final class HostCommands {
                 out.println("hypervisors:         " + Table.join(h.path("hypervisors"), ", ", x -> x.path("driver").asText()
                         + " (" + x.path("hypervisor_type").asText() + ' ' + x.path("hypervisor_version").asText() + ')'));
                 out.println("running_vms:         " + Table.text(h.path("running_vms")));
+                status(out, h);
                 out.println();
                 new Table("RESOURCE", "TOTAL", "USED", "LIMIT", "CLAIMED", "FREE")
                         .row("vcpus", h.path("vcpus"), h.path("vcpus_used"), h.at("/limits/vcpus"),
@@ -43,6 +45,49 @@ final class HostCommands {
                                 h.at("/claimed/disk_gb"), h.at("/free/disk_gb"))
                         .print(out);
             });
+        }
+    }
+
+    private static void status(PrintWriter out, JsonNode h) {
+        out.println("status:              " + Table.text(h.path("status"))
+                + (h.path("disabled_reason").isTextual() ? " (" + h.path("disabled_reason").asText() + ")" : ""));
+        JsonNode p = h.path("placement");
+        out.println("placement:           " + Table.text(p.path("state"))
+                + (p.path("resource_provider_uuid").isTextual() ? ", provider " + p.path("resource_provider_uuid").asText()
+                + ", last success " + Table.text(p.path("last_success")) + ", behind " + p.path("behind_seconds").asLong()
+                + " s, " + p.path("pending_changes").asLong() + " pending" : "")
+                + (p.path("last_error").isTextual() ? ", error: " + p.path("last_error").asText() : ""));
+    }
+
+    private static void changeStatus(BerthCli root, String path, com.fasterxml.jackson.databind.node.ObjectNode body) {
+        JsonNode answer = root.client().post(path, body);
+        root.print(answer, () -> status(root.out(), answer.path("host")));
+        root.out().flush();
+    }
+
+    @Command(name = "disable", description = "Take no new instance (409 on spawn) and set COMPUTE_STATUS_DISABLED in "
+            + "Placement (POST /v1/host/disable).")
+    static final class Disable implements Runnable {
+        @ParentCommand
+        Host host;
+
+        @Option(names = "--reason", required = true, paramLabel = "TEXT", description = "why (shown with every refused spawn)")
+        String reason;
+
+        @Override
+        public void run() {
+            changeStatus(host.root, "/v1/host/disable", ApiClient.JSON.createObjectNode().put("disabled_reason", reason));
+        }
+    }
+
+    @Command(name = "enable", description = "Take new instances again (POST /v1/host/enable).")
+    static final class Enable implements Runnable {
+        @ParentCommand
+        Host host;
+
+        @Override
+        public void run() {
+            changeStatus(host.root, "/v1/host/enable", ApiClient.JSON.createObjectNode());
         }
     }
 

@@ -10,6 +10,7 @@ import java.util.Map;
  *
  * @param instancesPath where each driver keeps its instances' files ({@code <instances_path>/<driver>/}: disks,
  *                      console logs), Nova's option name; a backend's own user (QEMU's) must be able to reach it
+ * @param placement the report to OpenStack Placement, with {@code host} and {@code update_resources_interval}
  * @param drivers enabled drivers and their options; empty means "every driver on the class path, default options"
  */
 public record AgentConfig(String listenAddress, int listenPort, Path stateDir, Path instancesPath, List<Path> imageDirs,
@@ -21,7 +22,7 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                           RunningDeletedAction runningDeletedInstanceAction, Duration syncPowerStateInterval,
                           Duration driverRetryMaxBackoff, int maxRequestBodyBytes, int apiWorkers, int taskWorkers,
                           Duration shutdownTimeout, long maxImageUploadBytes, int maxConcurrentImageUploads,
-                          Duration imageUploadIdleTimeout) {
+                          Duration imageUploadIdleTimeout, PlacementConfig placement) {
     public AgentConfig {
         imageDirs = List.copyOf(imageDirs);
         drivers = Map.copyOf(drivers);
@@ -37,6 +38,6 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                 drivers, cpuAllocationRatio, ramAllocationRatio, diskAllocationRatio, reservedHostMemoryMb,
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
                 driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,
-                maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout);
+                maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout, placement);
     }
 }

@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,7 +33,8 @@ public final class ConfigLoader {
             "reserved_host_memory_mb", "resume_guests_state_on_host_boot", "running_deleted_instance_action",
             "sync_power_state_interval", "driver_retry_max_backoff", "max_request_body_bytes", "api_workers",
             "task_workers", "shutdown_timeout", "max_image_upload_bytes", "max_concurrent_image_uploads",
-            "image_upload_idle_timeout");
+            "image_upload_idle_timeout", "host", "update_resources_interval", "placement");
+    private static final Pattern TOKEN = Pattern.compile("[\\x21-\\x7e]{1,256}");
 
     private final ObjectNode root;
     private final Set<String> seen = new HashSet<>();
@@ -118,7 +121,50 @@ public final class ConfigLoader {
                 duration("shutdown_timeout", Duration.ofSeconds(30), Duration.ofMinutes(30)),
                 integer("max_image_upload_bytes", 64L << 30, 1024, 1L << 40),
                 (int) integer("max_concurrent_image_uploads", 4, 1, 64),
-                duration("image_upload_idle_timeout", Duration.ofMinutes(5), Duration.ofHours(1)));
+                duration("image_upload_idle_timeout", Duration.ofMinutes(5), Duration.ofHours(1)), placement());
+    }
+
+    private PlacementConfig placement() {
+        String host = text("host", HostName.local());
+        if (!host.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,199}")) {
+            throw new ConfigException("host", "'" + host + "' must be 1-200 letters, digits and . _ - (a host name)");
+        }
+        Duration interval = duration("update_resources_interval", Duration.ofSeconds(60), Duration.ofDays(1));
+        JsonNode p = object("placement");
+        unknown(p, "placement", Set.of("enabled", "url", "auth", "token", "timeout", "max_backoff"));
+        boolean enabled = bool(p, "placement.enabled", "enabled", false);
+        String rawUrl = text(p, "placement.url", "url", "http://127.0.0.1:8778");
+        URI url;
+        try {
+            url = new URI(rawUrl.replaceAll("/+$", ""));
+        } catch (URISyntaxException e) {
+            url = null;
+        }
+        if (url == null || !("http".equals(url.getScheme()) || "https".equals(url.getScheme()))
+                || url.getHost() == null || url.getRawQuery() != null || url.getRawFragment() != null
+                || url.getRawUserInfo() != null) {
+            throw new ConfigException("placement.url", "'" + rawUrl + "' must be an http:// or https:// URL with a "
+                    + "host, no user, query or fragment, e.g. http://127.0.0.1:8778");
+        }
+        String auth = text(p, "placement.auth", "auth", "noauth2");
+        if (!auth.equals("noauth2")) {
+            throw new ConfigException("placement.auth", "'" + auth + "' must be noauth2 (the token is sent as "
+                    + "X-Auth-Token, as user[:project])");
+        }
+        JsonNode t = p == null ? null : p.get("token");
+        String token = "admin";
+        if (t != null && !t.isNull()) {
+            // never echo the value: it is a secret
+            if (!t.isTextual() || !TOKEN.matcher(t.asText()).matches()) {
+                throw new ConfigException("placement.token", "must be 1-256 printable characters without spaces "
+                        + "(the value is not shown)");
+            }
+            token = t.asText();
+        }
+        Duration timeout = duration(p, "placement.timeout", "timeout", Duration.ofSeconds(10), Duration.ofMinutes(5));
+        Duration backoff = duration(p, "placement.max_backoff", "max_backoff", Duration.ofSeconds(60),
+                Duration.ofHours(1));
+        return new PlacementConfig(host, interval, enabled, url, auth, token, timeout, backoff);
     }
 
     private Map<String, DriverSettings> drivers() {
@@ -241,13 +287,17 @@ public final class ConfigLoader {
     }
 
     private Duration duration(String key, Duration fallback, Duration max) {
-        JsonNode n = root.get(key);
+        return duration(root, key, key, fallback, max);
+    }
+
+    private static Duration duration(JsonNode node, String option, String key, Duration fallback, Duration max) {
+        JsonNode n = node == null ? null : node.get(key);
         if (n == null || n.isNull()) {
             return fallback;
         }
         Duration d = DriverConfig.parseDuration(n.asText().trim());
         if (d == null || d.isNegative() || d.isZero() || d.compareTo(max) > 0) {
-            throw new ConfigException(key, "'" + n.asText() + "' must be a duration such as 500ms, 30s, 2m or PT30S, "
+            throw new ConfigException(option, "'" + n.asText() + "' must be a duration such as 500ms, 30s, 2m or PT30S, "
                     + "greater than 0 and at most " + max.toSeconds() + "s");
         }
         return d;

@@ -67,6 +67,25 @@ class BerthCliTest {
         return r;
     }
 
+    @Test
+    void hostDisableAndEnable() throws Exception {
+        Run off = ok("host", "disable", "--reason", "disk swap");
+        try {
+            assertTrue(off.out().contains("status:              disabled (disk swap)"), off.out());
+            assertTrue(ok("host").out().contains("disabled (disk swap)"));
+            assertTrue(ok("host").out().contains("placement:           disabled"), "not configured: " + ok("host").out());
+            Run refused = berth("spawn", "--driver", "fake", "--name", "no", "--image", "test-disk", "--vcpus", "1",
+                    "--memory-mb", "64", "--root-gb", "1");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("409 host (disabled)") && refused.err().contains("disk swap"), refused.err());
+            assertEquals(2, berth("host", "disable").code(), "--reason is required");
+        } finally {
+            Run on = ok("--json", "host", "enable"); // the agent is shared by this class's tests
+            assertEquals("enabled", on.json().at("/host/status").asText(), on.out());
+        }
+        spawn("after-enable");
+    }
+
     private static String spawn(String name) throws Exception {
         Run r = ok("--json", "spawn", "--driver", "fake", "--name", name, "--image", "test-disk", "--vcpus", "1",
                 "--memory-mb", "128", "--root-gb", "1", "--nic", "port_id=" + UUID.randomUUID()

@@ -54,6 +54,35 @@ class ConfigLoaderTest {
         assertEquals(Duration.ofSeconds(10), c.syncPowerStateInterval());
     }
 
+    @Test
+    void placementDefaultsAndOptions() {
+        PlacementConfig d = AgentConfig.defaults().placement();
+        assertFalse(d.enabled(), "off unless asked for");
+        assertEquals(Duration.ofSeconds(60), d.updateResourcesInterval());
+        assertEquals("http://127.0.0.1:8778", d.url().toString());
+        assertEquals("noauth2", d.auth());
+        assertFalse(d.host().isBlank(), "the host name by default");
+        PlacementConfig p = ConfigLoader.parse("""
+                host: compute-7.example
+                update_resources_interval: 15s
+                placement: {enabled: true, url: "http://10.0.0.5:8778/placement/", token: "svc:proj", timeout: 2s}
+                """).placement();
+        assertTrue(p.enabled());
+        assertEquals("compute-7.example", p.host());
+        assertEquals(Duration.ofSeconds(15), p.updateResourcesInterval());
+        assertEquals("http://10.0.0.5:8778/placement", p.url().toString(), "a trailing slash is dropped");
+        assertEquals("svc:proj", p.token());
+        assertEquals(Duration.ofSeconds(2), p.timeout());
+        assertFalse(p.toString().contains("svc:proj"), "the token is never printed: " + p);
+    }
+
+    @Test
+    void aBadTokenIsNotEchoed() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("placement: {token: \"s3cret value\"}"));
+        assertFalse(e.getMessage().contains("s3cret"), e.getMessage());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', textBlock = """
             listen_port: 70000                          | listen_port
@@ -82,6 +111,19 @@ class ConfigLoaderTest {
             image_upload_idle_timeout: 0s               | image_upload_idle_timeout
             image_upload_idle_timeout: 2h               | image_upload_idle_timeout
             '[1, 2]'                                    | config
+            'host: "a b"'                               | host
+            update_resources_interval: 0s               | update_resources_interval
+            'placement: {enabled: yes-please}'          | placement.enabled
+            'placement: {url: "ftp://x"}'               | placement.url
+            'placement: {url: "http://h:1/p?q=1"}'      | placement.url
+            'placement: {url: "http://u:p@h:1"}'        | placement.url
+            'placement: {auth: keystone}'               | placement.auth
+            'placement: {token: "has space"}'           | placement.token
+            'placement: {token: [1]}'                   | placement.token
+            'placement: {timeout: 0s}'                  | placement.timeout
+            'placement: {max_backoff: 2h}'              | placement.max_backoff
+            'placement: {colour: blue}'                 | placement.colour
+            'placement: true'                           | placement
             """)
     void errorsNameTheOption(String yaml, String option) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml));

@@ -1,0 +1,79 @@
+package org.berth.agent.placement;
+
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.berth.agent.capacity.CapacityService;
+import org.berth.agent.capacity.HostTotals;
+import org.berth.agent.config.AgentConfig;
+import org.berth.agent.driver.Drivers;
+import org.berth.agent.store.InstanceRecord;
+import org.berth.agent.store.Store;
+
+/**
+ * Reads what Placement should hold from the agent's own sources, the same ones {@code GET /v1/host} and local
+ * admission read: {@link CapacityService}'s totals, the configured ratios and reserved memory, the drivers' states
+ * and the store's claims (every instance not deleted, in-flight spawns included).
+ */
+final class ReportSource {
+    static final String VCPU = "VCPU";
+    static final String MEMORY_MB = "MEMORY_MB";
+    static final String DISK_GB = "DISK_GB";
+
+    private final AgentConfig config;
+    private final CapacityService capacity;
+    private final Drivers drivers;
+    private final Store store;
+
+    ReportSource(AgentConfig config, CapacityService capacity, Drivers drivers, Store store) {
+        this.config = config;
+        this.capacity = capacity;
+        this.drivers = drivers;
+        this.store = store;
+    }
+
+    HostReport read() {
+        HostTotals t = capacity.refresh().totals();
+        Map<String, Inventory> inv = inventories(t, config);
+        Map<UUID, Map<String, Long>> allocations = new HashMap<>();
+        for (InstanceRecord r : store.list(Optional.empty())) {
+            allocations.put(r.uuid(), resources(r, inv));
+        }
+        return new HostReport(inv, Traits.wanted(drivers.states(), t.cpuInfo().arch(),
+                capacity.status().status().disabled()), allocations);
+    }
+
+    /** The allocation the store says {@code uuid} holds now, or null when it has none (unknown or deleted). */
+    Map<String, Long> allocation(UUID uuid) {
+        Map<String, Inventory> inv = inventories(capacity.totals(), config);
+        return store.find(uuid).filter(r -> !r.deleted()).map(r -> resources(r, inv)).orElse(null);
+    }
+
+    /** VCPU, MEMORY_MB (reserved_host_memory_mb), DISK_GB with the configured ratios; a class of total 0 is left out. */
+    static Map<String, Inventory> inventories(HostTotals t, AgentConfig c) {
+        Map<String, Inventory> out = new LinkedHashMap<>();
+        put(out, VCPU, Inventory.of(t.vcpus(), 0, c.cpuAllocationRatio()));
+        put(out, MEMORY_MB, Inventory.of(t.memoryMb(), c.reservedHostMemoryMb(), c.ramAllocationRatio()));
+        put(out, DISK_GB, Inventory.of(t.localGb(), 0, c.diskAllocationRatio()));
+        return out;
+    }
+
+    private static void put(Map<String, Inventory> out, String rc, Inventory i) {
+        if (i.total() >= 1) {
+            out.put(rc, i);
+        }
+    }
+
+    /** The flavor's claim; amounts of 0, and classes the inventory lacks, are left out (Placement refuses them). */
+    static Map<String, Long> resources(InstanceRecord r, Map<String, Inventory> inv) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (var e : Map.of(VCPU, (long) r.vcpus(), MEMORY_MB, r.memoryMb(), DISK_GB, r.diskGb()).entrySet()) {
+            if (e.getValue() > 0 && inv.containsKey(e.getKey())) {
+                out.put(e.getKey(), e.getValue());
+            }
+        }
+        return Map.copyOf(out);
+    }
+}
