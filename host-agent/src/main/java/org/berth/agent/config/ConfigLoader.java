@@ -130,6 +130,7 @@ public final class ConfigLoader {
             throw new ConfigException("host", "'" + host + "' must be 1-200 letters, digits and . _ - (a host name)");
         }
         Duration interval = duration("update_resources_interval", Duration.ofSeconds(60), Duration.ofDays(1));
+        atLeast("update_resources_interval", interval, Duration.ofSeconds(1));
         JsonNode p = object("placement");
         unknown(p, "placement", Set.of("enabled", "url", "auth", "token", "timeout", "max_backoff"));
         boolean enabled = bool(p, "placement.enabled", "enabled", false);
@@ -162,9 +163,17 @@ public final class ConfigLoader {
             token = t.asText();
         }
         Duration timeout = duration(p, "placement.timeout", "timeout", Duration.ofSeconds(10), Duration.ofMinutes(5));
+        atLeast("placement.timeout", timeout, Duration.ofMillis(100));
         Duration backoff = duration(p, "placement.max_backoff", "max_backoff", Duration.ofSeconds(60),
                 Duration.ofHours(1));
         return new PlacementConfig(host, interval, enabled, url, auth, token, timeout, backoff);
+    }
+
+    private static void atLeast(String option, Duration value, Duration min) {
+        if (value.compareTo(min) < 0) {
+            throw new ConfigException(option, value.toMillis() + " ms is below the minimum of " + min.toMillis()
+                    + " ms");
+        }
     }
 
     private Map<String, DriverSettings> drivers() {

@@ -79,9 +79,11 @@ final class ConsumerWrites {
                 return;
             }
             try {
-                if (c.byProvider().size() == 1) {
-                    calls.deleteConsumer(consumer);
+                if (c.generation() == null) {
+                    calls.deleteConsumer(consumer); // no generation to guard a write with (only ours was read)
                 } else {
+                    // a PUT with the generation read, even when ours is the only part left (empty allocations
+                    // delete them): a plain DELETE would also take a claim another provider added since the read
                     Map<String, Map<String, Long>> by = new HashMap<>(c.byProvider());
                     by.remove(rp);
                     calls.putConsumer(consumer, new ProviderCalls.Consumer(c.generation(), by, c.projectId(),

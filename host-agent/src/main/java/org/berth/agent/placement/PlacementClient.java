@@ -3,7 +3,6 @@ package org.berth.agent.placement;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -11,6 +10,10 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -83,13 +86,23 @@ public final class PlacementClient {
         }
         (method.equals("GET") ? reads : writes).incrementAndGet();
         HttpResponse<String> r;
+        // HttpRequest.timeout ends at the response headers (JDK-8258397): a body that stalls after them would block
+        // the reporter for ever, so the whole exchange is bounded too, by twice the timeout
+        long wholeMs = 2 * timeout.toMillis();
+        CompletableFuture<HttpResponse<String>> f = http.sendAsync(b.build(), HttpResponse.BodyHandlers.ofString());
         try {
-            r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        } catch (HttpTimeoutException e) {
-            throw new PlacementException.Unreachable(what, "no answer within " + timeout.toMillis() + " ms", e);
-        } catch (IOException e) {
-            throw new PlacementException.Unreachable(what, "cannot reach " + base + ": " + e, e);
+            r = f.get(wholeMs, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            throw new PlacementException.Unreachable(what, "no whole answer within " + wholeMs + " ms", e);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof HttpTimeoutException) {
+                throw new PlacementException.Unreachable(what, "no answer within " + timeout.toMillis() + " ms", c);
+            }
+            throw new PlacementException.Unreachable(what, "cannot reach " + base + ": " + c, c);
         } catch (InterruptedException e) {
+            f.cancel(true);
             Thread.currentThread().interrupt();
             throw new PlacementException.Unreachable(what, "interrupted", e);
         }
@@ -131,6 +144,11 @@ public final class PlacementClient {
     static String snippet(String text) {
         String one = text.replaceAll("\\s+", " ").strip();
         return one.length() > SNIPPET ? one.substring(0, SNIPPET) + "…" : one;
+    }
+
+    /** Releases the HTTP client's selector thread. */
+    void close() {
+        http.shutdownNow();
     }
 
     @Override

@@ -56,6 +56,8 @@ public final class PlacementReporter implements AutoCloseable {
     private final Set<String> knownCustomTraits = new HashSet<>();
     /** What Placement holds on this provider, as last read or written; null until the first full sync. */
     private Map<UUID, Map<String, Long>> placed;
+    /** Consumers on this provider that the store did not have at the last full sync. */
+    private Set<UUID> unknownLastSync = Set.of();
     private Duration backoff = Duration.ZERO;
     private Instant lastAttemptPlusBackoff = Instant.EPOCH;
 
@@ -214,21 +216,55 @@ public final class PlacementReporter implements AutoCloseable {
         syncTraits(want.traits());
         Map<UUID, Map<String, Long>> now = new HashMap<>(inPlacement);
         for (var e : want.allocations().entrySet()) {
-            if (!e.getValue().equals(inPlacement.get(e.getKey()))) {
-                consumers.writeOurs(e.getKey(), e.getValue());
+            if (!e.getValue().equals(inPlacement.get(e.getKey())) && write(e.getKey(), e.getValue())) {
                 now.put(e.getKey(), e.getValue());
             }
         }
+        Set<UUID> unknown = new HashSet<>();
         for (UUID consumer : inPlacement.keySet()) {
-            if (!want.allocations().containsKey(consumer)) {
-                consumers.removeOurs(consumer);
+            if (want.allocations().containsKey(consumer)) {
+                continue;
+            }
+            // two strikes: a scheduler claims before its spawn reaches this host, so a consumer the store does not
+            // have is removed only when the previous full sync did not have it either
+            if (!unknownLastSync.contains(consumer)) {
+                unknown.add(consumer);
+            } else if (remove(consumer)) {
                 now.remove(consumer);
             }
         }
+        unknownLastSync = unknown;
         placed = now;
         changedMeanwhile.forEach(pending::remove); // only if no newer change came meanwhile
         syncs.incrementAndGet();
         flushPending();
+    }
+
+    /**
+     * Writes one instance's claim; a refusal of this one consumer (over capacity, a class Placement does not have)
+     * is logged and left to the next full sync, so it cannot stop every other instance's report. Placement being
+     * down or answering nonsense still fails the whole pass.
+     */
+    private boolean write(UUID uuid, Map<String, Long> want) {
+        try {
+            consumers.writeOurs(uuid, want);
+            return true;
+        } catch (PlacementException.Refused e) {
+            LOG.log(Level.WARNING, "instance " + uuid + ": Placement refused its allocation " + want
+                    + " (retried at the next full sync): " + e.getMessage());
+            return false;
+        }
+    }
+
+    private boolean remove(UUID uuid) {
+        try {
+            consumers.removeOurs(uuid);
+            return true;
+        } catch (PlacementException.Refused e) {
+            LOG.log(Level.WARNING, "consumer " + uuid + ": Placement refused removing its allocation on this host "
+                    + "(retried at the next full sync): " + e.getMessage());
+            return false;
+        }
     }
 
     /** Writes the instances changed since the last pass, comparing each with what Placement holds. */
@@ -238,10 +274,10 @@ public final class PlacementReporter implements AutoCloseable {
             Map<String, Long> want = source.allocation(uuid);
             Map<String, Long> have = placed.get(uuid);
             if (want != null && !want.equals(have)) {
-                consumers.writeOurs(uuid, want);
-                placed.put(uuid, want);
-            } else if (want == null && have != null) {
-                consumers.removeOurs(uuid);
+                if (write(uuid, want)) {
+                    placed.put(uuid, want);
+                }
+            } else if (want == null && have != null && remove(uuid)) {
                 placed.remove(uuid);
             }
             pending.remove(uuid, e.getValue()); // a change that came while writing stays for the next pass
@@ -287,8 +323,9 @@ public final class PlacementReporter implements AutoCloseable {
                 return;
             }
             for (String custom : Traits.custom(want)) {
-                if (!have.traits().contains(custom) && knownCustomTraits.add(custom)) {
+                if (!have.traits().contains(custom) && !knownCustomTraits.contains(custom)) {
                     calls.createTrait(custom);
+                    knownCustomTraits.add(custom); // only once it exists: a failed create is tried again
                 }
             }
             try {
@@ -296,6 +333,9 @@ public final class PlacementReporter implements AutoCloseable {
                 LOG.log(Level.INFO, "placement: traits of " + calls.uuid() + " set to " + want);
                 return;
             } catch (PlacementException.Refused e) {
+                if (e.status() == 400) {
+                    knownCustomTraits.clear(); // "No such trait": Placement lost them (a new database); make them again
+                }
                 if (!e.concurrentUpdate() || attempt >= ATTEMPTS) {
                     throw e;
                 }
@@ -316,5 +356,6 @@ public final class PlacementReporter implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        client.close();
     }
 }

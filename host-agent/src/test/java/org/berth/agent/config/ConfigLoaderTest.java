@@ -113,6 +113,7 @@ class ConfigLoaderTest {
             '[1, 2]'                                    | config
             'host: "a b"'                               | host
             update_resources_interval: 0s               | update_resources_interval
+            update_resources_interval: 1ms              | update_resources_interval
             'placement: {enabled: yes-please}'          | placement.enabled
             'placement: {url: "ftp://x"}'               | placement.url
             'placement: {url: "http://h:1/p?q=1"}'      | placement.url
@@ -121,6 +122,7 @@ class ConfigLoaderTest {
             'placement: {token: "has space"}'           | placement.token
             'placement: {token: [1]}'                   | placement.token
             'placement: {timeout: 0s}'                  | placement.timeout
+            'placement: {timeout: 1ms}'                 | placement.timeout
             'placement: {max_backoff: 2h}'              | placement.max_backoff
             'placement: {colour: blue}'                 | placement.colour
             'placement: true'                           | placement

@@ -32,7 +32,7 @@ class PlacementClientTest {
     private final AtomicReference<Headers> lastHeaders = new AtomicReference<>();
     private PlacementClient client;
 
-    /** What the server does: answer (status, type, body), sleep first, or reset (status 0). */
+    /** What the server does: answer (status, type, body), sleep first, or reset (status 0); stall the body (-1). */
     private record Answer(int status, String type, String body, long sleepMs) {
     }
 
@@ -63,6 +63,20 @@ class PlacementClientTest {
             }
         }
         if (a.status() == 0) {
+            x.close();
+            return;
+        }
+        if (a.status() == -1) { // headers and half a body, then nothing
+            x.getResponseHeaders().set("Content-Type", "application/json");
+            x.sendResponseHeaders(200, 100);
+            OutputStream o = x.getResponseBody();
+            o.write("{\"resource_providers\": [".getBytes(StandardCharsets.UTF_8));
+            o.flush();
+            try {
+                Thread.sleep(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             x.close();
             return;
         }
@@ -157,6 +171,17 @@ class PlacementClientTest {
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertTrue(e.getMessage().contains("no answer within 400 ms"), e.getMessage());
         assertTrue(ms < 2000, "bounded by the timeout: " + ms + " ms");
+    }
+
+    @Test
+    void aBodyThatStallsAfterTheHeadersIsUnreachableInBoundedTime() {
+        next.set(new Answer(-1, "", "", 0));
+        long t0 = System.nanoTime();
+        var e = assertThrows(PlacementException.Unreachable.class, () -> client.get("/resource_providers"));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(e.getMessage().contains("no whole answer within 800 ms"), e.getMessage());
+        assertTrue(ms < 3000, "bounded by twice the timeout, not by the server's 5 s stall: " + ms + " ms");
+        noToken(e);
     }
 
     @Test
