@@ -35,6 +35,8 @@ public final class PlacementReporter implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(PlacementReporter.class.getName());
     static final int ATTEMPTS = 4;
     private static final Duration FIRST_BACKOFF = Duration.ofSeconds(1);
+    /** The resource classes Berth reports; others' classes on the provider are kept. */
+    static final Set<String> MANAGED_CLASSES = Set.of("VCPU", "MEMORY_MB", "DISK_GB");
 
     private final PlacementConfig config;
     private final ReportSource source;
@@ -284,13 +286,26 @@ public final class PlacementReporter implements AutoCloseable {
         }
     }
 
-    private void syncInventories(Map<String, Inventory> want) {
+    /**
+     * Sets Berth's classes (VCPU, MEMORY_MB, DISK_GB), keeping classes others put on the provider. A class of ours
+     * that left (total 0) but still has allocations cannot be removed (409 placement.inventory.inuse): its current
+     * record is kept, with a warning, and the sync goes on to traits and allocations instead of failing each pass.
+     */
+    private void syncInventories(Map<String, Inventory> ours) {
+        boolean keepInUse = false;
         for (int attempt = 1; ; attempt++) {
             ProviderCalls.Inventories have = calls.inventories();
             if (have == null) {
                 registered = false;
                 throw new IllegalStateException("provider " + calls.uuid() + " vanished from Placement");
             }
+            Map<String, Inventory> want = new java.util.LinkedHashMap<>(ours);
+            boolean inUse = keepInUse;
+            have.byClass().forEach((rc, inv) -> {
+                if (!MANAGED_CLASSES.contains(rc) || inUse) {
+                    want.putIfAbsent(rc, inv);
+                }
+            });
             if (same(have.byClass(), want)) {
                 return;
             }
@@ -300,6 +315,12 @@ public final class PlacementReporter implements AutoCloseable {
                         + want.values());
                 return;
             } catch (PlacementException.Refused e) {
+                if (e.status() == 409 && "placement.inventory.inuse".equals(e.code()) && !keepInUse) {
+                    LOG.log(Level.WARNING, "placement: a class this host no longer has still has allocations; its "
+                            + "inventory stays until they are gone: " + e.getMessage());
+                    keepInUse = true;
+                    continue;
+                }
                 if (!e.concurrentUpdate() || attempt >= ATTEMPTS) {
                     throw e;
                 }

@@ -90,6 +90,8 @@ public final class InstanceService {
             LOG.log(Level.INFO, requestId + " instance " + uuid + ": spawn accepted on driver " + driverName);
             submit(uuid, requestId, () -> runSpawn(driver, driverName, spec, requestId), () -> {
                 store.delete(uuid);
+                // an event after the delete, so what follows the store (the Placement report) drops the claim now
+                store.addEvent(uuid, requestId, "spawn.refused", "the task queue is full");
             });
             return record;
         } catch (RuntimeException e) {

@@ -130,6 +130,28 @@ class PlacementReportTest {
     }
 
     @Test
+    void inventoriesOthersSetAreKeptAndOursAreRestored() throws Exception {
+        TestAgent t = agent("cpu_allocation_ratio: 4.0\n");
+        UUID rp = rp(t);
+        PlacementApi.await(withinOneSync(), () -> assertEquals("ok", stateOf(t)));
+        assertTrue(List.of(201, 204).contains(api.send("PUT", "/resource_classes/CUSTOM_BERTH_TEST_SLOT", null).status()));
+        long g = api.provider(rp).get("generation").asLong();
+        PlacementApi.Answer a = api.send("POST", "/resource_providers/" + rp + "/inventories",
+                "{\"resource_provider_generation\": " + g + ", \"resource_class\": \"CUSTOM_BERTH_TEST_SLOT\", \"total\": 4}");
+        assertEquals(201, a.status(), a.json().toString());
+        long vcpus = api.inventories(rp).get("VCPU").get("total").asLong();
+        a = api.send("PUT", "/resource_providers/" + rp + "/inventories/VCPU", "{\"resource_provider_generation\": "
+                + a.json().get("resource_provider_generation").asLong() + ", \"total\": " + vcpus
+                + ", \"allocation_ratio\": 2.0}");
+        assertEquals(200, a.status(), a.json().toString());
+        PlacementApi.await(withinOneSync(), () -> {
+            JsonNode inv = api.inventories(rp);
+            assertEquals(4.0, inv.get("VCPU").get("allocation_ratio").asDouble(), "ours restored: " + inv);
+            assertEquals(4, inv.path("CUSTOM_BERTH_TEST_SLOT").path("total").asLong(), "theirs kept: " + inv);
+        });
+    }
+
+    @Test
     void allocationsFollowSpawnAndDelete() throws Exception {
         TestAgent t = agent("");
         UUID rp = rp(t);
