@@ -19,6 +19,7 @@ import org.berth.driver.api.ContainerFormat;
 import org.berth.driver.api.DiskFormat;
 import org.berth.driver.api.Image;
 import org.berth.image.ManifestImageStore;
+import org.berth.lab.TestImages;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,7 +37,7 @@ class TestImagesTest {
 
     @BeforeAll
     static void open(@TempDir Path writable) {
-        store = ManifestImageStore.open(List.of(Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"))),
+        store = ManifestImageStore.open(List.of(TestImages.dir()),
                 writable);
     }
 

@@ -20,10 +20,11 @@ import org.berth.driver.api.DiskFormat;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.Image;
 import org.berth.driver.api.ImageStore;
+import org.berth.lab.TestImages;
 
 /** A test-scope {@link ImageStore}: the built busybox image from its manifest, plus images added into a temp dir. */
 final class TestImageStore implements ImageStore {
-    static final Path IMAGES = Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
+    static final Path IMAGES = TestImages.dir();
 
     private final Map<String, Image> images = new ConcurrentHashMap<>();
     private final Map<String, Path> files = new ConcurrentHashMap<>();

@@ -39,6 +39,7 @@ import org.berth.driver.api.VifSpec;
 import org.berth.driver.api.LifecycleEvent;
 import org.berth.driver.api.PowerState;
 import org.berth.driver.api.RebootType;
+import org.berth.lab.TestImages;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -50,7 +51,7 @@ class KvmDriverLibvirtTest {
     /** Not the agent's owner: an agent running on the same host does not adopt this test's domains. */
     private static final String TEST_OWNER = "berth-test";
 
-    private static final Path IMAGES = Path.of(System.getProperty("berth.images.dir", "/var/cache/berth/images"));
+    private static final Path IMAGES = TestImages.dir();
     private static final String MARKER = "BERTH-GUEST-READY";
     private static final Flavor FLAVOR = new Flavor("t.small", 1, 256, 1, 0, 0);
 

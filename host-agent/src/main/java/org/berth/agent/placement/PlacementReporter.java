@@ -35,8 +35,6 @@ public final class PlacementReporter implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(PlacementReporter.class.getName());
     static final int ATTEMPTS = 4;
     private static final Duration FIRST_BACKOFF = Duration.ofSeconds(1);
-    /** The resource classes Berth reports; others' classes on the provider are kept. */
-    static final Set<String> MANAGED_CLASSES = Set.of("VCPU", "MEMORY_MB", "DISK_GB");
 
     private final PlacementConfig config;
     private final ReportSource source;
@@ -302,7 +300,7 @@ public final class PlacementReporter implements AutoCloseable {
             Map<String, Inventory> want = new java.util.LinkedHashMap<>(ours);
             boolean inUse = keepInUse;
             have.byClass().forEach((rc, inv) -> {
-                if (!MANAGED_CLASSES.contains(rc) || inUse) {
+                if (!ReportSource.CLASSES.contains(rc) || inUse) {
                     want.putIfAbsent(rc, inv);
                 }
             });

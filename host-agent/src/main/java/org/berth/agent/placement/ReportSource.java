@@ -21,6 +21,8 @@ final class ReportSource {
     static final String VCPU = "VCPU";
     static final String MEMORY_MB = "MEMORY_MB";
     static final String DISK_GB = "DISK_GB";
+    /** The resource classes Berth reports; other classes on the provider are someone else's and are kept. */
+    static final java.util.Set<String> CLASSES = java.util.Set.of(VCPU, MEMORY_MB, DISK_GB);
 
     private final AgentConfig config;
     private final CapacityService capacity;

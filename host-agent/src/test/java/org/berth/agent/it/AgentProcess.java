@@ -63,7 +63,7 @@ final class AgentProcess implements AutoCloseable {
         this.instancesPath = root.resolve("instances");
         this.log = root.resolve("agent.log");
         this.config = root.resolve("agent.yaml");
-        Path images = imagesDir();
+        Path images = TestImages.dir();
         Files.writeString(config, """
                 listen_address: 127.0.0.1
                 listen_port: 0
@@ -77,11 +77,6 @@ final class AgentProcess implements AutoCloseable {
                 shutdown_timeout: 30s
                 driver_retry_max_backoff: 2s
                 """.formatted(stateDir, instancesPath, images) + extraYaml);
-    }
-
-    /** Where images/build.sh put the test images ({@code -Dberth.images.dir}); the agent's image_dirs. */
-    static Path imagesDir() {
-        return TestImages.dir();
     }
 
     /**

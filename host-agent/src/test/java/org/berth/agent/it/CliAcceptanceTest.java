@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.UUID;
 import org.berth.agent.TestAgent;
 import org.berth.agent.cli.BerthCli;
+import org.berth.lab.TestImages;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -202,10 +203,10 @@ class CliAcceptanceTest {
 
     /** busybox and the initrd uploaded (streamed), the kernel imported by file name, linked to the initrd. */
     private static Map<String, String> importTestImages(Cli cli, Guests guests, String tag) throws IOException {
-        Path dir = AgentProcess.imagesDir();
-        JsonNode busybox = Guests.manifest("berth-busybox");
-        JsonNode initrd = Guests.manifest("berth-guest-initrd");
-        JsonNode kernel = Guests.manifest("berth-guest-kernel");
+        Path dir = TestImages.dir();
+        JsonNode busybox = TestImages.manifest("berth-busybox");
+        JsonNode initrd = TestImages.manifest("berth-guest-initrd");
+        JsonNode kernel = TestImages.manifest("berth-guest-kernel");
         String bb = added(guests, busybox, cli.json("images", "upload", dir.resolve(busybox.get("file").asText())
                 .toString(), "--name", "cli-busybox-" + tag, "--disk-format", "raw", "--container-format", "docker"));
         String rd = added(guests, initrd, cli.json("images", "upload", dir.resolve(initrd.get("file").asText())

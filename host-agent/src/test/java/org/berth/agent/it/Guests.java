@@ -84,11 +84,6 @@ final class Guests {
         return TestImages.id(TestImages.GUEST_KERNEL);
     }
 
-    /** The manifest ({@code file}, {@code sha256}) images/build.sh wrote for a test image. */
-    static JsonNode manifest(String name) {
-        return TestImages.manifest(name);
-    }
-
     /** A VIF on br-int with a random port id and a fa:16:3e:22:xx:xx MAC; the port is tracked. */
     String vif(String cidr, String[] macOut) {
         String port = newPort();

@@ -80,7 +80,7 @@ class PlacementAcceptanceTest {
             PlacementApi api = new PlacementApi(own.url);
             UUID rp = UUID.fromString(Files.readString(agent.stateDir.resolve("placement-provider-uuid")).strip());
             try {
-                String busybox = imageId("berth-busybox");
+                String busybox = Guests.busybox();
                 UUID a = UUID.randomUUID();
                 Guests.spawn(agent, guests.containerBody(a, busybox, "198.18.22.50/24"));
                 agent.awaitRunning(a, Guests.SPAWN_LIMIT);
@@ -137,9 +137,9 @@ class PlacementAcceptanceTest {
         Guests.step("provider, inventories and traits as /v1/host and /v1/drivers say", t0);
 
         UUID c = UUID.randomUUID();
-        Guests.spawn(agent, guests.containerBody(c, imageId("berth-busybox"), "198.18.22.40/24"));
+        Guests.spawn(agent, guests.containerBody(c, Guests.busybox(), "198.18.22.40/24"));
         UUID vm = UUID.randomUUID();
-        Guests.spawn(agent, guests.vmBody(vm, imageId("berth-guest-kernel"), "198.18.22.41/24", null));
+        Guests.spawn(agent, guests.vmBody(vm, Guests.guestKernel(), "198.18.22.41/24", null));
         long admitted = System.nanoTime();
         Map<String, Map<String, Long>> both = Map.of(c.toString(), CONTAINER, vm.toString(), VM);
         PlacementApi.await(SYNC, () -> assertEquals(both, api.allocations(rp)));
@@ -153,7 +153,7 @@ class PlacementAcceptanceTest {
         assertEquals(200, off.status(), off.body());
         PlacementApi.await(SYNC, () -> assertTrue(api.traits(rp).contains("COMPUTE_STATUS_DISABLED")));
         UUID refused = UUID.randomUUID();
-        Reply no = agent.call("POST", "/v1/instances", guests.containerBody(refused, imageId("berth-busybox"), null));
+        Reply no = agent.call("POST", "/v1/instances", guests.containerBody(refused, Guests.busybox(), null));
         assertEquals(409, no.status(), no.body());
         assertTrue(no.body().contains("it maintenance"), no.body());
         assertEquals(200, agent.call("POST", "/v1/host/enable", null).status());
@@ -199,11 +199,6 @@ class PlacementAcceptanceTest {
         }
         assertTrue(out.contains("CUSTOM_BERTH_DRIVER_DOCKER") && out.contains("CUSTOM_BERTH_DRIVER_KVM"), out.toString());
         return out;
-    }
-
-    /** A test image's id, looked up by name in the manifest images/build.sh wrote. */
-    private static String imageId(String name) throws IOException {
-        return Guests.manifest(name).get("id").asText();
     }
 
     private static JsonNode host(AgentProcess agent) throws IOException, InterruptedException {

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.berth.agent.TestAgent.Reply;
+import org.berth.lab.TestImages;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -121,9 +122,9 @@ class RestAcceptanceTest {
 
     /** Imports the built busybox tarball, guest initrd and kernel (linked to the imported initrd) by file name. */
     private static Map<String, String> importTestImages(AgentProcess agent, Guests guests) throws IOException, InterruptedException {
-        JsonNode busybox = Guests.manifest("berth-busybox");
-        JsonNode initrd = Guests.manifest("berth-guest-initrd");
-        JsonNode kernel = Guests.manifest("berth-guest-kernel");
+        JsonNode busybox = TestImages.manifest("berth-busybox");
+        JsonNode initrd = TestImages.manifest("berth-guest-initrd");
+        JsonNode kernel = TestImages.manifest("berth-guest-kernel");
         String bb = importImage(agent, guests, "it-busybox", "raw", "docker", busybox, "{}");
         String rd = importImage(agent, guests, "it-guest-initrd", "ari", "bare", initrd, "{}");
         String k = importImage(agent, guests, "it-guest-kernel", "aki", "bare", kernel,
