@@ -1,0 +1,227 @@
+package org.berth.lab;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The multi-host lab of {@code scripts/lab.sh} as a fixture: one OVN central and N simulated hosts (a network
+ * namespace each, with its own ovsdb-server, ovs-vswitchd, ovn-controller and Berth agent), brought up once per
+ * test JVM and taken down when it exits (only if this JVM brought it up). Tests play Neutron through
+ * {@link #nbctl}; they read the southbound database and each host's switch to check what happened.
+ */
+public final class Lab {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration UP_LIMIT = Duration.ofMinutes(5);
+    private static final Duration CALL = Duration.ofSeconds(30);
+    private static Lab shared;
+
+    private final Path script;
+    private final Path dir;
+    private final String nb;
+    private final String sb;
+    private final List<LabHost> hosts;
+    /** How long {@code up} took (seconds), as the script measured it end to end from here. */
+    public final double upSeconds;
+
+    private Lab(Path script, Path dir, String nb, String sb, List<LabHost> hosts, double upSeconds) {
+        this.script = script;
+        this.dir = dir;
+        this.nb = nb;
+        this.sb = sb;
+        this.hosts = List.copyOf(hosts);
+        this.upSeconds = upSeconds;
+    }
+
+    /**
+     * The JVM's lab with at least {@code count} hosts, its agents on this JVM's class path, with
+     * {@code vif_plugging_timeout} = {@code vifPluggingTimeout}. Brought up on first use; taken down at JVM exit.
+     */
+    public static synchronized Lab shared(int count, Duration vifPluggingTimeout) {
+        if (shared != null && shared.hosts.size() >= count) {
+            return shared;
+        }
+        Path script = repoRoot().resolve("scripts/lab.sh");
+        Path dir = Path.of(System.getenv().getOrDefault("BERTH_LAB_DIR", "/var/tmp/berth-lab"));
+        boolean ours = !Files.exists(dir.resolve("lab.json"));
+        long t0 = System.nanoTime();
+        Cmd.Result up = Cmd.run(UP_LIMIT, List.of("bash", script.toString(), "up", Integer.toString(count)), Map.of(
+                "BERTH_AGENT_CLASSPATH", System.getProperty("java.class.path"),
+                "BERTH_IMAGES_DIR", TestImages.dir().toString(),
+                "BERTH_LAB_VIF_PLUGGING_TIMEOUT", vifPluggingTimeout.toSeconds() + "s"));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        if (ours && shared == null) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                Cmd.Result down = Cmd.run(Duration.ofMinutes(2), List.of("bash", script.toString(), "down"));
+                if (!down.ok()) {
+                    System.err.println("lab down failed: " + down.stderr());
+                }
+            }, "lab-down"));
+        }
+        if (!up.ok()) {
+            throw new IllegalStateException("scripts/lab.sh up " + count + " failed (exit " + up.exit() + "):\n"
+                    + up.stdout() + up.stderr());
+        }
+        System.out.print(up.stdout());
+        shared = read(script, dir, seconds);
+        return shared;
+    }
+
+    private static Lab read(Path script, Path dir, double seconds) {
+        try {
+            JsonNode j = JSON.readTree(Files.readString(dir.resolve("lab.json")));
+            List<LabHost> hosts = new ArrayList<>();
+            for (JsonNode h : j.get("hosts")) {
+                hosts.add(new LabHost(h.get("name").asText(), h.get("netns").asText(), Path.of(h.get("dir").asText()),
+                        URI.create(h.get("api").asText()), Path.of(h.get("token_file").asText()),
+                        h.get("ovsdb").asText(), Path.of(h.get("ovs_rundir").asText()),
+                        h.get("underlay_ip").asText(), h.get("mgmt_ip").asText(), Path.of(h.get("agent_log").asText())));
+            }
+            return new Lab(script, dir, j.get("nb").asText(), j.get("sb").asText(), hosts, seconds);
+        } catch (IOException e) {
+            throw new UncheckedIOException("read " + dir.resolve("lab.json"), e);
+        }
+    }
+
+    /** The checkout's root: {@code -Dberth.repo.dir}, else the first parent of the working directory with scripts/lab.sh. */
+    static Path repoRoot() {
+        String prop = System.getProperty("berth.repo.dir");
+        if (prop != null) {
+            return Path.of(prop);
+        }
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isRegularFile(p.resolve("scripts/lab.sh"))) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("no scripts/lab.sh above " + Path.of("").toAbsolutePath());
+    }
+
+    public List<LabHost> hosts() {
+        return hosts;
+    }
+
+    public LabHost host(int i) {
+        return hosts.get(i);
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** {@code ovn-nbctl} on the lab's northbound database: what Neutron's OVN driver writes. */
+    public Cmd.Result nbctl(String... args) {
+        return ovn("ovn-nbctl", nb, args);
+    }
+
+    /** {@code ovn-sbctl} on the lab's southbound database. */
+    public Cmd.Result sbctl(String... args) {
+        return ovn("ovn-sbctl", sb, args);
+    }
+
+    private static Cmd.Result ovn(String tool, String db, String... args) {
+        List<String> argv = new ArrayList<>(List.of(tool, "--db=" + db, "--timeout=20"));
+        argv.addAll(List.of(args));
+        return Cmd.run(CALL, argv);
+    }
+
+    /** The chassis name a logical port is bound to in the southbound database, or "" when it is not bound. */
+    public String chassisOf(String logicalPort) {
+        String uuid = sbctl("--bare", "--columns=chassis", "find", "Port_Binding", "logical_port=" + logicalPort)
+                .orThrow().strip();
+        return uuid.isEmpty() ? "" : sbctl("--bare", "--columns=name", "list", "Chassis", uuid).orThrow().strip();
+    }
+
+    /** The script itself, for tests of its own behaviour (status, a second up). */
+    public Cmd.Result script(Duration limit, String... args) {
+        List<String> argv = new ArrayList<>(List.of("bash", script.toString()));
+        argv.addAll(List.of(args));
+        return Cmd.run(limit, argv, Map.of("BERTH_AGENT_CLASSPATH", System.getProperty("java.class.path"),
+                "BERTH_IMAGES_DIR", TestImages.dir().toString()));
+    }
+
+    /**
+     * One simulated host.
+     *
+     * @param api the agent's REST API on the management network (reachable from the root namespace)
+     * @param ovsRundir OVS_RUNDIR of its switch (br-int's OpenFlow socket is {@code <ovsRundir>/br-int.mgmt})
+     */
+    public record LabHost(String name, String netns, Path dir, URI api, Path tokenFile, String ovsdb, Path ovsRundir,
+                          String underlayIp, String mgmtIp, Path agentLog) {
+        private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+        /** A reply of the agent's API. */
+        public record Reply(int status, String body) {
+            public JsonNode json() {
+                try {
+                    return JSON.readTree(body);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("not JSON: " + body, e);
+                }
+            }
+        }
+
+        public String token() {
+            try {
+                return Files.readString(tokenFile).strip();
+            } catch (IOException e) {
+                throw new UncheckedIOException("token of " + name, e);
+            }
+        }
+
+        /** {@code METHOD path} on this host's agent with its token; {@code body} JSON or null. */
+        public Reply call(String method, String path, String body) throws IOException, InterruptedException {
+            HttpRequest.Builder b = HttpRequest.newBuilder(api.resolve(path)).timeout(CALL)
+                    .header("Authorization", "Bearer " + token());
+            if (body != null) {
+                b.header("Content-Type", "application/json");
+            }
+            b.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body));
+            HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            return new Reply(r.statusCode(), r.body());
+        }
+
+        /** {@code ovs-vsctl} on this host's switch. */
+        public Cmd.Result vsctl(String... args) {
+            List<String> argv = new ArrayList<>(List.of("ovs-vsctl", "--db=" + ovsdb, "--timeout=10"));
+            argv.addAll(List.of(args));
+            return Cmd.run(CALL, argv);
+        }
+
+        /** {@code ovs-ofctl ARGS} with this host's OVS_RUNDIR (so {@code br-int} names its OpenFlow socket). */
+        public Cmd.Result ofctl(String... args) {
+            List<String> argv = new ArrayList<>(List.of("ovs-ofctl", "--timeout=10"));
+            argv.addAll(List.of(args));
+            return Cmd.run(CALL, argv, Map.of("OVS_RUNDIR", ovsRundir.toString()));
+        }
+
+        /** {@code argv} run inside this host's network namespace. */
+        public Cmd.Result inNetns(Duration limit, String... argv) {
+            List<String> all = new ArrayList<>(List.of("ip", "netns", "exec", netns));
+            all.addAll(List.of(argv));
+            return Cmd.run(limit, all);
+        }
+
+        /** The last {@code chars} characters of the agent's log, for failure messages. */
+        public String logTail(int chars) {
+            try {
+                String s = Files.readString(agentLog);
+                return s.substring(Math.max(0, s.length() - chars));
+            } catch (IOException e) {
+                return "(no log at " + agentLog + ": " + e.getMessage() + ")";
+            }
+        }
+    }
+}
