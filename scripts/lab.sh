@@ -86,7 +86,7 @@ daemon() {
   local name=$1 pidfile=$2 logfile=$3; shift 3
   pid_of "$pidfile" >/dev/null && return 0
   rm -f "$pidfile"
-  if ! timeout "$TIMEOUT" "$@" --pidfile="$pidfile" --log-file="$logfile" --detach --no-chdir 2>>"$logfile.stderr"; then
+  if ! timeout "$TIMEOUT" "$@" --pidfile="$pidfile" --log-file="$logfile" --detach --no-chdir 2>>"$logfile.stderr" 9>&-; then
     echo "lab.sh: ERROR: $name did not start; see $logfile and $logfile.stderr:" >&2
     log_tail "$logfile"; log_tail "$logfile.stderr" 5
     exit 1
@@ -199,7 +199,7 @@ host_up() {
        external_ids:ovn-encap-ip="\"$ip\"" external_ids:ovn-bridge-datapath-type=netdev \
     || die "ovs-vsctl: cannot set up br-int on lab-h$i; see $d/ovs-vswitchd.log"
   daemon "lab-h$i ovn-controller" "$d/ovn-controller.pid" "$d/ovn-controller.log" \
-    "${IN_HOST[@]}" ovn-controller "unix:$d/db.sock" --unixctl="$d/ovn-controller.ctl"
+    "${IN_HOST[@]}" ovn-controller "unix:$d/db.sock"
 }
 
 chassis_ok() { [ "$(sbctl --bare --columns=name find Chassis name="lab-h$1" 2>/dev/null)" = "lab-h$1" ]; }
@@ -255,7 +255,7 @@ agent_start() {
   # is the JVM, in a session of its own, inside the host's namespace
   ip netns exec "$ns" env OVS_RUNDIR="$d" OVN_RUNDIR="$d" setsid "$JAVA" --enable-native-access=ALL-UNNAMED \
     -Xmx384m -XX:+UseSerialGC -Dberth.images.dir="${BERTH_IMAGES_DIR:-/var/cache/berth/images}" \
-    "${main[@]}" --config "$d/agent.yaml" </dev/null >>"$d/agent.log" 2>&1 &
+    "${main[@]}" --config "$d/agent.yaml" </dev/null >>"$d/agent.log" 2>&1 9>&- &
   pid=$!
   echo "$pid" > "$d/agent.pid"
   STARTED+=("lab-h$i agent")
@@ -324,6 +324,7 @@ up() {
   done
   t0=$(now)
   mkdir -p "$LAB"; chmod 0755 "$LAB"
+  # fd 9 is closed for every daemon started below: one that inherited it would hold the lock for ever
   exec 9>"$LAB/lock"
   flock -w "$TIMEOUT" 9 || die "another lab.sh holds $LAB/lock"
   have=$(hosts_count)
@@ -383,7 +384,7 @@ down() {
   t0=$(now)
   if [ -d "$LAB" ]; then
     exec 9>>"$LAB/lock"
-    flock -w "$TIMEOUT" 9 || die "another lab.sh holds $LAB/lock"
+    flock -w 10 9 || say "another lab.sh holds $LAB/lock; taking the lab down anyway"
   fi
   pids=$(lab_pids)
   if [ -n "$pids" ]; then
