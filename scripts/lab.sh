@@ -17,7 +17,9 @@
 #   BERTH_LAB_VIF_PLUGGING_TIMEOUT (default 300s), BERTH_IMAGES_DIR (default /var/cache/berth/images)
 #   BERTH_LAB_TIMEOUT       seconds for each wait (agent health, chassis registration, daemons' start; default 60)
 # Each agent's config is written when that agent starts; an agent already running keeps the config it has.
-set -euo pipefail
+set -Eeuo pipefail
+# a command that fails outside a check names itself (the checks name what failed and where its log is)
+trap 'rc=$?; echo "lab.sh: ERROR: line $LINENO: \`$BASH_COMMAND\` failed (exit $rc)" >&2; exit "$rc"' ERR
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 
@@ -86,13 +88,15 @@ daemon() {
   local name=$1 pidfile=$2 logfile=$3; shift 3
   pid_of "$pidfile" >/dev/null && return 0
   rm -f "$pidfile"
-  if ! timeout "$TIMEOUT" "$@" --pidfile="$pidfile" --log-file="$logfile" --detach --no-chdir 2>>"$logfile.stderr" 9>&-; then
+  if ! timeout "$TIMEOUT" "$@" --pidfile="$pidfile" --log-file="$logfile" -vconsole:err --detach --no-chdir 2>>"$logfile.stderr" 9>&-; then
     echo "lab.sh: ERROR: $name did not start; see $logfile and $logfile.stderr:" >&2
     log_tail "$logfile"; log_tail "$logfile.stderr" 5
     exit 1
   fi
   pid_of "$pidfile" >/dev/null || { echo "lab.sh: ERROR: $name started but $pidfile names no live process; see $logfile" >&2
     log_tail "$logfile"; exit 1; }
+  # the daemon's console before it detached: kept only if it said more than that it opened its log
+  grep -qv 'opened log file' "$logfile.stderr" 2>/dev/null || rm -f "$logfile.stderr"
   STARTED+=("$name")
 }
 
@@ -200,6 +204,24 @@ host_up() {
     || die "ovs-vsctl: cannot set up br-int on lab-h$i; see $d/ovs-vswitchd.log"
   daemon "lab-h$i ovn-controller" "$d/ovn-controller.pid" "$d/ovn-controller.log" \
     "${IN_HOST[@]}" ovn-controller "unix:$d/db.sock"
+}
+
+# Every host's kernel pings every other host's underlay address: checks the underlay, and fills each vswitchd's
+# tunnel neighbour cache (it snoops the ARP replies on br-phy), else the first Geneve packet to a host is dropped
+# while OVS resolves that host's MAC (the cache ages out after some minutes of silence; traffic refills it).
+underlay_check() {
+  local n=$1 i j k
+  for i in $(seq 1 "$n"); do
+    for j in $(seq 1 "$n"); do
+      [ "$i" != "$j" ] || continue
+      # an ARP reply is what OVS learns from: the kernel asks again only without an entry
+      ip -n "$(ns_of "$i")" neigh flush to "$(ul_ip "$j")" dev br-phy 2>/dev/null || true
+      for k in 1 2 3; do
+        ip netns exec "$(ns_of "$i")" ping -c 1 -W 2 -q "$(ul_ip "$j")" >/dev/null 2>&1 && continue 2
+      done
+      die "underlay: lab-h$i (br-phy, $(ul_ip "$i")) cannot ping lab-h$j ($(ul_ip "$j")); see $(dir_of "$i")/ovs-vswitchd.log"
+    done
+  done
 }
 
 chassis_ok() { [ "$(sbctl --bare --columns=name find Chassis name="lab-h$1" 2>/dev/null)" = "lab-h$1" ]; }
@@ -336,6 +358,7 @@ up() {
   underlay_up
   mgmt_up
   for i in $(seq 1 "$n"); do host_up "$i"; done
+  underlay_check "$n"
   for i in $(seq 1 "$n"); do
     wait_for "chassis" chassis_ok "$i" || die "chassis lab-h$i is not in the southbound database after ${TIMEOUT}s;" \
       "see $(dir_of "$i")/ovn-controller.log and $CENTRAL/sb.log"
@@ -459,6 +482,6 @@ status() {
 case "${1:-}" in
   up) [ $# -eq 2 ] || usage; up "$2" ;;
   down) [ $# -eq 1 ] || usage; down ;;
-  status) [ $# -eq 1 ] || usage; status ;;
+  status) [ $# -eq 1 ] || usage; status || exit $? ;;
   *) usage ;;
 esac
