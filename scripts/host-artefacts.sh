@@ -5,7 +5,9 @@
 #   scripts/host-artefacts.sh compare FILE    fail, naming them, if artefacts exist now that FILE does not list
 # Artefacts: containers and libvirt domains named berth-*, OVS ports on any bridge, OVS bridges but br-int,
 # tap*/ns* links, OVN daemons and the ovn-* keys of Open_vSwitch external_ids, /var/tmp/berth-* directories
-# (the tests' Placement databases live in /var/tmp/berth-placement-*), Placement servers of scripts/placement.sh.
+# (the tests' Placement databases live in /var/tmp/berth-placement-*), Placement servers of scripts/placement.sh,
+# what scripts/lab.sh leaves if its `down` did not run: berth-* network namespaces, berthlab*/blm-* links and
+# processes whose command line names /var/tmp/berth-lab (ovsdb-server, ovs-vswitchd, ovn-*, agents, QEMU).
 set -euo pipefail
 
 list() {
@@ -16,10 +18,13 @@ list() {
       [ "$br" = br-int ] || echo "bridge $br"
       ovs-vsctl --timeout=10 list-ports "$br" | sed "s/^/port $br:/"
     done
-    ip -o link show 2>/dev/null | awk -F': ' '{split($2, n, "@"); print n[1]}' | grep -E '^(tap|ns)' \
+    ip -o link show 2>/dev/null | awk -F': ' '{split($2, n, "@"); print n[1]}' | grep -E '^(tap|ns|berthlab|blm-)' \
       | sed 's/^/link /' || true
     pgrep -x 'ovn-northd|ovn-controller' 2>/dev/null | sed 's/^/ovn-process /' || true
     pgrep -f 'berth_placement_wsgi:application' 2>/dev/null | sed 's/^/placement-process /' || true
+    ip netns list 2>/dev/null | awk '{print $1}' | grep '^berth-' | sed 's/^/netns /' || true
+    pgrep -f '/var/tmp/berth-lab' 2>/dev/null | xargs -r ps -o pid=,comm= -p 2>/dev/null \
+      | awk '{print "lab-process " $1 " " $2}' || true
     ovs-vsctl --timeout=10 get Open_vSwitch . external_ids 2>/dev/null | tr -d '{}' | tr ',' '\n' \
       | sed 's/^ *//' | grep '^ovn-' | sed 's/=.*//; s/^/ovs-external-id /' || true
     find /var/tmp -maxdepth 1 -name 'berth-*' 2>/dev/null | sed 's/^/dir /' || true
@@ -37,7 +42,7 @@ case "${1:-list}" in
       echo "$new" | sed 's/^/  /' >&2
       exit 1
     fi
-    echo "make test: host as the run found it (no container, domain, port, link, bridge, OVN or Placement daemon or temp dir left)"
+    echo "make test: host as the run found it (no container, domain, port, link, bridge, netns, OVN, lab or Placement daemon or temp dir left)"
     ;;
   *) echo "usage: $0 list | snapshot FILE | compare FILE" >&2; exit 2 ;;
 esac
