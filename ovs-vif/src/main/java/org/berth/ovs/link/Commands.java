@@ -21,11 +21,6 @@ public final class Commands {
         this.timeout = timeout;
     }
 
-    /** The bound of each process this runs. */
-    public Duration timeout() {
-        return timeout;
-    }
-
     /** What a finished command printed. */
     public record Result(int exitCode, String stdout, String stderr) {
     }

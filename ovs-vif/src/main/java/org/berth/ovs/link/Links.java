@@ -7,10 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * Host and namespace links through iproute2. Host-side state is read from sysfs (no fork); several changes
@@ -63,39 +59,12 @@ public final class Links {
     /**
      * Turns off TX checksum offload, TSO and GSO of both ends of a veth pair: host link {@code hostDev} and link
      * {@code peerDev} in the network namespace of {@code pid}. OVS 3.1's userspace datapath forwards the partial
-     * checksums a veth leaves to its peer unfinished, so TCP breaks (ping does not). The two {@code ethtool}
-     * processes run at once: the pair costs the time of one.
+     * checksums a veth leaves to its peer unfinished, so TCP breaks (ping does not). Two short processes (running
+     * them at once saved nothing measurable on two CPUs).
      */
     public void disableTxOffloads(String hostDev, long pid, String peerDev) {
-        FutureTask<String> host = new FutureTask<>(() -> commands.run(ethtoolTxOff(hostDev)));
-        Thread.ofVirtual().name("berth-ethtool-" + hostDev).start(host);
-        RuntimeException failure = null;
-        try {
-            commands.run(nsenter(pid, ethtoolTxOff(peerDev).toArray(String[]::new)));
-        } catch (RuntimeException e) {
-            failure = e;
-        }
-        try {
-            // Commands bounds the process; the margin covers the thread's start and the output pumps.
-            host.get(commands.timeout().toMillis() + 2_000, TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-            RuntimeException cause = e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e);
-            if (failure == null) {
-                failure = cause;
-            } else {
-                failure.addSuppressed(cause);
-            }
-        } catch (TimeoutException e) {
-            host.cancel(true);
-            failure = failure != null ? failure : new CommandFailed(ethtoolTxOff(hostDev), "did not finish within "
-                    + commands.timeout().toMillis() + " ms", true, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            failure = failure != null ? failure : new CommandFailed(ethtoolTxOff(hostDev), "interrupted", false, e);
-        }
-        if (failure != null) {
-            throw failure;
-        }
+        commands.run(ethtoolTxOff(hostDev));
+        commands.run(nsenter(pid, ethtoolTxOff(peerDev).toArray(String[]::new)));
     }
 
     private static List<String> ethtoolTxOff(String dev) {
