@@ -2,6 +2,7 @@ package org.berth.ovs;
 
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.VifSpec;
+import org.berth.lab.PrivateOvsdb;
 import org.berth.ovs.ovsdb.VswitchDb;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -33,7 +34,7 @@ class OvnBindingTest {
     static void start() throws Exception {
         ovsdb = new PrivateOvsdb();
         plugger = OvsVifPlugger.connect(OvsVifConfig.defaults().withOvsdb(ovsdb.endpoint())
-                .withReaperJournal(ovsdb.dir.resolve("vif-reaper")));
+                .withReaperJournal(ovsdb.dir().resolve("vif-reaper")));
         plugger.db().ensureBridge("br-int", "netdev");
     }
 
