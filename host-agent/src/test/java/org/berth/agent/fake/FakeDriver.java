@@ -265,12 +265,18 @@ public final class FakeDriver implements ComputeDriver {
         }
         List<VifSpec> vifs = new ArrayList<>(i.spec.vifs());
         vifs.add(vif);
-        replace(i, i.spec.withVifs(vifs));
+        InstanceSpec spec = i.spec.withVifs(vifs);
+        plugAll(spec.withVifs(List.of(vif)));
+        replace(i, spec);
     }
 
     @Override
     public synchronized void detachInterface(UUID uuid, String portId) {
         Instance i = get(uuid);
+        if (plugVifs) {
+            ctx.vifPlugger().ifPresent(p -> i.spec.vifs().stream().filter(v -> v.portId().equals(portId))
+                    .forEach(v -> p.unplug(uuid, v)));
+        }
         replace(i, i.spec.withVifs(i.spec.vifs().stream().filter(v -> !v.portId().equals(portId)).toList()));
     }
 

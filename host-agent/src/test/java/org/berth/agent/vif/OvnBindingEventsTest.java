@@ -69,9 +69,14 @@ class OvnBindingEventsTest {
         }
     }
 
-    /** Deletes the instance and checks that its port and tap are gone (the agent's reaper deletes taps behind). */
+    /** Deletes the instance and checks that its port and tap are gone. */
     private void deleteAndCheckUnplugged(TestAgent a, UUID uuid, String portId) throws Exception {
         assertEquals(202, a.call("DELETE", "/v1/instances/" + uuid, null).status());
+        awaitUnplugged(portId);
+    }
+
+    /** The port is gone from OVS and its tap from the host (the agent's reaper deletes taps behind), within 10 s. */
+    private void awaitUnplugged(String portId) throws Exception {
         long deadline = System.nanoTime() + 10_000_000_000L;
         Path tap = Path.of("/sys/class/net", "tap" + portId.substring(0, 11));
         while ((Files.exists(tap) || !interfacesOf(portId).isEmpty()) && System.nanoTime() < deadline) {
@@ -147,6 +152,22 @@ class OvnBindingEventsTest {
         assertEquals("active", s.instance().get("vm_state").asText(), s.instance().toString());
         String detail = s.onlyEvent("vif.bound");
         assertTrue(detail.matches("port " + port + " bound by OVN in \\d+ ms"), detail);
+
+        // a hot-plugged interface too
+        String second = port();
+        bound.add("tap" + second.substring(0, 11));
+        TestAgent.Reply attach = s.agent().call("POST", "/v1/instances/" + s.uuid() + "/interfaces",
+                "{\"port_id\": \"" + second + "\", \"mac\": \"fa:16:3e:00:01:02\"}");
+        assertEquals(202, attach.status(), attach.body());
+        s.agent().awaitInstance(s.uuid(), x -> x.get("task_state").isNull());
+        List<String> details = events(s.agent(), s.uuid(), "vif.bound").stream().map(e -> e.get("detail").asText())
+                .toList();
+        assertEquals(2, details.size(), details.toString());
+        assertTrue(details.get(1).matches("port " + second + " bound by OVN in \\d+ ms"), details.toString());
+        assertEquals(202, s.agent().call("DELETE", "/v1/instances/" + s.uuid() + "/interfaces/" + second, null)
+                .status());
+        s.agent().awaitInstance(s.uuid(), x -> x.get("task_state").isNull());
+        awaitUnplugged(second);
         deleteAndCheckUnplugged(s.agent(), s.uuid(), port);
     }
 
