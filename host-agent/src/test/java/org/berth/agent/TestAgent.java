@@ -58,12 +58,13 @@ public final class TestAgent implements AutoCloseable {
                 state_dir: %s
                 %s
                 image_dirs: [%s]
-                ovs: {enabled: false}
+                %s
                 sync_power_state_interval: 1h
                 shutdown_timeout: 5s
                 driver_retry_max_backoff: 200ms
                 """.formatted(dir.resolve("state"), extraYaml.contains("instances_path:") ? ""
-                : "instances_path: " + dir.resolve("instances"), images) + extraYaml;
+                : "instances_path: " + dir.resolve("instances"), images,
+                extraYaml.contains("ovs:") ? "" : "ovs: {enabled: false}") + extraYaml;
         try {
             start();
         } catch (RuntimeException e) {

@@ -16,9 +16,16 @@ import java.util.Locale;
  * @param rpcTimeout     bound of each OVSDB call
  * @param ofportTimeout  how long ovs-vswitchd may take to attach a new interface
  * @param commandTimeout bound of each iproute2/nsenter process
+ * @param vethOffloads   whether a container's veth pair keeps its TX checksum/TSO/GSO offloads; off for the netdev
+ *                       datapath by default, whose userspace checksum handling of OVS 3.1 breaks TCP over veths
+ *                       (partial checksums; ping works, TCP does not)
+ * @param reaperJournal  where the device reaper notes devices still to delete ({@value #DEFAULT_REAPER_JOURNAL}; two
+ *                       agents on one machine need one each)
  */
 public record OvsVifConfig(String ovsdb, Datapath datapath, boolean createBridges, Duration rpcTimeout,
-                           Duration ofportTimeout, Duration commandTimeout) {
+                           Duration ofportTimeout, Duration commandTimeout, boolean vethOffloads, Path reaperJournal) {
+    /** On tmpfs: a reboot clears it with the links it names. */
+    public static final String DEFAULT_REAPER_JOURNAL = "/run/berth/vif-reaper";
 
     /** OVS {@code datapath_type}. */
     public enum Datapath {
@@ -50,6 +57,21 @@ public record OvsVifConfig(String ovsdb, Datapath datapath, boolean createBridge
         positive(rpcTimeout, "ovs.rpc_timeout");
         positive(ofportTimeout, "ovs.ofport_timeout");
         positive(commandTimeout, "ovs.command_timeout");
+        if (reaperJournal == null) {
+            throw new IllegalArgumentException("ovs.reaper_journal must be set (a directory)");
+        }
+    }
+
+    /** The veth offloads and reaper journal by default: offloads off on the netdev datapath, the shared journal. */
+    public OvsVifConfig(String ovsdb, Datapath datapath, boolean createBridges, Duration rpcTimeout,
+                        Duration ofportTimeout, Duration commandTimeout) {
+        this(ovsdb, datapath, createBridges, rpcTimeout, ofportTimeout, commandTimeout,
+                datapath == null || defaultVethOffloads(datapath), Path.of(DEFAULT_REAPER_JOURNAL));
+    }
+
+    /** Offloads stay on unless {@code datapath} resolves to netdev (userspace). */
+    public static boolean defaultVethOffloads(Datapath datapath) {
+        return !"netdev".equals(datapath.ovsValue());
     }
 
     /** The local socket, datapath auto, no bridge creation, 10 s per OVSDB call and per command, 10 s for ofport. */
@@ -59,11 +81,23 @@ public record OvsVifConfig(String ovsdb, Datapath datapath, boolean createBridge
     }
 
     public OvsVifConfig withOvsdb(String endpoint) {
-        return new OvsVifConfig(endpoint, datapath, createBridges, rpcTimeout, ofportTimeout, commandTimeout);
+        return new OvsVifConfig(endpoint, datapath, createBridges, rpcTimeout, ofportTimeout, commandTimeout,
+                vethOffloads, reaperJournal);
     }
 
     public OvsVifConfig withCreateBridges(boolean create) {
-        return new OvsVifConfig(ovsdb, datapath, create, rpcTimeout, ofportTimeout, commandTimeout);
+        return new OvsVifConfig(ovsdb, datapath, create, rpcTimeout, ofportTimeout, commandTimeout, vethOffloads,
+                reaperJournal);
+    }
+
+    public OvsVifConfig withVethOffloads(boolean keep) {
+        return new OvsVifConfig(ovsdb, datapath, createBridges, rpcTimeout, ofportTimeout, commandTimeout, keep,
+                reaperJournal);
+    }
+
+    public OvsVifConfig withReaperJournal(Path journal) {
+        return new OvsVifConfig(ovsdb, datapath, createBridges, rpcTimeout, ofportTimeout, commandTimeout,
+                vethOffloads, journal);
     }
 
     private static void positive(Duration d, String name) {

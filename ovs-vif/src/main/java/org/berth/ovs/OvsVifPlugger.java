@@ -12,7 +12,6 @@ import org.berth.ovs.ovsdb.OvsdbEndpoint;
 import org.berth.ovs.ovsdb.OvsdbException;
 import org.berth.ovs.ovsdb.VswitchDb;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,8 +42,10 @@ import java.util.regex.Pattern;
  */
 public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
     private static final Pattern IF_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,14}");
-    /** Where the reaper notes devices it has still to delete, so a crash leaks none (tmpfs: a reboot clears it). */
-    static final Path REAPER_JOURNAL = Path.of("/run/berth/vif-reaper");
+    /** The Open_vSwitch key ovn-controller connects to the southbound database with: set on an OVN chassis. */
+    static final String OVN_REMOTE = "ovn-remote";
+    /** The Interface key ovn-controller sets once the port's flows are installed (Nova and Neutron wait for it). */
+    static final String OVN_INSTALLED = "ovn-installed";
 
     private final OvsVifConfig config;
     private final OvsdbClient client;
@@ -59,7 +60,7 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
         this.client = client;
         this.db = new VswitchDb(client);
         this.links = new Links(new Commands(config.commandTimeout()));
-        this.reaper = new LinkReaper(new Commands(config.commandTimeout()), REAPER_JOURNAL);
+        this.reaper = new LinkReaper(new Commands(config.commandTimeout()), config.reaperJournal());
         for (int i = 0; i < portLocks.length; i++) {
             portLocks[i] = new Object();
         }
@@ -133,6 +134,9 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
                 existing = dropStalePort(existing);
                 undo.add(() -> links.delete(dev));
                 links.addVethInto(dev, vif.nsDevName(), vif.mtu(), pid);
+                if (!config.vethOffloads()) {
+                    links.disableTxOffloads(dev, pid, vif.nsDevName());
+                }
                 addOrUpdatePort(spec, existing, undo);
                 links.configureIn(pid, vif.nsDevName(), ifName, vif.mac(), vif.mtu(), vif.ips(),
                         vif.gateway().orElse(null));
@@ -158,6 +162,61 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
                     config.ofportTimeout().plus(config.rpcTimeout()), e.getMessage());
         } catch (RuntimeException e) {
             throw translate(vif, "attach " + dev, e);
+        }
+    }
+
+    /**
+     * Whether ovn-controller is configured on this switch ({@code external_ids:ovn-remote} on the Open_vSwitch row),
+     * i.e. the host is an OVN chassis and ports are bound by OVN. One OVSDB call; not cached (it may be set later).
+     */
+    public boolean isOvnChassis() {
+        try {
+            return db.switchExternalIds().containsKey(OVN_REMOTE);
+        } catch (OvsdbException e) {
+            throw translateOvsdb(e, "read the Open_vSwitch row's external_ids");
+        }
+    }
+
+    /**
+     * Waits until ovn-controller has bound the plugged VIF ({@code external_ids:ovn-installed=true} on its
+     * Interface: the port's flows are in), with a server-side OVSDB {@code wait}; returns at once for a bound one.
+     *
+     * @return how long the wait took
+     * @throws DriverException.OperationTimedOut if ovn-controller did not set ovn-installed within {@code timeout}
+     *                                           (the message names the device and the iface-id)
+     * @throws DriverException.VifFailure        if the VIF is not plugged
+     */
+    public Duration awaitBound(VifSpec vif, Duration timeout) {
+        if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("awaitBound: timeout must be positive, got " + timeout);
+        }
+        String dev = vif.devName();
+        long t0 = System.nanoTime();
+        try {
+            db.waitForExternalId(dev, OVN_INSTALLED, "true", timeout);
+            return Duration.ofNanos(System.nanoTime() - t0);
+        } catch (OvsdbException e) {
+            if (e.kind() != OvsdbException.Kind.TIMEOUT) {
+                throw translate(vif, "wait for OVN to bind " + dev, e);
+            }
+            if (!interfaceExists(dev)) {
+                throw new DriverException.VifFailure(vif.portId(), "wait for OVN to bind " + dev
+                        + ": interface " + dev + " does not exist (not plugged)", e);
+            }
+            throw new DriverException.OperationTimedOut("OVN binding of port " + vif.portId() + " on " + dev,
+                    timeout, "ovn-controller never set external_ids:" + OVN_INSTALLED + "=true on Interface " + dev
+                    + " (iface-id " + vif.portId() + ")");
+        } catch (RuntimeException e) {
+            throw translate(vif, "wait for OVN to bind " + dev, e);
+        }
+    }
+
+    /** For a failed wait's message: true also when ovsdb-server cannot say (the timeout is what to report then). */
+    private boolean interfaceExists(String dev) {
+        try {
+            return db.findInterface(dev).isPresent();
+        } catch (OvsdbException e) {
+            return true;
         }
     }
 

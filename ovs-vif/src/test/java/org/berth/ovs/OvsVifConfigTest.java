@@ -58,6 +58,17 @@ class OvsVifConfigTest {
                 "command_timeout", "1m")));
         assertEquals(new OvsVifConfig("tcp:127.0.0.1:6640", OvsVifConfig.Datapath.NETDEV, true, Duration.ofSeconds(2),
                 Duration.ofMillis(500), Duration.ofMinutes(1)), c);
+        assertEquals(false, c.vethOffloads(), "netdev: veth offloads off by default");
+        assertEquals(Path.of(OvsVifConfig.DEFAULT_REAPER_JOURNAL), c.reaperJournal());
+        OvsVifConfig own = OvsVifPluggerProvider.config(new DriverConfig("ovs", Map.of("datapath", "netdev",
+                "veth_offloads", "true", "reaper_journal", "/var/lib/berth-a/vif-reaper")));
+        assertEquals(true, own.vethOffloads());
+        assertEquals(Path.of("/var/lib/berth-a/vif-reaper"), own.reaperJournal());
+        assertEquals(true, OvsVifPluggerProvider.config(new DriverConfig("ovs", Map.of("datapath", "system")))
+                .vethOffloads(), "system: the kernel datapath keeps them");
+        var j = assertThrows(DriverException.InvalidConfiguration.class,
+                () -> OvsVifPluggerProvider.config(new DriverConfig("ovs", Map.of("reaper_journal", "rel/dir"))));
+        assertEquals("drivers.ovs.reaper_journal", j.option());
         var e = assertThrows(DriverException.InvalidConfiguration.class,
                 () -> OvsVifPluggerProvider.config(new DriverConfig("ovs", Map.of("ovsdb", "ssl:x"))));
         assertEquals("drivers.ovs.ovsdb", e.option());

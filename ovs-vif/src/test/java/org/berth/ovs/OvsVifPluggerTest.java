@@ -234,6 +234,36 @@ class OvsVifPluggerTest {
     }
 
     @Test
+    void vethOffloadsAreOffOnBothEndsOnTheNetdevDatapath() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue("netdev".equals(OvsVifConfig.Datapath.AUTO.ovsValue()),
+                "the kernel datapath keeps veth offloads");
+        assertFalse(OvsVifConfig.defaults().vethOffloads());
+        TestNamespace ns = new TestNamespace();
+        cleanups.add(ns);
+        VifSpec vif = newVif("br-int", 1500, Optional.empty(), List.of());
+        plugger.plugNamespace(UUID.randomUUID(), vif, ns.pid(), "eth0");
+        String host = TestNamespace.sh("ethtool", "-k", vif.devName());
+        String peer = ns.exec("ethtool", "-k", "eth0").output();
+        for (String features : List.of(host, peer)) {
+            assertTrue(features.contains("tx-checksumming: off"), features);
+            assertTrue(features.contains("tcp-segmentation-offload: off"), features);
+            assertTrue(features.contains("generic-segmentation-offload: off"), features);
+        }
+
+        // Asked to keep them, the veth keeps the kernel's defaults.
+        try (OvsVifPlugger keeping = OvsVifPlugger.connect(OvsVifConfig.defaults().withVethOffloads(true))) {
+            TestNamespace other = new TestNamespace();
+            cleanups.add(other);
+            VifSpec kept = newVif("br-int", 1500, Optional.empty(), List.of());
+            keeping.plugNamespace(UUID.randomUUID(), kept, other.pid(), "eth0");
+            assertTrue(TestNamespace.sh("ethtool", "-k", kept.devName()).contains("tx-checksumming: on"));
+            assertTrue(other.exec("ethtool", "-k", "eth0").output().contains("tx-checksumming: on"));
+            keeping.unplug(UUID.randomUUID(), kept);
+            assertTrue(keeping.awaitDevicesDeleted(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
     void twoNamespacesOnBrIntPingEachOther() throws Exception {
         assertTrue(Files.isExecutable(Path.of("/usr/bin/ping")) || Files.isExecutable(Path.of("/bin/ping")),
                 "ping is missing: scripts/host-setup.sh must install iputils-ping");

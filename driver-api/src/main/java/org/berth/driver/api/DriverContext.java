@@ -31,10 +31,15 @@ public record DriverContext(DriverConfig config, ImageStore images, Optional<Vif
         Check.notNull(events, "context.events");
         Check.notNull(stateDir, "context.state_dir");
         Check.notNull(owner, "context.owner");
-        if (!OWNER.matcher(owner).matches()) {
+        if (!isOwner(owner)) {
             throw new IllegalArgumentException("context.owner: '" + Check.printable(owner)
                     + "' must be 1-63 characters of a-z, 0-9, '.', '_', '-' and start with a letter or digit");
         }
+    }
+
+    /** Whether {@code name} is a valid owner: 1-63 of {@code a-z 0-9 . _ -}, starting with a letter or digit. */
+    public static boolean isOwner(String name) {
+        return name != null && OWNER.matcher(name).matches();
     }
 
     /** A context for {@link #DEFAULT_OWNER}. */

@@ -110,10 +110,23 @@ public abstract sealed class DriverException extends RuntimeException {
         private final Duration timeout;
 
         public OperationTimedOut(String operation, Duration timeout, String detail) {
-            super(operation + " did not finish within " + timeout.toMillis() + " ms"
-                    + (detail == null || detail.isEmpty() ? "" : ": " + detail), null);
+            this(operation, timeout, operation + " did not finish within " + timeout.toMillis() + " ms"
+                    + (detail == null || detail.isEmpty() ? "" : ": " + detail), (Throwable) null);
+        }
+
+        private OperationTimedOut(String operation, Duration timeout, String message, Throwable cause) {
+            super(message, cause);
             this.operation = operation;
             this.timeout = timeout;
+        }
+
+        /**
+         * A timeout whose message is {@code message} as it stands, for a wait whose words say more than "did not
+         * finish" (it must still name what was waited for and the bound); {@code cause} may be null.
+         */
+        public static OperationTimedOut withMessage(String operation, Duration timeout, String message,
+                                                    Throwable cause) {
+            return new OperationTimedOut(operation, timeout, message, cause);
         }
 
         public String operation() {

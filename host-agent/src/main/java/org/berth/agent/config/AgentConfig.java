@@ -12,6 +12,9 @@ import java.util.Map;
  *                      console logs), Nova's option name; a backend's own user (QEMU's) must be able to reach it
  * @param placement the report to OpenStack Placement, with {@code host} and {@code update_resources_interval}
  * @param drivers enabled drivers and their options; empty means "every driver on the class path, default options"
+ * @param owner   who this agent is to its backends ({@code owner}): the {@code DriverContext} owner of every driver,
+ *                so several agents sharing one dockerd (or libvirtd) do not adopt each other's instances
+ * @param vifPlugging {@code vif_plugging_timeout} and {@code vif_plugging_is_fatal}
  */
 public record AgentConfig(String listenAddress, int listenPort, Path stateDir, Path instancesPath, List<Path> imageDirs,
                           String bridge,
@@ -22,7 +25,8 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                           RunningDeletedAction runningDeletedInstanceAction, Duration syncPowerStateInterval,
                           Duration driverRetryMaxBackoff, int maxRequestBodyBytes, int apiWorkers, int taskWorkers,
                           Duration shutdownTimeout, long maxImageUploadBytes, int maxConcurrentImageUploads,
-                          Duration imageUploadIdleTimeout, PlacementConfig placement) {
+                          Duration imageUploadIdleTimeout, PlacementConfig placement, String owner,
+                          VifPluggingConfig vifPlugging) {
     public AgentConfig {
         imageDirs = List.copyOf(imageDirs);
         drivers = Map.copyOf(drivers);
@@ -38,6 +42,6 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                 drivers, cpuAllocationRatio, ramAllocationRatio, diskAllocationRatio, reservedHostMemoryMb,
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
                 driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,
-                maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout, placement);
+                maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout, placement, owner, vifPlugging);
     }
 }

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.berth.driver.api.DriverConfig;
+import org.berth.driver.api.DriverContext;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -33,7 +34,8 @@ public final class ConfigLoader {
             "reserved_host_memory_mb", "resume_guests_state_on_host_boot", "running_deleted_instance_action",
             "sync_power_state_interval", "driver_retry_max_backoff", "max_request_body_bytes", "api_workers",
             "task_workers", "shutdown_timeout", "max_image_upload_bytes", "max_concurrent_image_uploads",
-            "image_upload_idle_timeout", "host", "update_resources_interval", "placement");
+            "image_upload_idle_timeout", "host", "update_resources_interval", "placement", "owner",
+            "vif_plugging_timeout", "vif_plugging_is_fatal");
     private static final Pattern TOKEN = Pattern.compile("[\\x21-\\x7e]{1,256}");
 
     private final ObjectNode root;
@@ -121,7 +123,31 @@ public final class ConfigLoader {
                 duration("shutdown_timeout", Duration.ofSeconds(30), Duration.ofMinutes(30)),
                 integer("max_image_upload_bytes", 64L << 30, 1024, 1L << 40),
                 (int) integer("max_concurrent_image_uploads", 4, 1, 64),
-                duration("image_upload_idle_timeout", Duration.ofMinutes(5), Duration.ofHours(1)), placement());
+                duration("image_upload_idle_timeout", Duration.ofMinutes(5), Duration.ofHours(1)), placement(),
+                owner(), vifPlugging());
+    }
+
+    private String owner() {
+        String owner = text("owner", DriverContext.DEFAULT_OWNER);
+        if (!DriverContext.isOwner(owner)) {
+            throw new ConfigException("owner", "'" + owner + "' must be 1-63 characters of a-z, 0-9, '.', '_', '-' "
+                    + "starting with a letter or digit (each agent sharing a dockerd needs its own)");
+        }
+        return owner;
+    }
+
+    private VifPluggingConfig vifPlugging() {
+        Duration timeout = Duration.ofSeconds(300);
+        JsonNode n = root.get("vif_plugging_timeout");
+        if (n != null && !n.isNull()) {
+            timeout = n.isValueNode() ? DriverConfig.parseDuration(n.asText().trim()) : null;
+            if (timeout == null || timeout.isNegative() || timeout.compareTo(Duration.ofHours(1)) > 0) {
+                throw new ConfigException("vif_plugging_timeout", "'" + n.asText() + "' must be a duration such as "
+                        + "300s, 5m or 300 (seconds), at most 3600s; 0 = do not wait for the network to bind ports");
+            }
+        }
+        return new VifPluggingConfig(timeout,
+                bool(root, "vif_plugging_is_fatal", "vif_plugging_is_fatal", true));
     }
 
     private PlacementConfig placement() {

@@ -21,6 +21,8 @@ import java.util.function.Consumer;
 import org.berth.agent.config.AgentConfig;
 import org.berth.agent.config.ConfigException;
 import org.berth.agent.config.DriverSettings;
+import org.berth.agent.vif.BoundVifPlugger;
+import org.berth.agent.vif.VifBindings;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.ComputeDriverProvider;
 import org.berth.driver.api.DriverConfig;
@@ -46,6 +48,7 @@ public final class Drivers implements AutoCloseable {
     private final Duration maxBackoff;
     private final LazyOvsPlugger ovs;
     private final Consumer<String> onConnected;
+    private final VifBindings vifBindings = new VifBindings();
     private volatile boolean closed;
 
     private static final class Slot {
@@ -103,14 +106,17 @@ public final class Drivers implements AutoCloseable {
                 }
             });
         }
+        // the reaper's journal under state_dir: two agents on one machine must not share one
         LazyOvsPlugger ovs = config.ovsEnabled() ? new LazyOvsPlugger(OvsVifConfig.defaults()
-                .withOvsdb(config.ovsdb()).withCreateBridges(config.ovsCreateBridges())) : null;
+                .withOvsdb(config.ovsdb()).withCreateBridges(config.ovsCreateBridges())
+                .withReaperJournal(config.stateDir().resolve("vif-reaper"))) : null;
         Drivers drivers = new Drivers(config.driverRetryMaxBackoff(), ovs, onConnected);
+        Optional<VifPlugger> vif = Optional.ofNullable(ovs)
+                .map(o -> new BoundVifPlugger(o, o, config.vifPlugging(), drivers.vifBindings));
         wanted.forEach((name, s) -> {
             Path dir = InstancesPath.driverDir(config.instancesPath(), name, config.stateDir());
-            Optional<VifPlugger> vif = Optional.ofNullable(ovs);
             DriverContext ctx = new DriverContext(new DriverConfig(name, s.options()), images, vif,
-                    e -> events.accept(name, e), dir);
+                    e -> events.accept(name, e), dir, config.owner());
             drivers.slots.put(name, new Slot(registry.get(name), ctx));
         });
         List<Future<?>> first = new ArrayList<>();
@@ -202,6 +208,11 @@ public final class Drivers implements AutoCloseable {
         } catch (java.util.concurrent.RejectedExecutionException e) {
             // closing: no more retries
         }
+    }
+
+    /** How OVN bound the VIFs each instance's drivers plugged (empty without OVN or without waiting). */
+    public VifBindings vifBindings() {
+        return vifBindings;
     }
 
     /** Names of the enabled drivers, available or not. */

@@ -1,6 +1,8 @@
 package org.berth.agent.driver;
 
+import java.time.Duration;
 import java.util.UUID;
+import org.berth.agent.vif.OvnChassis;
 import org.berth.driver.api.VifPlugger;
 import org.berth.driver.api.VifSpec;
 import org.berth.ovs.OvsVifConfig;
@@ -10,7 +12,7 @@ import org.berth.ovs.OvsVifPlugger;
  * Connects to ovsdb-server on first use and again after a failed connect, so an OVS outage at agent start only
  * fails the instances that have VIFs (with BackendUnavailable) instead of the agent.
  */
-final class LazyOvsPlugger implements VifPlugger, AutoCloseable {
+final class LazyOvsPlugger implements VifPlugger, OvnChassis, AutoCloseable {
     private final OvsVifConfig config;
     private OvsVifPlugger delegate;
 
@@ -38,6 +40,16 @@ final class LazyOvsPlugger implements VifPlugger, AutoCloseable {
     @Override
     public void awaitAttached(UUID instance, VifSpec vif) {
         plugger().awaitAttached(instance, vif);
+    }
+
+    @Override
+    public boolean isOvnChassis() {
+        return plugger().isOvnChassis();
+    }
+
+    @Override
+    public Duration awaitBound(VifSpec vif, Duration timeout) {
+        return plugger().awaitBound(vif, timeout);
     }
 
     @Override

@@ -17,6 +17,7 @@ import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
 import org.berth.agent.store.Store;
 import org.berth.agent.store.VmState;
+import org.berth.agent.vif.VifBinding;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.DriverInfo;
@@ -106,14 +107,17 @@ public final class InstanceService {
         try {
             InstanceInfo info = driver.spawn(spec);
             stats.record(driverName, "spawn", System.nanoTime() - t0, false);
+            List<VifBinding> bound = drivers.vifBindings().take(uuid);
             return () -> {
                 update(uuid, r -> r.withState(VmState.of(info.powerState()), info.powerState())
                         .withBackendId(info.backendId()).withTask(null).withFault(null));
+                addBindingEvents(uuid, requestId, bound);
                 store.addEvent(uuid, requestId, "spawn.end", "power state " + info.powerState());
                 LOG.log(Level.INFO, requestId + " instance " + uuid + ": spawned, " + info.powerState());
             };
         } catch (RuntimeException e) {
             stats.record(driverName, "spawn", System.nanoTime() - t0, true);
+            drivers.vifBindings().take(uuid); // rolled back: the fault says what the binding wait found
             return fail(uuid, requestId, "spawn", e, true, null);
         }
     }
@@ -205,16 +209,20 @@ public final class InstanceService {
                 default -> throw new IllegalStateException("unknown action " + a.verb());
             }
             stats.record(driverName, a.verb(), System.nanoTime() - t0, false);
+            // a hot-plug's binding; a power-on or reboot that re-plugs records one too
+            List<VifBinding> bound = drivers.vifBindings().take(uuid);
             InstanceInfo info = d.info(uuid);
             String said = detail == null ? "power state " + info.powerState() : detail + ", power state " + info.powerState();
             return () -> {
                 update(uuid, r -> r.withState(VmState.of(info.powerState()), info.powerState()).withTask(null)
                         .withFault(null).withSpecJson(SpecJson.writeString(info.spec())));
+                addBindingEvents(uuid, requestId, bound);
                 store.addEvent(uuid, requestId, a.verb() + ".end", said);
                 LOG.log(Level.INFO, requestId + " instance " + uuid + ": " + a.verb() + " done, " + said);
             };
         } catch (RuntimeException e) {
             stats.record(driverName, a.verb(), System.nanoTime() - t0, true);
+            drivers.vifBindings().take(uuid);
             return fail(uuid, requestId, a.verb(), e, false, d);
         }
     }
@@ -245,6 +253,11 @@ public final class InstanceService {
                 }
             }
         }
+    }
+
+    /** {@code vif.bound} (or, when not fatal, {@code vif.unbound}) per VIF the task waited for OVN to bind. */
+    private void addBindingEvents(UUID uuid, String requestId, List<VifBinding> bound) {
+        bound.forEach(b -> store.addEvent(uuid, requestId, b.event(), b.detail()));
     }
 
     /** The tail of the console log (synchronous; the caller runs on a worker thread). */

@@ -77,6 +77,26 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void ownerAndVifPluggingWithNovasNames() {
+        AgentConfig d = AgentConfig.defaults();
+        assertEquals("berth", d.owner(), "DriverContext's default owner");
+        assertEquals(new VifPluggingConfig(Duration.ofSeconds(300), true), d.vifPlugging(), "Nova's defaults");
+        AgentConfig c = ConfigLoader.parse("""
+                owner: berth-h2
+                vif_plugging_timeout: 0
+                vif_plugging_is_fatal: false
+                """);
+        assertEquals("berth-h2", c.owner());
+        assertEquals(Duration.ZERO, c.vifPlugging().timeout());
+        assertFalse(c.vifPlugging().waits(), "0 = do not wait");
+        assertFalse(c.vifPlugging().isFatal());
+        assertEquals(Duration.ofSeconds(300), ConfigLoader.parse("vif_plugging_timeout: 300").vifPlugging().timeout(),
+                "Nova's plain seconds");
+        assertEquals(Duration.ofHours(1), ConfigLoader.parse("vif_plugging_timeout: 1h").vifPlugging().timeout());
+        assertEquals(Duration.ofMillis(1500), ConfigLoader.parse("vif_plugging_timeout: 1500ms").vifPlugging().timeout());
+    }
+
+    @Test
     void aBadTokenIsNotEchoed() {
         ConfigException e = assertThrows(ConfigException.class,
                 () -> ConfigLoader.parse("placement: {token: \"s3cret value\"}"));
@@ -126,6 +146,14 @@ class ConfigLoaderTest {
             'placement: {max_backoff: 2h}'              | placement.max_backoff
             'placement: {colour: blue}'                 | placement.colour
             'placement: true'                           | placement
+            owner: Berth                                | owner
+            owner: -a                                   | owner
+            'owner: ""'                                 | owner
+            vif_plugging_timeout: -1                    | vif_plugging_timeout
+            vif_plugging_timeout: 2h                    | vif_plugging_timeout
+            vif_plugging_timeout: soon                  | vif_plugging_timeout
+            'vif_plugging_timeout: [300]'               | vif_plugging_timeout
+            vif_plugging_is_fatal: maybe                | vif_plugging_is_fatal
             """)
     void errorsNameTheOption(String yaml, String option) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml));

@@ -39,13 +39,15 @@ import org.berth.driver.api.VifSpec;
 /**
  * An in-memory driver (after the conformance kit's ReferenceDriver) whose instances persist in its state dir, so a
  * restarted agent finds them, as a real backend would. Options: {@code spawn_delay_ms}, {@code memory_mb},
- * {@code vcpus}, {@code local_gb}.
+ * {@code vcpus}, {@code local_gb}, {@code plug_vifs} (true: a spawn plugs taps through the context's VIF plugger and
+ * waits for them as the real drivers do, unplugging them when that fails; a destroy unplugs them).
  */
 public final class FakeDriver implements ComputeDriver {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final DriverContext ctx;
     private final long spawnDelayMs;
+    private final boolean plugVifs;
     private final Map<UUID, Instance> instances = new LinkedHashMap<>();
     private final Path file;
     /** Instances whose VIFs {@link #replugVifs} was asked to plug again, in call order. */
@@ -65,6 +67,7 @@ public final class FakeDriver implements ComputeDriver {
     FakeDriver(DriverContext ctx) {
         this.ctx = ctx;
         this.spawnDelayMs = ctx.config().integer("spawn_delay_ms", 0, 0, 60_000);
+        this.plugVifs = ctx.config().string("plug_vifs", "false").equals("true");
         this.file = ctx.stateDir().resolve("instances.json");
         load();
     }
@@ -87,6 +90,7 @@ public final class FakeDriver implements ComputeDriver {
                 throw new DriverException.OperationTimedOut("spawn", Duration.ofMillis(spawnDelayMs), "interrupted");
             }
         }
+        plugAll(spec);
         synchronized (this) {
             if (instances.containsKey(spec.uuid())) {
                 throw new DriverException.InstanceExists(spec.uuid());
@@ -99,6 +103,21 @@ public final class FakeDriver implements ComputeDriver {
             save();
             i.console.append("FAKE-BOOTED from ").append(image.name()).append('\n');
             return info(spec.uuid());
+        }
+    }
+
+    /** As the real drivers: plug, then wait for every VIF; on failure nothing stays plugged. */
+    private void plugAll(InstanceSpec spec) {
+        if (!plugVifs || ctx.vifPlugger().isEmpty()) {
+            return;
+        }
+        var plugger = ctx.vifPlugger().get();
+        try {
+            spec.vifs().forEach(v -> plugger.plugTap(spec.uuid(), v));
+            spec.vifs().forEach(v -> plugger.awaitAttached(spec.uuid(), v));
+        } catch (RuntimeException e) {
+            spec.vifs().forEach(v -> plugger.unplug(spec.uuid(), v));
+            throw e;
         }
     }
 
@@ -121,7 +140,10 @@ public final class FakeDriver implements ComputeDriver {
 
     @Override
     public synchronized void destroy(UUID uuid) {
-        instances.remove(uuid);
+        Instance gone = instances.remove(uuid);
+        if (gone != null && plugVifs) {
+            ctx.vifPlugger().ifPresent(p -> gone.spec.vifs().forEach(v -> p.unplug(uuid, v)));
+        }
         save();
     }
 
@@ -243,12 +265,18 @@ public final class FakeDriver implements ComputeDriver {
         }
         List<VifSpec> vifs = new ArrayList<>(i.spec.vifs());
         vifs.add(vif);
-        replace(i, i.spec.withVifs(vifs));
+        InstanceSpec spec = i.spec.withVifs(vifs);
+        plugAll(spec.withVifs(List.of(vif)));
+        replace(i, spec);
     }
 
     @Override
     public synchronized void detachInterface(UUID uuid, String portId) {
         Instance i = get(uuid);
+        if (plugVifs) {
+            ctx.vifPlugger().ifPresent(p -> i.spec.vifs().stream().filter(v -> v.portId().equals(portId))
+                    .forEach(v -> p.unplug(uuid, v)));
+        }
         replace(i, i.spec.withVifs(i.spec.vifs().stream().filter(v -> !v.portId().equals(portId)).toList()));
     }
 

@@ -177,6 +177,37 @@ public final class VswitchDb {
         return true;
     }
 
+    /** The external_ids of the switch's one {@code Open_vSwitch} row (where ovn-controller reads its settings). */
+    public Map<String, String> switchExternalIds() {
+        ArrayNode result = OvsdbClient.await(client.transact(DB,
+                List.of(Ops.select("Open_vSwitch", F.arrayNode(), "external_ids"))));
+        JsonNode rows = result.get(0).path("rows");
+        return rows.isEmpty() ? Map.of() : Ops.readMap(rows.get(0).get("external_ids"));
+    }
+
+    /**
+     * Waits until Interface {@code name}'s external_ids hold {@code key=value} (ovn-controller's
+     * {@code ovn-installed=true}), with a server-side {@code wait}: no polling, one round trip when it is there.
+     *
+     * @throws OvsdbException TIMEOUT if the key is not there after {@code timeout} (also when the Interface is not)
+     */
+    public void waitForExternalId(String name, String key, String value, Duration timeout) {
+        // The rows the where selects are [] until the key is set: wait until they are not.
+        ArrayNode where = Ops.where(Ops.condition("name", "==", F.textNode(name)),
+                Ops.condition("external_ids", "includes", Ops.map(Map.of(key, value))));
+        ObjectNode wait = Ops.waitNow("Interface", where, List.of("name"), "!=", F.arrayNode());
+        wait.put("timeout", Math.max(1, timeout.toMillis()));
+        try {
+            OvsdbClient.await(client.transact(DB, List.of(wait), timeout.plus(client.options().callTimeout())));
+        } catch (OvsdbClient.TransactionError e) {
+            if (e.index() == 0) {
+                throw new OvsdbException(OvsdbException.Kind.TIMEOUT, "external_ids:" + key + "=" + value
+                        + " not set on interface " + name + " within " + timeout.toMillis() + " ms");
+            }
+            throw e;
+        }
+    }
+
     /**
      * Waits until ovs-vswitchd has attached Interface {@code name} (ofport > 0), with a server-side {@code wait}.
      *
