@@ -148,7 +148,7 @@ class OvnAcrossHostsTest {
                     + "tcp.dst == " + HTTP_PORT, "drop").orThrow();
             lab.nbctl("--wait=hv", "sync").orThrow();
             awaitPing(pid, VM_IP, Duration.ofSeconds(30));
-            Cmd.Result blocked = LabGuests.inContainerNet(pid, CMD, "busybox", "wget", "-q", "-T", "4", "-O",
+            Cmd.Result blocked = LabGuests.inContainerNet(pid, CMD, "curl", "-sS", "--max-time", "4", "-o",
                     "/dev/null", "http://" + VM_IP + ":" + HTTP_PORT + "/blob");
             assertFalse(blocked.ok(), "the security group drops TCP to port " + HTTP_PORT + ": " + blocked);
             step("security group: ICMP passes, TCP " + HTTP_PORT + " dropped", t0);
@@ -227,11 +227,11 @@ class OvnAcrossHostsTest {
         fail("no ping from the container to " + address + " within " + limit.toSeconds() + " s: " + last);
     }
 
-    /** Fetches the VM's blob from the container's namespace with busybox wget; returns its SHA-256. */
+    /** Fetches the VM's blob from the container's network namespace with curl; returns its SHA-256. */
     private static String fetchBlob(long pid) throws Exception {
         Path file = Files.createTempFile("berth-lab-blob", ".bin");
         try {
-            Cmd.Result r = LabGuests.inContainerNet(pid, CMD, "busybox", "wget", "-q", "-T", "20", "-O",
+            Cmd.Result r = LabGuests.inContainerNet(pid, CMD, "curl", "-sS", "--fail", "--max-time", "30", "-o",
                     file.toString(), "http://" + VM_IP + ":" + HTTP_PORT + "/blob");
             assertTrue(r.ok(), "wget of the blob: " + r);
             byte[] bytes = Files.readAllBytes(file);
@@ -242,22 +242,16 @@ class OvnAcrossHostsTest {
         }
     }
 
-    /** The name of host {@code from}'s Geneve port towards {@code to} (OVN names it ovn-<chassis>-0). */
+    /** The name of host {@code from}'s Geneve port towards {@code to} (OVN makes one per remote chassis). */
     private static String tunnelPortTo(LabHost from, LabHost to) {
-        String rows = from.vsctl("--bare", "--columns=name,options", "find", "Interface", "type=geneve").orThrow();
-        String name = null;
-        for (String line : rows.split("\n")) {
-            line = line.strip();
-            if (line.isEmpty()) {
-                continue;
-            }
-            if (!line.startsWith("{")) {
-                name = line;
-            } else if (line.contains("remote_ip=\"" + to.underlayIp() + "\"") && name != null) {
+        String names = from.vsctl("--bare", "--columns=name", "find", "Interface", "type=geneve").orThrow();
+        for (String name : names.strip().split("\\s+")) {
+            if (!name.isEmpty() && from.vsctl("get", "Interface", name, "options:remote_ip").orThrow().strip()
+                    .replace("\"", "").equals(to.underlayIp())) {
                 return name;
             }
         }
-        return fail(from.name() + " has no Geneve port to " + to.underlayIp() + ": " + rows);
+        return fail(from.name() + " has no Geneve port to " + to.underlayIp() + ": " + names);
     }
 
     private static final Pattern TX = Pattern.compile("tx pkts=(\\d+)");
