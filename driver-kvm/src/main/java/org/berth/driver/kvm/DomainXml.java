@@ -30,7 +30,8 @@ final class DomainXml {
     }
 
     /** The domain of {@code spec}; {@code owner} (the driver context's) goes on Berth's metadata element. */
-    static String build(InstanceSpec spec, String owner, KvmConfig.VirtType virtType, Layout layout, boolean withVifs) {
+    static String build(InstanceSpec spec, String owner, KvmConfig.VirtType virtType,
+                        KvmConfig.GuestOffloads offloads, Layout layout, boolean withVifs) {
         Document doc = Xml.newDocument();
         Element domain = Xml.child(doc, "domain", "type", virtType.domainType());
         Xml.text(domain, "name", spec.backendName());
@@ -85,7 +86,7 @@ final class DomainXml {
         Xml.child(Xml.child(devices, "console", "type", "pty"), "target", "type", "serial", "port", "0");
         if (withVifs) {
             for (VifSpec vif : spec.vifs()) {
-                devices.appendChild(doc.importNode(interfaceElement(vif), true));
+                devices.appendChild(doc.importNode(interfaceElement(vif, offloads), true));
             }
         }
         Xml.child(devices, "memballoon", "model", "none");
@@ -93,17 +94,24 @@ final class DomainXml {
     }
 
     /** The {@code <interface>} of one VIF, as used in the definition and for hot-plug. */
-    static String interfaceXml(VifSpec vif) {
-        return Xml.write(interfaceElement(vif));
+    static String interfaceXml(VifSpec vif, KvmConfig.GuestOffloads offloads) {
+        return Xml.write(interfaceElement(vif, offloads));
     }
 
-    private static Element interfaceElement(VifSpec vif) {
+    private static Element interfaceElement(VifSpec vif, KvmConfig.GuestOffloads offloads) {
         Document doc = Xml.newDocument();
         Element nic = Xml.child(doc, "interface", "type", "ethernet");
         Xml.child(nic, "mac", "address", vif.mac());
         Xml.child(nic, "target", "dev", vif.devName(), "managed", "no");
         Xml.child(nic, "model", "type", "virtio");
         Xml.child(nic, "mtu", "size", Integer.toString(vif.mtu()));
+        if (offloads == KvmConfig.GuestOffloads.OFF) {
+            // virtio-net's csum/gso/host_tso*/guest_* properties: no partial checksum or GSO frame on the tap
+            Element driver = Xml.child(nic, "driver", "name", "qemu");
+            Xml.child(driver, "host", "csum", "off", "gso", "off", "tso4", "off", "tso6", "off", "ecn", "off",
+                    "ufo", "off");
+            Xml.child(driver, "guest", "csum", "off", "tso4", "off", "tso6", "off", "ecn", "off", "ufo", "off");
+        }
         return nic;
     }
 

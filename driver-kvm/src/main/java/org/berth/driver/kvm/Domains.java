@@ -79,7 +79,8 @@ final class Domains {
         session.call("define domain", spec.uuid(), c -> {
             Domain existing = lookupOrNull(c, spec.uuid());
             String keep = existing == null ? owner : SpecXml.owner(existing.getXMLDesc(XML_INACTIVE));
-            return c.domainDefineXML(DomainXml.build(spec, keep, config.virtType(), layout, plugger.isPresent()));
+            return c.domainDefineXML(DomainXml.build(spec, keep, config.virtType(), config.guestOffloads(), layout,
+                    plugger.isPresent()));
         });
     }
 

@@ -38,7 +38,7 @@ final class Hotplug {
         domains.plugger.get().plugTap(uuid, vif);
         try {
             domains.plugger.get().awaitAttached(uuid, vif);
-            String xml = DomainXml.interfaceXml(vif);
+            String xml = DomainXml.interfaceXml(vif, domains.config.guestOffloads());
             domains.session.call("attach interface", uuid, c -> {
                 Domain d = Domains.lookup(c, uuid);
                 d.attachDeviceFlags(xml, Domains.AFFECT_LIVE | Domains.AFFECT_CONFIG);
@@ -67,7 +67,7 @@ final class Hotplug {
         List<VifSpec> vifs = new ArrayList<>(spec.vifs());
         vifs.remove(vif);
         InstanceSpec updated = spec.withVifs(vifs);
-        String xml = DomainXml.interfaceXml(vif);
+        String xml = DomainXml.interfaceXml(vif, domains.config.guestOffloads());
         domains.session.call("detach interface", uuid, c -> {
             Domain d = Domains.lookup(c, uuid);
             if (domains.plugger.isPresent()) {

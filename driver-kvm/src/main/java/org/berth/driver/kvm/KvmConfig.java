@@ -1,19 +1,26 @@
 package org.berth.driver.kvm;
 
 import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.regex.Pattern;
 import org.berth.driver.api.DriverConfig;
+import org.berth.driver.api.DriverException;
 
 /**
  * The driver's options ({@code drivers.kvm.*}): uri, virt_type, call_timeout, soft_reboot_timeout,
- * shutdown_timeout, events.
+ * shutdown_timeout, events, guest_offloads. {@code embedRoot} is the {@code root=} of an embedded-driver uri
+ * ({@code qemu:///embed?root=DIR}), else empty; {@code guestOffloads} is resolved ({@link GuestOffloads#AUTO} never).
  */
-record KvmConfig(String uri, VirtType virtType, Duration callTimeout, Duration softRebootTimeout,
-                 Duration shutdownTimeout, boolean events) {
+record KvmConfig(String uri, Optional<Path> embedRoot, VirtType virtType, Duration callTimeout,
+                 Duration softRebootTimeout, Duration shutdownTimeout, boolean events, GuestOffloads guestOffloads) {
 
     /** Nova's {@code [libvirt] virt_type}; {@link #AUTO} is resolved once at start. */
     enum VirtType {
@@ -28,19 +35,73 @@ record KvmConfig(String uri, VirtType virtType, Duration callTimeout, Duration s
         }
     }
 
+    /**
+     * Checksum and segmentation offloads of the guests' virtio NICs. OVS's userspace datapath mishandles partial
+     * checksums and GSO from a tap (ping works, TCP fails), so {@link #AUTO} turns them off when the kernel
+     * datapath module is not loaded and keeps QEMU's defaults when it is.
+     */
+    enum GuestOffloads {
+        AUTO, ON, OFF
+    }
+
     private static final Pattern HW_VIRT = Pattern.compile("^flags\\s*:.*\\b(vmx|svm)\\b", Pattern.MULTILINE);
 
     static KvmConfig from(DriverConfig config) {
         VirtType wanted = config.choice("virt_type", VirtType.class, VirtType.AUTO);
         VirtType resolved = wanted == VirtType.AUTO
                 ? detect(Path.of("/proc/cpuinfo"), Path.of("/dev/kvm")) : wanted;
+        String uri = config.string("uri", "qemu:///system").trim();
+        GuestOffloads offloads = config.choice("guest_offloads", GuestOffloads.class, GuestOffloads.AUTO);
         return new KvmConfig(
-                config.string("uri", "qemu:///system"),
+                uri,
+                embedRoot(uri),
                 resolved,
                 config.duration("call_timeout", Duration.ofSeconds(60), Duration.ofMinutes(30)),
                 config.duration("soft_reboot_timeout", Duration.ofSeconds(60), Duration.ofMinutes(30)),
                 config.duration("shutdown_timeout", Duration.ofSeconds(60), Duration.ofMinutes(30)),
-                !"false".equalsIgnoreCase(config.string("events", "true").trim()));
+                !"false".equalsIgnoreCase(config.string("events", "true").trim()),
+                offloads == GuestOffloads.AUTO ? detectOffloads(Path.of("/sys/module/openvswitch")) : offloads);
+    }
+
+    /** {@link GuestOffloads#AUTO}: OFF without the kernel datapath (then OVS, if any, runs in userspace), else ON. */
+    static GuestOffloads detectOffloads(Path openvswitchModule) {
+        return Files.isDirectory(openvswitchModule) ? GuestOffloads.ON : GuestOffloads.OFF;
+    }
+
+    /**
+     * The root directory of libvirt's embedded QEMU driver named by {@code uri}, or empty for any other uri.
+     *
+     * @throws DriverException.InvalidConfiguration when {@code embed} has no absolute {@code root=}, or is not
+     *                                              local ({@code qemu:///embed} only: QEMU runs in this process)
+     */
+    static Optional<Path> embedRoot(String uri) {
+        URI parsed;
+        try {
+            parsed = new URI(uri);
+        } catch (URISyntaxException e) {
+            return Optional.empty(); // libvirt judges what it is; an embed uri must parse as one
+        }
+        if (!"/embed".equals(parsed.getPath()) || parsed.getScheme() == null
+                || !parsed.getScheme().toLowerCase(Locale.ROOT).startsWith("qemu")) {
+            return Optional.empty();
+        }
+        if (!"qemu".equalsIgnoreCase(parsed.getScheme()) || parsed.getRawAuthority() != null) {
+            throw invalidUri(uri, "must be qemu:///embed?root=DIR for the embedded driver (no transport, no host)");
+        }
+        String root = null;
+        for (String param : parsed.getRawQuery() == null ? new String[0] : parsed.getRawQuery().split("&")) {
+            if (param.startsWith("root=")) {
+                root = URLDecoder.decode(param.substring(5), StandardCharsets.UTF_8);
+            }
+        }
+        if (root == null || root.isEmpty() || !root.startsWith("/")) {
+            throw invalidUri(uri, "must name an absolute root directory: qemu:///embed?root=/ABSOLUTE/DIR");
+        }
+        return Optional.of(Path.of(root).normalize());
+    }
+
+    private static DriverException.InvalidConfiguration invalidUri(String uri, String rule) {
+        return new DriverException.InvalidConfiguration("drivers." + KvmDriverProvider.NAME + ".uri", uri, rule);
     }
 
     /** KVM only when the CPU shows hardware virtualisation and /dev/kvm can be opened; else TCG (as Nova does). */

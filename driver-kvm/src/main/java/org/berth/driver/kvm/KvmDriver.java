@@ -52,7 +52,9 @@ final class KvmDriver implements ComputeDriver {
             if (events != null) {
                 events.register(c);
             }
-        });
+        }, e -> config.embedRoot().map(root -> EmbedRoot.connectFailure(root, e))
+                .orElseGet(() -> "cannot connect to " + config.uri() + ": "
+                        + (e.getError() == null ? e : e.getError().getMessage())));
         QemuImg qemuImg = new QemuImg(config.callTimeout());
         this.bases = new BaseImages(context.stateDir(), context.images());
         this.files = new InstanceFiles(context.stateDir(), context.images(), bases, qemuImg);
@@ -71,23 +73,37 @@ final class KvmDriver implements ComputeDriver {
         this.info = new DriverInfo(KvmDriverProvider.NAME, version, config.virtType().hypervisorType(), caps, FORMATS);
     }
 
+    /**
+     * Opens the driver. With an embedded-driver uri the root is created (0755) if missing and libvirt's event loop
+     * runs before the connection opens whatever {@code events} says: the embedded driver watches its QEMU monitors
+     * on that loop. QEMU's user (from the capabilities' DAC label) must reach the state directory and the root.
+     */
     static KvmDriver open(KvmConfig config, DriverContext context, String version) {
-        boolean withEvents = false;
-        if (config.events()) {
+        boolean embedded = config.embedRoot().isPresent();
+        config.embedRoot().ifPresent(EmbedRoot::prepare);
+        boolean loop = false;
+        if (config.events() || embedded) {
             try {
                 LifecycleEvents.startLoop();
-                withEvents = true;
+                loop = true;
             } catch (LibvirtException | RuntimeException | LinkageError e) {
+                if (embedded) {
+                    throw new DriverException.BackendUnavailable(LibvirtSession.BACKEND, "the embedded QEMU driver "
+                            + "needs libvirt's event loop, which did not start: " + e, e);
+                }
                 // no event loop: the driver works, without LIFECYCLE_EVENTS
             }
         }
-        KvmDriver driver = new KvmDriver(config, context, version, withEvents);
+        KvmDriver driver = new KvmDriver(config, context, version, loop && config.events());
         try {
             driver.session.call("connect", null, c -> c.getLibVersion());
             String caps = driver.session.call("read capabilities", null, c -> c.getCapabilities());
-            QemuAccess.dacLabel(caps, config.virtType().domainType()).ifPresent(label -> QemuAccess.check(
-                    context.stateDir(), QemuAccess.identity(label[0], label[1], Path.of("/etc/passwd"),
-                            Path.of("/etc/group"))));
+            QemuAccess.dacLabel(caps, config.virtType().domainType()).ifPresent(label -> {
+                QemuAccess.Identity qemu = QemuAccess.identity(label[0], label[1], Path.of("/etc/passwd"),
+                        Path.of("/etc/group"));
+                QemuAccess.check(context.stateDir(), qemu);
+                config.embedRoot().ifPresent(root -> QemuAccess.check(root, qemu));
+            });
         } catch (RuntimeException e) {
             driver.close();
             throw e;

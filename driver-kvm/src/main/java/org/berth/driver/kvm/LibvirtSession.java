@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.berth.driver.api.DriverException;
 import org.libvirt.Connect;
 import org.libvirt.LibvirtException;
@@ -39,14 +40,18 @@ final class LibvirtSession implements AutoCloseable {
     private final String uri;
     private final Duration timeout;
     private final Consumer<Connect> onConnect;
+    private final Function<LibvirtException, String> connectFailure;
     private final ThreadPoolExecutor pool;
     private final ReentrantLock lock = new ReentrantLock();
     private Connect connect; // guarded by lock
 
-    LibvirtSession(String uri, Duration timeout, Consumer<Connect> onConnect) {
+    /** {@code connectFailure} says why opening {@code uri} failed (the detail of BackendUnavailable). */
+    LibvirtSession(String uri, Duration timeout, Consumer<Connect> onConnect,
+                   Function<LibvirtException, String> connectFailure) {
         this.uri = uri;
         this.timeout = timeout;
         this.onConnect = onConnect;
+        this.connectFailure = connectFailure;
         AtomicInteger n = new AtomicInteger();
         this.pool = new ThreadPoolExecutor(THREADS, THREADS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024),
                 r -> {
@@ -125,8 +130,7 @@ final class LibvirtSession implements AutoCloseable {
             return connect;
         } catch (LibvirtException e) {
             dropLocked();
-            throw new DriverException.BackendUnavailable(BACKEND, "cannot connect to " + uri + ": "
-                    + e.getError().getMessage(), e);
+            throw new DriverException.BackendUnavailable(BACKEND, connectFailure.apply(e), e);
         } finally {
             lock.unlock();
         }

@@ -80,7 +80,8 @@ class KvmUnitTest {
         var layout = new DomainXml.Layout(dir.resolve("disk"), dir.resolve("disk.eph0"), dir.resolve("disk.swap"),
                 dir.resolve("kernel"), dir.resolve("initrd"), spec.property("os_command_line", ""),
                 dir.resolve("console.log"));
-        String xml = DomainXml.build(spec, "agent-7", KvmConfig.VirtType.QEMU, layout, true);
+        String xml = DomainXml.build(spec, "agent-7", KvmConfig.VirtType.QEMU, KvmConfig.GuestOffloads.ON,
+                layout, true);
         Element domain = Xml.parse(xml).getDocumentElement();
         assertEquals("qemu", domain.getAttribute("type"));
         assertEquals(3, domain.getElementsByTagName("disk").getLength(), "no injected disk");
@@ -94,15 +95,82 @@ class KvmUnitTest {
         assertEquals("ethernet", nic.getAttribute("type"));
         assertEquals(spec.vifs().getFirst().devName(),
                 ((Element) nic.getElementsByTagName("target").item(0)).getAttribute("dev"));
+        assertEquals(0, nic.getElementsByTagName("driver").getLength(), "guest_offloads on: QEMU's defaults");
         assertEquals(spec, SpecXml.read(xml).orElseThrow(), "metadata carries the spec, control characters too");
         assertEquals("agent-7", SpecXml.owner(xml), "metadata carries the owner");
+    }
+
+    @Test
+    void offloadsOffTurnsOffEveryCsumAndSegmentationOffloadOnEveryInterface() {
+        InstanceSpec spec = hostileSpec();
+        spec = spec.withVifs(List.of(spec.vifs().getFirst(), VifSpec.of(UUID.randomUUID().toString(),
+                "fa:16:3e:00:00:02")));
+        var layout = new DomainXml.Layout(Path.of("/d"), null, null, null, null, null, Path.of("/c"));
+        Element domain = Xml.parse(DomainXml.build(spec, "berth", KvmConfig.VirtType.QEMU,
+                KvmConfig.GuestOffloads.OFF, layout, true)).getDocumentElement();
+        var nics = domain.getElementsByTagName("interface");
+        assertEquals(2, nics.getLength());
+        for (int i = 0; i < nics.getLength(); i++) {
+            assertOffloadsOff((Element) nics.item(i));
+        }
+        assertOffloadsOff(Xml.parse(DomainXml.interfaceXml(spec.vifs().getLast(), KvmConfig.GuestOffloads.OFF))
+                .getDocumentElement()); // hot-plug
+        assertEquals(0, Xml.parse(DomainXml.interfaceXml(spec.vifs().getLast(), KvmConfig.GuestOffloads.ON))
+                .getDocumentElement().getElementsByTagName("driver").getLength());
+    }
+
+    static void assertOffloadsOff(Element nic) {
+        Element driver = (Element) nic.getElementsByTagName("driver").item(0);
+        assertEquals("qemu", driver.getAttribute("name"));
+        Element host = (Element) driver.getElementsByTagName("host").item(0);
+        Element guest = (Element) driver.getElementsByTagName("guest").item(0);
+        for (String a : List.of("csum", "gso", "tso4", "tso6", "ecn", "ufo")) {
+            assertEquals("off", host.getAttribute(a), "host " + a);
+        }
+        for (String a : List.of("csum", "tso4", "tso6", "ecn", "ufo")) {
+            assertEquals("off", guest.getAttribute(a), "guest " + a);
+        }
+    }
+
+    @Test
+    void guestOffloadsAutoFollowsTheKernelDatapath() throws Exception {
+        assertEquals(KvmConfig.GuestOffloads.OFF, KvmConfig.detectOffloads(tmp.resolve("openvswitch")));
+        assertEquals(KvmConfig.GuestOffloads.ON, KvmConfig.detectOffloads(Files.createDirectory(
+                tmp.resolve("openvswitch"))));
+        assertEquals(KvmConfig.GuestOffloads.OFF, KvmConfig.from(new DriverConfig("kvm", Map.of("guest_offloads",
+                "off"))).guestOffloads());
+        assertEquals(KvmConfig.GuestOffloads.ON, KvmConfig.from(new DriverConfig("kvm", Map.of("guest_offloads",
+                "ON"))).guestOffloads());
+        assertEquals(KvmConfig.detectOffloads(Path.of("/sys/module/openvswitch")),
+                KvmConfig.from(DriverConfig.empty("kvm")).guestOffloads());
+        var e = assertThrows(DriverException.InvalidConfiguration.class, () -> KvmConfig.from(
+                new DriverConfig("kvm", Map.of("guest_offloads", "partial"))));
+        assertEquals("drivers.kvm.guest_offloads", e.option());
+    }
+
+    @Test
+    void embedUriNeedsAnAbsoluteRoot() {
+        assertEquals(Optional.of(Path.of("/var/lib/berth/h1 libvirt")),
+                KvmConfig.embedRoot("qemu:///embed?root=/var/lib/berth/h1%20libvirt"));
+        assertEquals(Optional.of(Path.of("/r")), KvmConfig.embedRoot("qemu:///embed?foo=1&root=/r/./"));
+        assertEquals(Optional.empty(), KvmConfig.embedRoot("qemu:///system"));
+        assertEquals(Optional.empty(), KvmConfig.embedRoot("qemu+unix:///system?socket=/run/x"));
+        assertEquals(Optional.empty(), KvmConfig.from(DriverConfig.empty("kvm")).embedRoot());
+        for (String bad : List.of("qemu:///embed", "qemu:///embed?root=", "qemu:///embed?root=relative/dir",
+                "qemu+ssh://host/embed?root=/r", "qemu://host/embed?root=/r")) {
+            var e = assertThrows(DriverException.InvalidConfiguration.class, () -> KvmConfig.from(
+                    new DriverConfig("kvm", Map.of("uri", bad))), bad);
+            assertEquals("drivers.kvm.uri", e.option());
+            assertTrue(e.getMessage().contains("qemu:///embed?root="), e.getMessage());
+        }
     }
 
     @Test
     void noPluggerMeansNoNic() {
         InstanceSpec spec = hostileSpec();
         var layout = new DomainXml.Layout(Path.of("/d"), null, null, null, null, null, Path.of("/c"));
-        Element domain = Xml.parse(DomainXml.build(spec, "berth", KvmConfig.VirtType.QEMU, layout, false))
+        Element domain = Xml.parse(DomainXml.build(spec, "berth", KvmConfig.VirtType.QEMU,
+                KvmConfig.GuestOffloads.OFF, layout, false))
                 .getDocumentElement();
         assertEquals(0, domain.getElementsByTagName("interface").getLength());
         assertEquals(1, domain.getElementsByTagName("boot").getLength());
