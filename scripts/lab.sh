@@ -12,8 +12,6 @@
 # Environment:
 #   BERTH_AGENT_CLASSPATH   run the agents as `java -cp THIS org.berth.agent.Main` (tests); else the shaded jar
 #   BERTH_LAB_AGENTS=0      no agents (an OVN-only lab)
-#   BERTH_LAB_COMPAT=1      leave out of agent.yaml the options an older agent does not know (owner,
-#                           vif_plugging_timeout, vif_plugging_is_fatal, guest_offloads)
 #   BERTH_LAB_VIF_PLUGGING_TIMEOUT (default 300s), BERTH_IMAGES_DIR (default /var/cache/berth/images)
 #   BERTH_LAB_TIMEOUT       seconds for each wait (agent health, chassis registration, daemons' start; default 60)
 # Each agent's config is written when that agent starts; an agent already running keeps the config it has.
@@ -235,20 +233,14 @@ agent_config() {
     echo "state_dir: $d/agent"
     echo "instances_path: $d/instances"
     echo "host: lab-h$i"
-    [ "${BERTH_LAB_COMPAT:-0}" = 1 ] || echo "owner: lab-h$i"
+    echo "owner: lab-h$i"
     echo "bridge: br-int"
     echo "ovs: {enabled: true, ovsdb: \"unix:$d/db.sock\"}"
-    if [ "${BERTH_LAB_COMPAT:-0}" != 1 ]; then
-      echo "vif_plugging_timeout: ${BERTH_LAB_VIF_PLUGGING_TIMEOUT:-300s}"
-      echo "vif_plugging_is_fatal: true"
-    fi
+    echo "vif_plugging_timeout: ${BERTH_LAB_VIF_PLUGGING_TIMEOUT:-300s}"
+    echo "vif_plugging_is_fatal: true"
     echo "drivers:"
     echo "  docker: {enabled: true}"
-    if [ "${BERTH_LAB_COMPAT:-0}" = 1 ]; then
-      echo "  kvm: {enabled: true, options: {uri: \"qemu:///embed?root=$d/libvirt\"}}"
-    else
-      echo "  kvm: {enabled: true, options: {uri: \"qemu:///embed?root=$d/libvirt\", guest_offloads: \"off\"}}"
-    fi
+    echo "  kvm: {enabled: true, options: {uri: \"qemu:///embed?root=$d/libvirt\", guest_offloads: \"off\"}}"
   } > "$d/agent.yaml"
 }
 
