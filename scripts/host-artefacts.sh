@@ -7,7 +7,8 @@
 # tap*/ns* links, OVN daemons and the ovn-* keys of Open_vSwitch external_ids, /var/tmp/berth-* directories
 # (the tests' Placement databases live in /var/tmp/berth-placement-*), Placement servers of scripts/placement.sh,
 # what scripts/lab.sh leaves if its `down` did not run: berth-* network namespaces, berthlab*/blm-* links and
-# processes whose command line names /var/tmp/berth-lab (ovsdb-server, ovs-vswitchd, ovn-*, agents, QEMU).
+# processes whose command line names /var/tmp/berth-* (ovsdb-server, ovs-vswitchd, ovn-*, agents, QEMU: a lab in any
+# BERTH_LAB_DIR, a test's private ovsdb-server), the lab's iptables rule.
 set -euo pipefail
 
 list() {
@@ -23,8 +24,9 @@ list() {
     pgrep -x 'ovn-northd|ovn-controller' 2>/dev/null | sed 's/^/ovn-process /' || true
     pgrep -f 'berth_placement_wsgi:application' 2>/dev/null | sed 's/^/placement-process /' || true
     ip netns list 2>/dev/null | awk '{print $1}' | grep '^berth-' | sed 's/^/netns /' || true
-    pgrep -f '/var/tmp/berth-lab' 2>/dev/null | xargs -r ps -o pid=,comm= -p 2>/dev/null \
-      | awk '{print "lab-process " $1 " " $2}' || true
+    pgrep -f '/var/tmp/berth-' 2>/dev/null | xargs -r ps -o pid=,comm= -p 2>/dev/null \
+      | awk '$2 ~ /^(ovsdb-server|ovs-vswitchd|ovn-northd|ovn-controller|java|qemu-.*)$/ {print "lab-process " $1 " " $2}' || true
+    iptables -S FORWARD 2>/dev/null | grep -- '--comment berth-lab' | sed 's/^/iptables /' || true
     ovs-vsctl --timeout=10 get Open_vSwitch . external_ids 2>/dev/null | tr -d '{}' | tr ',' '\n' \
       | sed 's/^ *//' | grep '^ovn-' | sed 's/=.*//; s/^/ovs-external-id /' || true
     find /var/tmp -maxdepth 1 -name 'berth-*' 2>/dev/null | sed 's/^/dir /' || true

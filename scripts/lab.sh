@@ -248,8 +248,6 @@ JAVA=""
 agent_start() {
   local i=$1 d ns pid
   d=$(dir_of "$i"); ns=$(ns_of "$i")
-  pid_of "$d/agent.pid" >/dev/null && return 0
-  rm -f "$d/agent.pid"
   if [ -z "$JAVA" ]; then
     JAVA="$("$REPO/scripts/java-home.sh")/bin/java" || die "no JDK >= 21 (scripts/java-home.sh failed)"
   fi
@@ -263,7 +261,23 @@ agent_start() {
   fi
   mkdir -p "$d/agent" "$d/instances" "$d/libvirt"
   chmod 0755 "$d/agent" "$d/instances" "$d/libvirt"
+  # A running agent is kept only if it runs what this up would start (same config, class path or jar); else it
+  # is stopped (TERM, bounded) and started again, so a lab never serves stale code or options.
   agent_config "$i"
+  local want_cmd
+  want_cmd=$(printf '%s\n' "${main[@]}"; [ -z "${BERTH_AGENT_CLASSPATH:-}" ] && stat -c '%Y %s' "${main[1]}"; cat "$d/agent.yaml")
+  if pid=$(pid_of "$d/agent.pid"); then
+    if [ "$want_cmd" = "$(cat "$d/agent.cmd" 2>/dev/null)" ]; then
+      return 0
+    fi
+    say "lab-h$i: the agent's config or code changed; restarting it"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 40))
+    while [ -d "/proc/$pid" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    [ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null
+  fi
+  rm -f "$d/agent.pid"
+  printf '%s' "$want_cmd" > "$d/agent.cmd"
   printf '\n==== lab.sh: starting the agent of lab-h%s at %s\n' "$i" "$(date -Is)" >> "$d/agent.log"
   # ip netns exec and setsid exec (no fork: a background job of this script is no process-group leader), so $!
   # is the JVM, in a session of its own, inside the host's namespace
@@ -336,6 +350,16 @@ up() {
   for tool in ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovn-northd ovn-controller ovn-nbctl ovn-sbctl ethtool curl; do
     command -v "$tool" >/dev/null || die "$tool is missing (scripts/host-setup.sh installs OVS and OVN)"
   done
+  # what the agents need is checked before anything is made, so a missing build does not leave half a lab
+  if [ "${BERTH_LAB_AGENTS:-1}" != 0 ]; then
+    JAVA="$("$REPO/scripts/java-home.sh")/bin/java" || die "no JDK >= 21 (scripts/java-home.sh failed)"
+    if [ -z "${BERTH_AGENT_CLASSPATH:-}" ] && [ ! -f "$REPO/host-agent/target/berth-agent.jar" ]; then
+      die "$REPO/host-agent/target/berth-agent.jar is missing: make build first (or set BERTH_AGENT_CLASSPATH)"
+    fi
+  fi
+  UP_DONE=0
+  trap '[ "$UP_DONE" = 1 ] || echo "lab.sh: up did not finish; what it started is still there: scripts/lab.sh" \
+    "status shows it, scripts/lab.sh up repairs it, scripts/lab.sh down removes it" >&2' EXIT
   t0=$(now)
   mkdir -p "$LAB"; chmod 0755 "$LAB"
   # fd 9 is closed for every daemon started below: one that inherited it would hold the lock for ever
@@ -368,6 +392,7 @@ up() {
   else
     say "everything was already running"
   fi
+  UP_DONE=1
   echo "lab: up $n hosts in $(since "$t0") s ($LAB/lab.json)"
 }
 
@@ -378,7 +403,7 @@ ancestors() { # this script and the processes above it: never killed
   local p=$$
   while [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != 1 ]; do
     echo "$p"
-    p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null || true)
+    p=$(sed -e 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $2}' || true)
   done
 }
 
@@ -389,7 +414,14 @@ lab_pids() {
     if [ -d "$LAB" ]; then
       while IFS= read -r f; do pid_of "$f" || true; done < <(find "$LAB" -name '*.pid' -type f 2>/dev/null)
     fi
-    pgrep -f -- "$LAB/" 2>/dev/null || true
+    # processes started with a path under $LAB (embedded QEMU, a daemon whose pidfile is gone), by name only: an
+    # operator's `tail -f $LAB/h1/agent.log` is not the lab's
+    local p
+    for p in $(pgrep -f -- "$LAB/" 2>/dev/null || true); do
+      case "$(cat "/proc/$p/comm" 2>/dev/null)" in
+        ovsdb-server|ovs-vswitchd|ovn-northd|ovn-controller|java|qemu-*|setsid) echo "$p" ;;
+      esac
+    done
   } | sort -un | grep -vxF -f <(ancestors) || true
 }
 
@@ -423,6 +455,16 @@ down() {
     pids=$(lab_pids)
     # shellcheck disable=SC2086
     [ -z "$pids" ] || { kill -KILL $pids 2>/dev/null || true; sleep 0.5; }
+  fi
+  # the agents' containers live under the system dockerd, not in the lab's namespaces: each carries its agent's
+  # owner label (lab-h<i>), so they go by that label, and nothing else does
+  local ids
+  if command -v docker >/dev/null; then
+    for i in $(seq 1 "$MAX_HOSTS"); do
+      ids=$(timeout 30 docker ps -aq --filter "label=org.berth.owner=lab-h$i" 2>/dev/null || true)
+      # shellcheck disable=SC2086 # ids are hex
+      [ -z "$ids" ] || timeout 60 docker rm -f $ids >/dev/null || say "could not remove the containers of lab-h$i"
+    done
   fi
   for ns in $(lab_netns); do ip netns del "$ns" || say "could not delete netns $ns"; done
   for i in $(ip -o link show 2>/dev/null | awk -F': ' '{split($2, n, "@"); print n[1]}' | grep -E '^blm-h[0-9]+$' || true); do

@@ -18,7 +18,8 @@ import java.util.Locale;
  * @param commandTimeout bound of each iproute2/nsenter process
  * @param vethOffloads   whether a container's veth pair keeps its TX checksum/TSO/GSO offloads; off for the netdev
  *                       datapath by default, whose userspace checksum handling of OVS 3.1 breaks TCP over veths
- *                       (partial checksums; ping works, TCP does not)
+ *                       (partial checksums; ping works, TCP does not). Whatever this says, a plug into a bridge
+ *                       whose {@code datapath_type} the switch reports as netdev turns them off
  * @param reaperJournal  where the device reaper notes devices still to delete ({@value #DEFAULT_REAPER_JOURNAL}; two
  *                       agents on one machine need one each)
  */

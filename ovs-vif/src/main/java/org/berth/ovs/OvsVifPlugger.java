@@ -52,6 +52,8 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
     private final VswitchDb db;
     private final Links links;
     private final LinkReaper reaper;
+    /** Bridges known to be on the userspace datapath (datapath_type netdev, read from the switch once each). */
+    private final java.util.Set<String> userspaceBridges = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Striped locks: calls for one port are serialised, without a map that grows with every port ever seen. */
     private final Object[] portLocks = new Object[64];
 
@@ -134,7 +136,7 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
                 existing = dropStalePort(existing);
                 undo.add(() -> links.delete(dev));
                 links.addVethInto(dev, vif.nsDevName(), vif.mtu(), pid);
-                if (!config.vethOffloads()) {
+                if (!config.vethOffloads() || userspaceBridge(vif.bridge())) {
                     links.disableTxOffloads(dev, pid, vif.nsDevName());
                 }
                 addOrUpdatePort(spec, existing, undo);
@@ -145,6 +147,22 @@ public final class OvsVifPlugger implements VifPlugger, AutoCloseable {
                 throw translate(vif, "plug " + dev + " into the network namespace of pid " + pid, e);
             }
         }
+    }
+
+    /**
+     * Whether {@code bridge} runs on the userspace datapath, as the switch says (not as this host's kernel modules
+     * suggest: a namespace's vswitchd may run netdev bridges on a host that has the kernel module). A bridge seen
+     * as netdev is remembered; one not yet there or on the kernel datapath is asked again at its next plug.
+     */
+    private boolean userspaceBridge(String bridge) {
+        if (userspaceBridges.contains(bridge)) {
+            return true;
+        }
+        if (db.bridgeDatapathType(bridge).filter("netdev"::equals).isPresent()) {
+            userspaceBridges.add(bridge);
+            return true;
+        }
+        return false;
     }
 
     /** Waits for ovs-vswitchd to give the Interface an ofport (a server-side OVSDB {@code wait}, no polling). */

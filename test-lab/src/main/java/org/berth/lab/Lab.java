@@ -28,6 +28,8 @@ public final class Lab {
     private static Lab shared;
 
     private final Path script;
+    /** What {@code up} ran with: a later call of the script passes the same, so it keeps the agents as they are. */
+    private final Map<String, String> env;
     private final Path dir;
     private final String nb;
     private final String sb;
@@ -35,8 +37,10 @@ public final class Lab {
     /** How long {@code up} took (seconds), as the script measured it end to end from here. */
     public final double upSeconds;
 
-    private Lab(Path script, Path dir, String nb, String sb, List<LabHost> hosts, double upSeconds) {
+    private Lab(Path script, Path dir, String nb, String sb, List<LabHost> hosts, double upSeconds,
+                Map<String, String> env) {
         this.script = script;
+        this.env = env;
         this.dir = dir;
         this.nb = nb;
         this.sb = sb;
@@ -56,10 +60,10 @@ public final class Lab {
         Path dir = Path.of(System.getenv().getOrDefault("BERTH_LAB_DIR", "/var/tmp/berth-lab"));
         boolean ours = !Files.exists(dir.resolve("lab.json"));
         long t0 = System.nanoTime();
-        Cmd.Result up = Cmd.run(UP_LIMIT, List.of("bash", script.toString(), "up", Integer.toString(count)), Map.of(
-                "BERTH_AGENT_CLASSPATH", System.getProperty("java.class.path"),
+        Map<String, String> env = Map.of("BERTH_AGENT_CLASSPATH", System.getProperty("java.class.path"),
                 "BERTH_IMAGES_DIR", TestImages.dir().toString(),
-                "BERTH_LAB_VIF_PLUGGING_TIMEOUT", vifPluggingTimeout.toSeconds() + "s"));
+                "BERTH_LAB_VIF_PLUGGING_TIMEOUT", vifPluggingTimeout.toSeconds() + "s");
+        Cmd.Result up = Cmd.run(UP_LIMIT, List.of("bash", script.toString(), "up", Integer.toString(count)), env);
         double seconds = (System.nanoTime() - t0) / 1e9;
         if (ours && shared == null) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -74,11 +78,11 @@ public final class Lab {
                     + up.stdout() + up.stderr());
         }
         System.out.print(up.stdout());
-        shared = read(script, dir, seconds);
+        shared = read(script, dir, seconds, env);
         return shared;
     }
 
-    private static Lab read(Path script, Path dir, double seconds) {
+    private static Lab read(Path script, Path dir, double seconds, Map<String, String> env) {
         try {
             JsonNode j = JSON.readTree(Files.readString(dir.resolve("lab.json")));
             List<LabHost> hosts = new ArrayList<>();
@@ -88,7 +92,7 @@ public final class Lab {
                         h.get("ovsdb").asText(), Path.of(h.get("ovs_rundir").asText()),
                         h.get("underlay_ip").asText(), h.get("mgmt_ip").asText(), Path.of(h.get("agent_log").asText())));
             }
-            return new Lab(script, dir, j.get("nb").asText(), j.get("sb").asText(), hosts, seconds);
+            return new Lab(script, dir, j.get("nb").asText(), j.get("sb").asText(), hosts, seconds, env);
         } catch (IOException e) {
             throw new UncheckedIOException("read " + dir.resolve("lab.json"), e);
         }
@@ -147,8 +151,7 @@ public final class Lab {
     public Cmd.Result script(Duration limit, String... args) {
         List<String> argv = new ArrayList<>(List.of("bash", script.toString()));
         argv.addAll(List.of(args));
-        return Cmd.run(limit, argv, Map.of("BERTH_AGENT_CLASSPATH", System.getProperty("java.class.path"),
-                "BERTH_IMAGES_DIR", TestImages.dir().toString()));
+        return Cmd.run(limit, argv, env);
     }
 
     /**

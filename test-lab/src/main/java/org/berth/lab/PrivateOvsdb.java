@@ -1,13 +1,11 @@
 package org.berth.lab;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -20,14 +18,15 @@ public final class PrivateOvsdb implements AutoCloseable {
     private final Path dir;
 
     public PrivateOvsdb() throws IOException, InterruptedException {
-        dir = Files.createTempDirectory("berth-ovsdb-");
+        // under /var/tmp/berth-*: make test's run-wide leak guard sees a server a failed close left behind
+        dir = Files.createTempDirectory(Path.of("/var/tmp"), "berth-ovsdb-");
         try {
             run("ovsdb-tool", "create", dir.resolve("conf.db").toString(), SCHEMA);
             run("ovsdb-server", dir.resolve("conf.db").toString(), "--remote=punix:" + socket(),
                     "--pidfile=" + dir.resolve("ovsdb-server.pid"), "--unixctl=" + dir.resolve("ovsdb-server.ctl"),
                     "--log-file=" + dir.resolve("ovsdb-server.log"), "--detach", "--no-chdir");
             vsctl("init");
-        } catch (IOException | InterruptedException | RuntimeException e) {
+        } catch (RuntimeException e) {
             close();
             throw e;
         }
@@ -55,17 +54,9 @@ public final class PrivateOvsdb implements AutoCloseable {
     }
 
     /** Runs {@code cmd} (no shell), at most 20 s; its output, or an exception with it when it fails. */
-    private static String run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        if (!p.waitFor(20, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException(String.join(" ", cmd) + " did not finish within 20 s");
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + out.strip());
-        }
-        return out;
+    private static String run(String... cmd) {
+        Cmd.Result r = Cmd.run(java.time.Duration.ofSeconds(20), List.of(cmd));
+        return r.orThrow();
     }
 
     @Override
@@ -74,8 +65,12 @@ public final class PrivateOvsdb implements AutoCloseable {
             if (Files.exists(dir.resolve("ovsdb-server.ctl"))) {
                 run("ovs-appctl", "--timeout=10", "-t", dir.resolve("ovsdb-server.ctl").toString(), "exit");
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            // it did not exit when asked: end it by its pid, so no server outlives its directory
+            Path pidfile = dir.resolve("ovsdb-server.pid");
+            if (Files.exists(pidfile)) {
+                ProcessHandle.of(Long.parseLong(Files.readString(pidfile).strip())).ifPresent(ProcessHandle::destroyForcibly);
+            }
         } finally {
             try (Stream<Path> files = Files.walk(dir)) {
                 for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {

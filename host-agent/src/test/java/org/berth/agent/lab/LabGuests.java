@@ -165,6 +165,22 @@ final class LabGuests {
         return Cmd.run(limit, all);
     }
 
+    /**
+     * {@link #destroyAndCheck} for a test's {@code finally}, failing on what is left; a {@code @Timeout} interrupt
+     * (the flag is set when the finally runs) must not skip the cleanup, so it is set aside and put back after.
+     */
+    void cleanUp() throws IOException, InterruptedException {
+        boolean interrupted = Thread.interrupted();
+        try {
+            List<String> problems = destroyAndCheck();
+            org.junit.jupiter.api.Assertions.assertTrue(problems.isEmpty(), () -> "cleanup: " + problems);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     /** Deletes every tracked instance, waits for each to be gone, then returns what the hosts still hold of them. */
     List<String> destroyAndCheck() throws IOException, InterruptedException {
         List<String> problems = new ArrayList<>();
@@ -186,12 +202,27 @@ final class LabGuests {
             }
         }
         for (Map.Entry<UUID, LabHost> e : where.entrySet()) {
-            problems.addAll(leftovers(e.getValue(), e.getKey(), ports.get(e.getKey())));
+            problems.addAll(awaitNoLeftovers(e.getValue(), e.getKey(), ports.get(e.getKey()), Duration.ofSeconds(15)));
         }
         return problems;
     }
 
-    /** What {@code host} holds of an instance: its container, QEMU process, OVS ports and links. */
+    /**
+     * {@link #leftovers}, asked again until it is empty or {@code limit} passed (the agent deletes unplugged devices
+     * in the background, tens of milliseconds after the port): what is still there at the end.
+     */
+    static List<String> awaitNoLeftovers(LabHost host, UUID uuid, List<String> portIds, Duration limit)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        List<String> left = leftovers(host, uuid, portIds);
+        while (!left.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(250);
+            left = leftovers(host, uuid, portIds);
+        }
+        return left;
+    }
+
+    /** What {@code host} holds of an instance: its container, QEMU process, OVS ports, links and instance files. */
     static List<String> leftovers(LabHost host, UUID uuid, List<String> portIds) {
         List<String> out = new ArrayList<>();
         if (Cmd.run(CMD, List.of("docker", "inspect", "berth-" + uuid)).ok()) {
@@ -211,9 +242,11 @@ final class LabGuests {
                 out.add(host.name() + " link " + tap);
             }
         }
-        java.nio.file.Path disk = host.dir().resolve("instances/kvm/" + uuid);
-        if (java.nio.file.Files.exists(disk)) {
-            out.add(host.name() + " instance files " + disk);
+        for (String driver : List.of("kvm", "docker")) {
+            java.nio.file.Path files = host.dir().resolve("instances/" + driver + "/" + uuid);
+            if (java.nio.file.Files.exists(files)) {
+                out.add(host.name() + " instance files " + files);
+            }
         }
         Cmd.Result iface = host.vsctl("--bare", "--columns=name", "find", "Interface",
                 "external_ids:vm-uuid=" + uuid);

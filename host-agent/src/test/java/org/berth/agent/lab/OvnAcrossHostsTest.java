@@ -121,10 +121,17 @@ class OvnAcrossHostsTest {
             long pid = LabGuests.pidOf(c);
             String cLink = LabGuests.inContainerNet(pid, CMD, "ip", "-o", "link", "show", "eth0").orThrow();
             assertTrue(cLink.contains("mtu " + MTU) && cLink.contains(cMac), "container eth0: " + cLink);
-            Cmd.Result lease = LabGuests.inContainerNet(pid, CMD, "busybox", "udhcpc", "-i", "eth0", "-n", "-q",
-                    "-t", "5", "-T", "1", "-s", "/bin/true");
-            assertTrue((lease.stdout() + lease.stderr()).contains("lease of " + C_IP + " obtained"),
-                    "OVN's DHCP answers the container's port with its fixed IP: " + lease);
+            Path script = Files.createTempFile("berth-lab-lease", ".sh");
+            try {
+                Files.writeString(script, "#!/bin/sh\n[ \"$1\" = bound ] && echo \"lease ip=$ip mtu=$mtu\"\nexit 0\n");
+                script.toFile().setExecutable(true);
+                Cmd.Result lease = LabGuests.inContainerNet(pid, CMD, "busybox", "udhcpc", "-i", "eth0", "-n", "-q",
+                        "-t", "5", "-T", "1", "-s", script.toString());
+                assertTrue(lease.stdout().contains("lease ip=" + C_IP + " mtu=" + MTU),
+                        "OVN's DHCP offers the container's port its fixed IP and the tunnel's MTU: " + lease);
+            } finally {
+                Files.deleteIfExists(script);
+            }
 
             String tunnel = tunnelPortTo(b, a);
             long txBefore = txPackets(b, tunnel);
@@ -138,7 +145,10 @@ class OvnAcrossHostsTest {
 
             String sha = LabGuests.line(console(a, vm), "BERTH-SERVE " + HTTP_PORT).split(" ")[0];
             assertEquals(sha, fetchBlob(pid), "4 MiB over TCP from the VM to the container, intact");
-            step("TCP transfer intact", t0);
+            Cmd.Result full = LabGuests.inContainerNet(pid, CMD, "ping", "-M", "do", "-s", Integer.toString(MTU - 28),
+                    "-c", "3", "-W", "2", VM_IP);
+            assertTrue(full.ok(), "full-MTU (" + MTU + ") packets with DF cross the tunnel: " + full);
+            step("TCP transfer intact; " + MTU + "-byte packets with DF cross", t0);
 
             // a security group on the VM's port: ICMP allowed, TCP to the HTTP port dropped
             lab.nbctl("pg-add", PORT_GROUP, vmPort).orThrow();
@@ -150,23 +160,28 @@ class OvnAcrossHostsTest {
             awaitPing(pid, VM_IP, Duration.ofSeconds(30));
             Cmd.Result blocked = LabGuests.inContainerNet(pid, CMD, "curl", "-sS", "--max-time", "4", "-o",
                     "/dev/null", "http://" + VM_IP + ":" + HTTP_PORT + "/blob");
-            assertFalse(blocked.ok(), "the security group drops TCP to port " + HTTP_PORT + ": " + blocked);
+            assertEquals(28, blocked.exit(), "the security group drops TCP to port " + HTTP_PORT
+                    + " (curl times out connecting): " + blocked);
             step("security group: ICMP passes, TCP " + HTTP_PORT + " dropped", t0);
             lab.nbctl("pg-del", PORT_GROUP).orThrow();
             lab.nbctl("--wait=hv", "sync").orThrow();
             assertEquals(sha, fetchBlob(pid), "without the security group TCP passes again");
 
-            // port security: a frame from another MAC than the port's is dropped at the container's port
-            LabGuests.inContainerNet(pid, CMD, "ip", "link", "set", "dev", "eth0", "address", "fa:16:3e:99:99:99")
-                    .orThrow();
-            Cmd.Result spoofed = LabGuests.inContainerNet(pid, CMD, "ping", "-c", "3", "-W", "1", VM_IP);
-            LabGuests.inContainerNet(pid, CMD, "ip", "link", "set", "dev", "eth0", "address", cMac).orThrow();
-            assertFalse(spoofed.ok(), "port security drops frames from a spoofed MAC: " + spoofed.stdout());
+            // port security: frames from another MAC than the port's never reach the VM; without port security
+            // (the control) the same frames do
+            String vmTap = "tap" + vmPort.substring(0, 11);
+            long dropped = spoofedPingsReaching(pid, cMac, a, vmTap);
+            lab.nbctl("lsp-set-port-security", cPort).orThrow();
+            lab.nbctl("--wait=hv", "sync").orThrow();
+            long passed = spoofedPingsReaching(pid, cMac, a, vmTap);
+            lab.nbctl("lsp-set-port-security", cPort, cMac + " " + C_IP).orThrow();
+            lab.nbctl("--wait=hv", "sync").orThrow();
+            assertTrue(dropped < 5 && passed >= 5, "5 echo requests from a spoofed MAC: with port security "
+                    + dropped + " reached the VM's port, without it " + passed);
             awaitPing(pid, VM_IP, Duration.ofSeconds(30));
             step("port security: spoofed MAC dropped, real MAC passes", t0);
         } finally {
-            List<String> problems = guests.destroyAndCheck();
-            assertTrue(problems.isEmpty(), () -> "cleanup: " + problems);
+            guests.cleanUp();
         }
         step("both destroyed, nothing left on either host", t0);
     }
@@ -176,24 +191,35 @@ class OvnAcrossHostsTest {
     void aPortOvnNeverBindsFailsTheSpawnAfterVifPluggingTimeoutAndLeavesNothing() throws Exception {
         LabHost c = lab.host(2);
         LabGuests guests = new LabGuests();
-        String port = UUID.randomUUID().toString(); // no logical switch port of this name: OVN never binds it
+        // no logical switch port of these names: OVN never binds them
+        String cPort = UUID.randomUUID().toString();
+        String vmPort = UUID.randomUUID().toString();
         long t0 = System.nanoTime();
         try {
-            UUID uuid = guests.container(c, port, LabGuests.vif(port, LabGuests.mac(), MTU, NET + ".40/24"));
-            JsonNode i = LabGuests.await(c, uuid, VIF_PLUGGING_TIMEOUT.plusSeconds(90), "done spawning",
-                    n -> n != null && n.get("task_state").isNull());
-            double took = (System.nanoTime() - t0) / 1e9;
-            assertEquals("error", i.get("vm_state").asText(), "the spawn failed: " + i);
-            String fault = i.path("fault").asText();
-            assertTrue(fault.contains("vif_plugging_timeout") && fault.contains(port) && fault.contains("OVN"),
-                    "the fault says the port was never bound: " + fault);
-            assertTrue(took >= VIF_PLUGGING_TIMEOUT.toSeconds(), "it waited vif_plugging_timeout: " + took + " s");
-            List<String> left = LabGuests.leftovers(c, uuid, List.of(port));
-            assertTrue(left.isEmpty(), "a failed spawn leaves nothing on the host: " + left);
-            step("unbound port: spawn failed after " + String.format("%.1f", took) + " s: " + fault, t0);
+            UUID container = guests.container(c, cPort, LabGuests.vif(cPort, LabGuests.mac(), MTU, NET + ".40/24"));
+            String vmMac = LabGuests.mac();
+            UUID vm = guests.vm(c, vmPort, LabGuests.vif(vmPort, vmMac, MTU, null),
+                    "console=ttyS0 berth.ip=dhcp berth.mac=" + vmMac);
+            for (Object[] x : new Object[][] {{container, cPort}, {vm, vmPort}}) {
+                UUID uuid = (UUID) x[0];
+                String port = (String) x[1];
+                JsonNode i = LabGuests.await(c, uuid, VIF_PLUGGING_TIMEOUT.plusSeconds(120), "done spawning",
+                        n -> n != null && n.get("task_state").isNull());
+                double took = (System.nanoTime() - t0) / 1e9;
+                assertEquals("error", i.get("vm_state").asText(), "the spawn failed: " + i);
+                String fault = i.path("fault").asText();
+                assertTrue(fault.contains("vif_plugging_timeout") && fault.contains(port) && fault.contains("OVN"),
+                        "the fault says the port was never bound: " + fault);
+                assertTrue(took >= VIF_PLUGGING_TIMEOUT.toSeconds(), "it waited vif_plugging_timeout: " + took + " s");
+                // both spawns started together; each waits once: far less than two timeouts
+                assertTrue(took < VIF_PLUGGING_TIMEOUT.toSeconds() + 60, "it gave up after the timeout: " + took + " s");
+                List<String> left = LabGuests.awaitNoLeftovers(c, uuid, List.of(port), Duration.ofSeconds(15));
+                assertTrue(left.isEmpty(), "a failed spawn leaves nothing on the host: " + left);
+                step("unbound port: " + i.path("driver").asText() + " spawn failed after "
+                        + String.format("%.1f", took) + " s, nothing left: " + fault, t0);
+            }
         } finally {
-            List<String> problems = guests.destroyAndCheck();
-            assertTrue(problems.isEmpty(), () -> "cleanup: " + problems);
+            guests.cleanUp();
         }
     }
 
@@ -208,6 +234,22 @@ class OvnAcrossHostsTest {
         Cmd.Result status = lab.script(Duration.ofSeconds(60), "status");
         assertTrue(status.ok(), "status after the second up: " + status.stdout() + status.stderr());
         System.out.printf("lab: second up in %.1f s%n", s);
+    }
+
+    /**
+     * Sends 5 echo requests to the VM from the container with its MAC changed to one the port does not have, and
+     * returns how many frames the switch sent to the VM's tap meanwhile (its tx counter); the real MAC is put back.
+     */
+    private static long spoofedPingsReaching(long pid, String realMac, LabHost vmHost, String vmTap) {
+        LabGuests.inContainerNet(pid, CMD, "ip", "link", "set", "dev", "eth0", "address", "fa:16:3e:99:99:99")
+                .orThrow();
+        try {
+            long before = txPackets(vmHost, vmTap);
+            LabGuests.inContainerNet(pid, CMD, "ping", "-c", "5", "-i", "0.2", "-W", "1", VM_IP);
+            return txPackets(vmHost, vmTap) - before;
+        } finally {
+            LabGuests.inContainerNet(pid, CMD, "ip", "link", "set", "dev", "eth0", "address", realMac).orThrow();
+        }
     }
 
     private static String console(LabHost h, UUID vm) throws IOException, InterruptedException {
