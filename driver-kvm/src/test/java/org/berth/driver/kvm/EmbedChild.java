@@ -18,7 +18,8 @@ import org.berth.lab.TestImages;
 /**
  * Another process on an embedded root, for {@link EmbeddedLibvirtTest} (libvirt's embedded driver is per process):
  * {@code spawn ROOT STATE_DIR UUID MAC} spawns the kernel guest with one tap, waits for its marker and exits,
- * leaving QEMU running; {@code open ROOT STATE_DIR} only opens the driver. Prints {@code OK} or
+ * leaving QEMU running; {@code destroy ROOT STATE_DIR UUID} lists it (printing {@code LISTED <power state>}) and
+ * destroys it; {@code open ROOT STATE_DIR} only opens the driver. Prints {@code OK} or
  * {@code FAILED <exception class> <message>}.
  */
 final class EmbedChild {
@@ -55,6 +56,12 @@ final class EmbedChild {
                     }
                     Thread.sleep(200);
                 }
+            } else if (args[0].equals("destroy")) {
+                UUID uuid = UUID.fromString(args[3]);
+                var found = driver.list().stream().filter(i -> i.uuid().equals(uuid)).findFirst().orElseThrow(
+                        () -> new IllegalStateException(uuid + " not listed"));
+                System.out.println("LISTED " + found.powerState());
+                driver.destroy(uuid);
             }
             System.out.println("OK");
         } catch (Exception e) {
