@@ -41,6 +41,10 @@ final class EmbedRoot {
             return "this process already runs the embedded QEMU driver on another root; one root per process"
                     + " (libvirt: " + message + ")";
         }
+        if (message != null && message.contains("state driver is not active")) {
+            return "an earlier attempt of this process to open the embedded QEMU driver on " + root + " failed and"
+                    + " libvirt starts it once per process: restart the process (libvirt: " + message + ")";
+        }
         return "cannot open the embedded QEMU driver on " + root + ": " + message;
     }
 

@@ -44,6 +44,8 @@ record KvmConfig(String uri, Optional<Path> embedRoot, VirtType virtType, Durati
         AUTO, ON, OFF
     }
 
+    /** 107 bytes of sun_path less {@code /lib/qemu/domain-NNNNN-<20 chars of the name>/monitor.sock}. */
+    static final int MAX_EMBED_ROOT = 50;
     private static final Pattern HW_VIRT = Pattern.compile("^flags\\s*:.*\\b(vmx|svm)\\b", Pattern.MULTILINE);
 
     static KvmConfig from(DriverConfig config) {
@@ -97,7 +99,12 @@ record KvmConfig(String uri, Optional<Path> embedRoot, VirtType virtType, Durati
         if (root == null || root.isEmpty() || !root.startsWith("/")) {
             throw invalidUri(uri, "must name an absolute root directory: qemu:///embed?root=/ABSOLUTE/DIR");
         }
-        return Optional.of(Path.of(root).normalize());
+        Path dir = Path.of(root).normalize();
+        if (dir.toString().length() > MAX_EMBED_ROOT) {
+            throw invalidUri(uri, "root must be at most " + MAX_EMBED_ROOT + " characters: QEMU's monitor socket "
+                    + "ROOT/lib/qemu/domain-N-NAME/monitor.sock must fit a unix socket path (108 bytes)");
+        }
+        return Optional.of(dir);
     }
 
     private static DriverException.InvalidConfiguration invalidUri(String uri, String rule) {

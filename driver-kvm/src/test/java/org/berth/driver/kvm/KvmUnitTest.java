@@ -157,7 +157,8 @@ class KvmUnitTest {
         assertEquals(Optional.empty(), KvmConfig.embedRoot("qemu+unix:///system?socket=/run/x"));
         assertEquals(Optional.empty(), KvmConfig.from(DriverConfig.empty("kvm")).embedRoot());
         for (String bad : List.of("qemu:///embed", "qemu:///embed?root=", "qemu:///embed?root=relative/dir",
-                "qemu+ssh://host/embed?root=/r", "qemu://host/embed?root=/r")) {
+                "qemu+ssh://host/embed?root=/r", "qemu://host/embed?root=/r",
+                "qemu:///embed?root=/" + "d".repeat(KvmConfig.MAX_EMBED_ROOT))) {
             var e = assertThrows(DriverException.InvalidConfiguration.class, () -> KvmConfig.from(
                     new DriverConfig("kvm", Map.of("uri", bad))), bad);
             assertEquals("drivers.kvm.uri", e.option());
