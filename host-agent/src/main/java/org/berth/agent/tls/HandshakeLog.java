@@ -18,6 +18,8 @@ import javax.net.ssl.SSLException;
  */
 final class HandshakeLog extends ChannelInboundHandlerAdapter {
     private static final System.Logger LOG = System.getLogger(ServerTls.class.getName());
+    private static final java.util.regex.Pattern ALERT = java.util.regex.Pattern.compile(
+            "(?:Received fatal alert: |Alert: )([a-z_]+)");
     private boolean done;
 
     @Override
@@ -64,6 +66,13 @@ final class HandshakeLog extends ChannelInboundHandlerAdapter {
         }
         if (c instanceof ClosedChannelException) {
             return "the peer closed the connection during the handshake";
+        }
+        java.util.regex.Matcher alert = ALERT.matcher(String.valueOf(c.getMessage()) + " "
+                + (c.getCause() == null ? "" : c.getCause().getMessage()));
+        if (alert.find()) {
+            return "the client sent alert " + alert.group(1) + (alert.group(1).equals("unknown_ca")
+                    || alert.group(1).equals("bad_certificate") ? " (it does not trust this agent's certificate: "
+                    + "is its CA file this certificate's CA?)" : "");
         }
         Throwable root = c;
         while (root.getCause() != null && root.getCause() != root) {
