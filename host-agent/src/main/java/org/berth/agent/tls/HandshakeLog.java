@@ -67,6 +67,10 @@ final class HandshakeLog extends ChannelInboundHandlerAdapter {
         if (c instanceof ClosedChannelException) {
             return "the peer closed the connection during the handshake";
         }
+        if (c instanceof java.io.IOException && !(c instanceof SSLException)) {
+            return "the connection failed during the handshake: " + clean(String.valueOf(c.getMessage())
+                    .replaceAll("^.*failed with error\\(-?\\d+\\): ", ""));
+        }
         java.util.regex.Matcher alert = ALERT.matcher(String.valueOf(c.getMessage()) + " "
                 + (c.getCause() == null ? "" : c.getCause().getMessage()));
         if (alert.find()) {
@@ -82,7 +86,11 @@ final class HandshakeLog extends ChannelInboundHandlerAdapter {
         if (root != c && root.getMessage() != null && !msg.contains(root.getMessage())) {
             msg = msg + " (" + root.getMessage() + ")";
         }
-        msg = msg.replaceAll("\\p{Cntrl}", " ");
-        return msg.length() > 300 ? msg.substring(0, 300) + "…" : msg;
+        return clean(msg);
+    }
+
+    private static String clean(String msg) {
+        String m = msg.replaceAll("\\p{Cntrl}", " ");
+        return m.length() > 300 ? m.substring(0, 300) + "…" : m;
     }
 }

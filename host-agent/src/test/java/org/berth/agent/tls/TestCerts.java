@@ -16,18 +16,18 @@ import org.berth.ovs.link.Commands;
  * -startdate/-enddate}: OpenSSL 3.0's {@code x509} has no {@code -not_before}). Keys are EC P-256 PKCS#8 unless
  * asked otherwise.
  */
-final class TestCerts {
+public final class TestCerts {
     private static final Commands OPENSSL = new Commands(Duration.ofSeconds(30));
     private static final AtomicLong SERIAL = new AtomicLong(0x1000);
 
     private final Path dir;
 
-    TestCerts(Path dir) {
+    public TestCerts(Path dir) {
         this.dir = dir;
     }
 
     /** A certificate file and its key file. */
-    record Pair(Path cert, Path key, BigInteger serial) {
+    public record Pair(Path cert, Path key, BigInteger serial) {
     }
 
     static String openssl(String... args) {
@@ -38,7 +38,7 @@ final class TestCerts {
     }
 
     /** A self-signed CA named {@code name}. */
-    Pair ca(String name) {
+    public Pair ca(String name) {
         Path cert = dir.resolve(name + ".crt");
         Path key = dir.resolve(name + ".key");
         openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
@@ -48,7 +48,7 @@ final class TestCerts {
     }
 
     /** A server certificate for the IP addresses {@code ips} (SANs), signed by {@code ca}. */
-    Pair server(Pair ca, String name, String... ips) {
+    public Pair server(Pair ca, String name, String... ips) {
         StringBuilder san = new StringBuilder("subjectAltName=DNS:localhost");
         for (String ip : ips) {
             san.append(",IP:").append(ip);
@@ -114,6 +114,23 @@ final class TestCerts {
         openssl("ca", "-batch", "-notext", "-config", cnf.toString(), "-cert", ca.cert().toString(), "-keyfile",
                 ca.key().toString(), "-in", csr.toString(), "-out", cert.toString(), "-startdate", start,
                 "-enddate", end, "-extensions", "ext");
+    }
+
+    /** A client context that trusts only the CA in {@code caCert}. */
+    public static javax.net.ssl.SSLContext trusting(Path caCert) throws java.security.GeneralSecurityException,
+            IOException {
+        java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        try (java.io.InputStream in = Files.newInputStream(caCert)) {
+            trust.setCertificateEntry("ca", java.security.cert.CertificateFactory.getInstance("X.509")
+                    .generateCertificate(in));
+        }
+        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(null, tmf.getTrustManagers(), null);
+        return ctx;
     }
 
     static BigInteger serialOf(Path cert) {

@@ -20,8 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,7 +31,6 @@ import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.berth.agent.TestAgent;
 import org.berth.ovs.link.Commands;
 import org.junit.jupiter.api.AfterAll;
@@ -274,30 +271,26 @@ class TlsAcceptanceTest {
                 client.cert().toString(), "--key", client.key().toString(), url(mutual, "/v1/host"));
         assertEquals(401, noToken.status());
 
-        String line = oneHandshakeWarning(mutual, () -> {
-            Curl r = curl(mutual, mutual.token(), "--cacert", cacert, url(mutual, "/v1/host"));
-            assertNotEquals(0, r.exitCode(), r.body());
-            assertFalse(r.body().contains("\"host\""), r.body());
-        });
-        assertTrue(line.contains("certificate"), line);
+        String line = refusedByMutual(null);
+        assertTrue(line.contains("Empty client certificate chain"), line);
+        line = refusedByMutual(certs.client(otherCa, "stranger"));
+        assertTrue(line.contains("unable to find valid certification path"), line);
+        line = refusedByMutual(certs.expiredClient(ca, "expired"));
+        assertTrue(line.contains("validity check failed"), line);
+    }
 
-        TestCerts.Pair stranger = certs.client(otherCa, "stranger");
-        line = oneHandshakeWarning(mutual, () -> {
-            Curl r = curl(mutual, mutual.token(), "--cacert", cacert, "--cert", stranger.cert().toString(),
-                    "--key", stranger.key().toString(), url(mutual, "/v1/host"));
+    /** A request to the mTLS agent with {@code cert} (null: none) fails, gets no answer, and the agent logs why. */
+    private static String refusedByMutual(TestCerts.Pair cert) throws Exception {
+        return oneHandshakeWarning(mutual, () -> {
+            List<String> args = new ArrayList<>(List.of("--cacert", ca.cert().toString()));
+            if (cert != null) {
+                args.addAll(List.of("--cert", cert.cert().toString(), "--key", cert.key().toString()));
+            }
+            args.add(url(mutual, "/v1/host"));
+            Curl r = curl(mutual, mutual.token(), args.toArray(String[]::new));
             assertNotEquals(0, r.exitCode(), r.body());
             assertFalse(r.body().contains("\"host\""), r.body());
         });
-        assertTrue(line.contains("PKIX") || line.contains("certificate"), line);
-
-        TestCerts.Pair expired = certs.expiredClient(ca, "expired");
-        line = oneHandshakeWarning(mutual, () -> {
-            Curl r = curl(mutual, mutual.token(), "--cacert", cacert, "--cert", expired.cert().toString(),
-                    "--key", expired.key().toString(), url(mutual, "/v1/host"));
-            assertNotEquals(0, r.exitCode(), r.body());
-            assertFalse(r.body().contains("\"host\""), r.body());
-        });
-        assertTrue(line.contains("valid") || line.contains("expired") || line.contains("PKIX"), line);
     }
 
     @Test
@@ -408,15 +401,7 @@ class TlsAcceptanceTest {
 
         KeepAlive(NetnsAgent agent) throws Exception {
             this.agent = agent;
-            KeyStore trust = KeyStore.getInstance("PKCS12");
-            trust.load(null, null);
-            try (InputStream in = Files.newInputStream(ca.cert())) {
-                trust.setCertificateEntry("ca", CertificateFactory.getInstance("X.509").generateCertificate(in));
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trust);
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(null, tmf.getTrustManagers(), null);
+            SSLContext ctx = TestCerts.trusting(ca.cert());
             socket = (SSLSocket) ctx.getSocketFactory().createSocket();
             socket.connect(new InetSocketAddress(agent.address, agent.port), 5000);
             socket.setSoTimeout(10_000);
