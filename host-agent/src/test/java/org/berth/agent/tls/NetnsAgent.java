@@ -67,7 +67,8 @@ final class NetnsAgent implements AutoCloseable {
             if (!process.isAlive()) {
                 fail("the agent exited with " + process.exitValue() + " while starting; log:\n" + log());
             }
-            if (log().contains("berth agent listening on https://" + address + ":" + port)) {
+            if (log().matches("(?s).*berth agent listening on https?://" + java.util.regex.Pattern.quote(address + ":"
+                    + port) + "\\b.*")) {
                 return;
             }
             Thread.sleep(100);

@@ -59,6 +59,7 @@ class TlsAcceptanceTest {
     private static TestCerts.Pair client;
     private static NetnsAgent plain;
     private static NetnsAgent mutual;
+    private static NetnsAgent insecure;
     /** Every token an agent had: none may appear in a log. */
     private static final Set<String> tokens = new HashSet<>();
 
@@ -85,8 +86,11 @@ class TlsAcceptanceTest {
                 tls.formatted(live.resolve("server.crt"), live.resolve("server.key"), ""));
         mutual = NetnsAgent.launch(NETNS, dir.resolve("mutual"), AGENT_IP, 8444,
                 tls.formatted(server.cert(), server.key(), ", client_ca_file: " + ca.cert()));
+        insecure = NetnsAgent.launch(NETNS, dir.resolve("insecure"), AGENT_IP, 8080, "allow_insecure_http: true\n");
         plain.awaitListening();
         mutual.awaitListening();
+        insecure.awaitListening();
+        tokens.add(insecure.token());
         tokens.add(plain.token());
         tokens.add(mutual.token());
     }
@@ -95,7 +99,7 @@ class TlsAcceptanceTest {
     static void tearDown() throws Exception {
         List<String> leaks = new ArrayList<>();
         try {
-            for (NetnsAgent a : new NetnsAgent[] {plain, mutual}) {
+            for (NetnsAgent a : new NetnsAgent[] {plain, mutual, insecure}) {
                 if (a != null) {
                     String log = a.log();
                     // what an operator would read: the TLS lines of each agent
@@ -363,6 +367,23 @@ class TlsAcceptanceTest {
         assertEquals(pid, plain.pid());
         assertTrue(plain.alive());
         assertTrue(plain.log().contains("token rotated"));
+    }
+
+    @Test
+    void allowInsecureHttpWarnsAtStartAndRotateOverItDoesNotSendTheTokenBack() throws Exception {
+        assertEquals(1, insecure.count("WARNING org.berth.agent.Agent: allow_insecure_http: the API on " + AGENT_IP
+                + " is plain HTTP"), insecure.log());
+        String before = insecure.token();
+        Curl r = curl(insecure, before, "-X", "POST", "http://" + AGENT_IP + ":8080/v1/token/rotate");
+        assertEquals(200, r.status(), r.body() + r.stderr());
+        assertEquals(insecure.stateDir.resolve("token").toString(), r.json().path("token_file").asText());
+        assertFalse(r.json().has("token"), "a new token must not cross the network in clear text: " + r.body());
+        tokens.add(insecure.token());
+        assertNotEquals(before, insecure.token());
+        assertEquals(401, curl(insecure, before, "http://" + AGENT_IP + ":8080/v1/host").status());
+        Curl host = curl(insecure, insecure.token(), "http://" + AGENT_IP + ":8080/v1/host");
+        assertEquals(200, host.status());
+        assertFalse(host.json().at("/host/api/tls").asBoolean());
     }
 
     @Test
