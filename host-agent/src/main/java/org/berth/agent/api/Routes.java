@@ -29,6 +29,7 @@ import org.berth.image.ManifestImageStore;
 
 /** The REST API's routes. Runs on the API worker pool, never on the event loop. */
 public final class Routes {
+    private static final System.Logger LOG = System.getLogger(Routes.class.getName());
     private static final int DEFAULT_CONSOLE_BYTES = 64 * 1024;
     private static final Response HEALTHY = Response.json(200, Map.of("status", "ok")).shared();
 
@@ -311,7 +312,7 @@ public final class Routes {
      */
     private Response rotateToken(Request r) {
         String token = auth.rotate();
-        System.getLogger(Routes.class.getName()).log(System.Logger.Level.INFO, r.requestId()
+        LOG.log(System.Logger.Level.INFO, r.requestId()
                 + " token rotated: " + auth.file() + " holds the new token, the old one is refused from now on");
         ObjectNode n = Views.MAPPER.createObjectNode();
         n.put("token_file", auth.file().toString());
