@@ -61,9 +61,9 @@ public final class TestCerts {
         return issue(ca, name, "extendedKeyUsage=clientAuth\n", null, null);
     }
 
-    /** A client certificate from {@code ca} that was valid for one day in January 2020. */
-    Pair expiredClient(Pair ca, String name) {
-        return issue(ca, name, "extendedKeyUsage=clientAuth\n", "20200101000000Z", "20200102000000Z");
+    /** A client certificate from {@code ca} valid only from {@code start} to {@code end} (YYYYMMDDHHMMSSZ). */
+    Pair clientValidBetween(Pair ca, String name, String start, String end) {
+        return issue(ca, name, "extendedKeyUsage=clientAuth\n", start, end);
     }
 
     private Pair issue(Pair ca, String name, String extensions, String start, String end) {

@@ -279,8 +279,10 @@ class TlsAcceptanceTest {
         assertTrue(line.contains("Empty client certificate chain"), line);
         line = refusedByMutual(certs.client(otherCa, "stranger"));
         assertTrue(line.contains("unable to find valid certification path"), line);
-        line = refusedByMutual(certs.expiredClient(ca, "expired"));
-        assertTrue(line.contains("validity check failed"), line);
+        line = refusedByMutual(certs.clientValidBetween(ca, "expired", "20200101000000Z", "20200102000000Z"));
+        assertTrue(line.contains("validity check failed (NotAfter: "), line);
+        line = refusedByMutual(certs.clientValidBetween(ca, "not-yet", "20990101000000Z", "20990102000000Z"));
+        assertTrue(line.contains("validity check failed (NotBefore: "), line);
     }
 
     /** A request to the mTLS agent with {@code cert} (null: none) fails, gets no answer, and the agent logs why. */
