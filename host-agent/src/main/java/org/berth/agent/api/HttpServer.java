@@ -18,7 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.berth.agent.tls.ServerTls;
 
-/** The REST API's Netty HTTP/1.1 server. */
+/** The REST API's Netty HTTP/1.1 server, plain or behind TLS ({@link ServerTls} at the head of each connection). */
 public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup io;

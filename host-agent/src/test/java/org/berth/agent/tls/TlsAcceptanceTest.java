@@ -73,6 +73,7 @@ class TlsAcceptanceTest {
         client = certs.client(ca, "scheduler");
         Path live = Files.createDirectories(dir.resolve("live"));
         install(server, live);
+        Files.copy(ca.cert(), live.resolve("client-ca.crt"));
         SH.run(List.of("ip", "netns", "add", NETNS));
         SH.run(List.of("ip", "link", "add", VETH, "type", "veth", "peer", "name", VETH + "p"));
         SH.run(List.of("ip", "link", "set", VETH + "p", "netns", NETNS));
@@ -85,7 +86,7 @@ class TlsAcceptanceTest {
         plain = NetnsAgent.launch(NETNS, dir.resolve("plain"), AGENT_IP, 8443,
                 tls.formatted(live.resolve("server.crt"), live.resolve("server.key"), ""));
         mutual = NetnsAgent.launch(NETNS, dir.resolve("mutual"), AGENT_IP, 8444,
-                tls.formatted(server.cert(), server.key(), ", client_ca_file: " + ca.cert()));
+                tls.formatted(server.cert(), server.key(), ", client_ca_file: " + live.resolve("client-ca.crt")));
         insecure = NetnsAgent.launch(NETNS, dir.resolve("insecure"), AGENT_IP, 8080, "allow_insecure_http: true\n");
         plain.awaitListening();
         mutual.awaitListening();
@@ -346,6 +347,29 @@ class TlsAcceptanceTest {
         } finally {
             install(server, live);
             plain.sighup();
+        }
+    }
+
+    @Test
+    void aNewClientCaFileIsReadOnSighup() throws Exception {
+        Path file = dir.resolve("live").resolve("client-ca.crt");
+        TestCerts.Pair stranger = certs.client(otherCa, "stranger-2");
+        try {
+            long reloads = mutual.count("TLS reloaded (SIGHUP)");
+            Path tmp = file.resolveSibling("client-ca.crt.new");
+            Files.copy(otherCa.cert(), tmp, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            mutual.sighup();
+            mutual.awaitLine("TLS reloaded (SIGHUP)", reloads, Duration.ofSeconds(10));
+            Curl ok = curl(mutual, mutual.token(), "--cacert", ca.cert().toString(), "--cert",
+                    stranger.cert().toString(), "--key", stranger.key().toString(), url(mutual, "/v1/host"));
+            assertEquals(200, ok.status(), ok.stderr());
+            refusedByMutual(client);
+        } finally {
+            long reloads = mutual.count("TLS reloaded (SIGHUP)");
+            Files.copy(ca.cert(), file, StandardCopyOption.REPLACE_EXISTING);
+            mutual.sighup();
+            mutual.awaitLine("TLS reloaded (SIGHUP)", reloads, Duration.ofSeconds(10));
         }
     }
 
