@@ -60,7 +60,14 @@ public final class Agent implements AutoCloseable {
         this.auth = TokenAuth.loadOrCreate(config.stateDir());
         // first: a certificate that does not load stops the start before anything else is taken
         this.tls = config.tls().enabled() ? ServerTls.start(config.tls()) : null;
-        this.store = Store.open(config.stateDir().resolve("berth.db"));
+        try {
+            this.store = Store.open(config.stateDir().resolve("berth.db"));
+        } catch (RuntimeException e) {
+            if (tls != null) {
+                tls.close();
+            }
+            throw e;
+        }
         this.tasks = pool("berth-task", config.taskWorkers(), 1024);
         this.api = pool("berth-api", config.apiWorkers(), 1024);
         this.events = pool("berth-event", 1, 4096);
