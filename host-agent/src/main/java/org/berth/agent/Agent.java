@@ -10,6 +10,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.berth.agent.api.ApiSecurity;
 import org.berth.agent.api.EventStream;
 import org.berth.agent.api.HttpServer;
 import org.berth.agent.api.Routes;
@@ -24,6 +25,7 @@ import org.berth.agent.store.Store;
 import org.berth.agent.task.InstanceService;
 import org.berth.agent.task.OperationStats;
 import org.berth.agent.task.TaskLocks;
+import org.berth.agent.tls.ServerTls;
 import org.berth.driver.api.LifecycleEvent;
 import org.berth.image.ManifestImageStore;
 
@@ -42,6 +44,8 @@ public final class Agent implements AutoCloseable {
     private final Reconciler reconciler;
     private final HttpServer server;
     private final TokenAuth auth;
+    /** null when the API is plain HTTP. */
+    private final ServerTls tls;
     private volatile InstanceService instances;
     private volatile Reconciler reconcilerRef;
     private volatile PlacementReporter placement;
@@ -54,10 +58,23 @@ public final class Agent implements AutoCloseable {
             throw new UncheckedIOException("state_dir: cannot create " + config.stateDir(), e);
         }
         this.auth = TokenAuth.loadOrCreate(config.stateDir());
-        this.store = Store.open(config.stateDir().resolve("berth.db"));
+        // first: a certificate that does not load stops the start before anything else is taken
+        this.tls = config.tls().enabled() ? ServerTls.start(config.tls()) : null;
+        try {
+            this.store = Store.open(config.stateDir().resolve("berth.db"));
+        } catch (RuntimeException e) {
+            if (tls != null) {
+                tls.close();
+            }
+            throw e;
+        }
         this.tasks = pool("berth-task", config.taskWorkers(), 1024);
         this.api = pool("berth-api", config.apiWorkers(), 1024);
         this.events = pool("berth-event", 1, 4096);
+        if (tls == null && !org.berth.agent.config.ConfigLoader.isLoopback(config.listenAddress())) {
+            LOG.log(Level.WARNING, "allow_insecure_http: the API on " + config.listenAddress() + " is plain HTTP: "
+                    + "the bearer token crosses the network in clear text; set tls.cert_file and tls.key_file");
+        }
         Drivers started = null;
         Reconciler rec = null;
         try {
@@ -80,7 +97,8 @@ public final class Agent implements AutoCloseable {
             this.reconciler = rec;
             this.reconcilerRef = rec;
             placement = PlacementReporter.start(config, capacity, drivers, store);
-            Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops, rec::sweeps, placement);
+            Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops, rec::sweeps, placement,
+                    auth, new ApiSecurity(tls != null, tls != null && tls.clientCertificatesRequired()));
             EventStream stream = new EventStream();
             PlacementReporter report = placement;
             store.onEvent(report == null ? stream::publish : e -> {
@@ -88,7 +106,7 @@ public final class Agent implements AutoCloseable {
                 report.changed(e.uuid());
             });
             this.server = HttpServer.start(config.listenAddress(), config.listenPort(), config.maxRequestBodyBytes(),
-                    routes, auth, api, stream);
+                    routes, auth, api, stream, tls);
         } catch (RuntimeException e) {
             // a half-started agent releases what it took (tests start many agents in one JVM)
             if (rec != null) {
@@ -104,12 +122,29 @@ public final class Agent implements AutoCloseable {
             api.shutdownNow();
             events.shutdownNow();
             store.close();
+            if (tls != null) {
+                tls.close();
+            }
             throw e;
         }
         reconciler.start();
-        LOG.log(Level.INFO, "berth agent listening on http://" + config.listenAddress() + ":" + server.port()
+        LOG.log(Level.INFO, "berth agent listening on " + (tls == null ? "http" : "https") + "://"
+                + config.listenAddress() + ":" + server.port()
+                + (tls == null ? "" : " (TLS " + tls.describe() + ")")
                 + " (state " + config.stateDir().toAbsolutePath() + ", token in " + auth.file() + ", drivers "
                 + drivers.names() + ")");
+    }
+
+    /**
+     * Re-reads the TLS certificate, key and client CA (SIGHUP): new connections get them, open ones keep theirs;
+     * false if TLS is off or the files do not load (the previous ones stay in use).
+     */
+    public boolean reloadTls() {
+        if (tls == null) {
+            LOG.log(Level.INFO, "SIGHUP: TLS is off, nothing to reload");
+            return false;
+        }
+        return tls.reload("SIGHUP");
     }
 
     /** Starts everything; the API answers when this returns. */
@@ -200,6 +235,9 @@ public final class Agent implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         server.close();
+        if (tls != null) {
+            tls.close();
+        }
         if (placement != null) {
             placement.close();
         }

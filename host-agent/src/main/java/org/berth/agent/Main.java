@@ -37,6 +37,10 @@ public final class Main {
             System.exit(1);
             return;
         }
+        if (config.tls().enabled()) {
+            // SIGHUP re-reads the TLS files (the JVM's default would run the shutdown hooks and stop the agent)
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> agent.reloadTls());
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             // java.util.logging may already be shut down by its own hook: say it on stderr

@@ -31,18 +31,28 @@ public final class TestAgent implements AutoCloseable {
     public final Path dir;
     public Agent agent;
     private final String yaml;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http;
+    /** "http", or "https" for an agent with {@code tls:} in its options. */
+    private final String scheme;
 
     public record Reply(int status, JsonNode json, String body, HttpResponse<String> raw) {
     }
 
     /** @param extraYaml more options, appended to the defaults of the test agent */
     public TestAgent(String extraYaml) throws IOException {
-        this(Files.createTempDirectory("berth-agent-test"), extraYaml);
+        this(Files.createTempDirectory("berth-agent-test"), extraYaml, null);
     }
 
-    private TestAgent(Path dir, String extraYaml) throws IOException {
+    /** An agent whose {@code extraYaml} sets {@code tls:}, called over HTTPS trusting {@code trust}'s CAs. */
+    public TestAgent(String extraYaml, javax.net.ssl.SSLContext trust) throws IOException {
+        this(Files.createTempDirectory("berth-agent-test"), extraYaml, trust);
+    }
+
+    private TestAgent(Path dir, String extraYaml, javax.net.ssl.SSLContext trust) throws IOException {
         this.dir = dir;
+        HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+        this.http = trust == null ? client.build() : client.sslContext(trust).build();
+        this.scheme = trust == null ? "http" : "https";
         Path images = dir.resolve("images");
         Files.createDirectories(images);
         Path file = images.resolve("test-disk.qcow2");
@@ -98,13 +108,19 @@ public final class TestAgent implements AutoCloseable {
     }
 
     public Reply call(String method, String path, String body, String token) throws IOException, InterruptedException {
-        return send(http, agent.port(), method, path, body, token, Duration.ofSeconds(10));
+        return send(http, scheme + "://127.0.0.1:" + agent.port(), method, path, body, token, Duration.ofSeconds(10));
     }
 
     /** One request to an agent on 127.0.0.1:{@code port}; a JSON answer is parsed into {@link Reply#json()}. */
     public static Reply send(HttpClient http, int port, String method, String path, String body, String token,
                              Duration timeout) throws IOException, InterruptedException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        return send(http, "http://127.0.0.1:" + port, method, path, body, token, timeout);
+    }
+
+    /** One request to {@code base} (scheme://host:port). */
+    public static Reply send(HttpClient http, String base, String method, String path, String body, String token,
+                             Duration timeout) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
                 .timeout(timeout)
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) {

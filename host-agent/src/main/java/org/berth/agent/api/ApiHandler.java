@@ -77,7 +77,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         Request request = new Request(method, qs.path(), qs.parameters(), ByteBufUtil.getBytes(req.content()),
-                req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId);
+                req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId, confidential(ctx));
         Response ready = routes.immediate(request);
         if (ready != null) {
             // Nothing to wait for (a rendered list that is still current, /healthz): no trip through the workers.
@@ -103,6 +103,13 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             send(ctx, method, Errors.body(new ApiError(503, "agent", "busy", "too many requests in flight; retry")),
                     requestId, keepAlive);
         }
+    }
+
+    /** Over TLS, or from this host: nobody on the path can read what is sent back. */
+    static boolean confidential(ChannelHandlerContext ctx) {
+        return ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) != null
+                || ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a
+                && a.getAddress() != null && a.getAddress().isLoopbackAddress();
     }
 
     private void send(ChannelHandlerContext ctx, String method, Response r, String requestId, boolean keepAlive) {

@@ -16,8 +16,9 @@ import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.berth.agent.tls.ServerTls;
 
-/** The REST API's Netty HTTP/1.1 server. */
+/** The REST API's Netty HTTP/1.1 server, plain or behind TLS ({@link ServerTls} at the head of each connection). */
 public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup io;
@@ -29,8 +30,9 @@ public final class HttpServer implements AutoCloseable {
         this.channel = channel;
     }
 
+    /** @param tls null for plain HTTP; else every new connection starts with its current context */
     public static HttpServer start(String address, int port, int maxBody, Routes routes, TokenAuth auth,
-                                   ExecutorService workers, EventStream events) {
+                                   ExecutorService workers, EventStream events, ServerTls tls) {
         // epoll where Netty's native transport loads (Linux), the JDK's NIO otherwise.
         boolean epoll = Epoll.isAvailable();
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1,
@@ -43,6 +45,9 @@ public final class HttpServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
+                            if (tls != null) {
+                                tls.addTo(ch.pipeline());
+                            }
                             ch.pipeline().addLast(new HttpServerCodec(4096, 16 * 1024, 16 * 1024))
                                     .addLast(new HttpServerKeepAliveHandler())
                                     .addLast(new ImageUploadHandler(routes, auth))

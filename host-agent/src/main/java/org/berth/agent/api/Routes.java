@@ -29,6 +29,7 @@ import org.berth.image.ManifestImageStore;
 
 /** The REST API's routes. Runs on the API worker pool, never on the event loop. */
 public final class Routes {
+    private static final System.Logger LOG = System.getLogger(Routes.class.getName());
     private static final int DEFAULT_CONSOLE_BYTES = 64 * 1024;
     private static final Response HEALTHY = Response.json(200, Map.of("status", "ok")).shared();
 
@@ -41,12 +42,15 @@ public final class Routes {
     private final OperationStats ops;
     private final LongSupplier sweeps;
     private final PlacementReporter placement;
+    private final TokenAuth auth;
+    private final ApiSecurity security;
     final HttpStats http = new HttpStats();
     /** Rendered lists by driver filter ("" = all); keys are enabled driver names only, so the map stays small. */
     private final ConcurrentHashMap<String, CachedList> lists = new ConcurrentHashMap<>();
 
     public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImageStore images,
-                  InstanceService instances, OperationStats ops, LongSupplier sweeps, PlacementReporter placement) {
+                  InstanceService instances, OperationStats ops, LongSupplier sweeps, PlacementReporter placement,
+                  TokenAuth auth, ApiSecurity security) {
         this.config = config;
         this.store = store;
         this.drivers = drivers;
@@ -56,6 +60,8 @@ public final class Routes {
         this.ops = ops;
         this.sweeps = sweeps;
         this.placement = placement;
+        this.auth = auth;
+        this.security = security;
     }
 
     ImageRoutes images() {
@@ -79,6 +85,8 @@ public final class Routes {
             case "drivers" -> p.length == 3 ? only(r, "GET", this::drivers) : raise(notFound(r.path()));
             case "images" -> images.handle(r, p);
             case "instances" -> instances(r, p);
+            case "token" -> p.length == 4 && p[3].equals("rotate") ? only(r, "POST", () -> rotateToken(r))
+                    : raise(notFound(r.path()));
             default -> throw notFound(r.path());
         };
     }
@@ -291,7 +299,27 @@ public final class Routes {
         ObjectNode host = Views.host(capacity.refresh(), config.cpuAllocationRatio(), config.ramAllocationRatio(),
                 config.diskAllocationRatio(), config.reservedHostMemoryMb());
         Views.status(host, capacity.status().status(), config.placement().host(), report());
+        ObjectNode api = host.putObject("api");
+        api.put("tls", security.tls());
+        api.put("client_certificates_required", security.clientCertificatesRequired());
         return Response.json(200, Map.of("host", host));
+    }
+
+    /**
+     * POST /v1/token/rotate: a new token in the token file, the old one refused from the next request on. The new
+     * token is in the answer only where nobody on the path can read it (TLS, or a loopback peer); otherwise the
+     * caller reads the file.
+     */
+    private Response rotateToken(Request r) {
+        String token = auth.rotate();
+        LOG.log(System.Logger.Level.INFO, r.requestId()
+                + " token rotated: " + auth.file() + " holds the new token, the old one is refused from now on");
+        ObjectNode n = Views.MAPPER.createObjectNode();
+        n.put("token_file", auth.file().toString());
+        if (r.confidential()) {
+            n.put("token", token);
+        }
+        return Response.json(200, n).withHeader("Cache-Control", "no-store");
     }
 
     private ReportState report() {

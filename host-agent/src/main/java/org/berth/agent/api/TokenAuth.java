@@ -5,17 +5,19 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 
 /**
- * The bearer token: generated on first start into {@code <state_dir>/token} with mode 0600, read on later starts.
- * The token itself is never logged.
+ * The bearer token: generated on first start into {@code <state_dir>/token} with mode 0600, read on later starts,
+ * replaced by {@link #rotate}. The token itself is never logged.
  */
 public final class TokenAuth {
-    private final byte[] expected;
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private volatile byte[] expected;
     private final Path file;
 
     private TokenAuth(byte[] expected, Path file) {
@@ -27,13 +29,7 @@ public final class TokenAuth {
         Path file = stateDir.resolve("token");
         try {
             if (!Files.exists(file)) {
-                byte[] raw = new byte[32];
-                new SecureRandom().nextBytes(raw);
-                Path tmp = stateDir.resolve("token.tmp");
-                Files.deleteIfExists(tmp);
-                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-                Files.writeString(tmp, HexFormat.of().formatHex(raw) + "\n");
-                Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                write(file, newToken());
             }
             String token = Files.readString(file).trim();
             if (token.length() < 16) {
@@ -47,6 +43,37 @@ public final class TokenAuth {
 
     public Path file() {
         return file;
+    }
+
+    /**
+     * Writes a new random token to the token file (0600, atomic replace) and accepts only it from now on: a request
+     * checked after this returns with the old token gets 401. Returns the new token (for the caller to hand to the
+     * operator who asked; never to be logged).
+     */
+    synchronized String rotate() {
+        String token = newToken();
+        try {
+            write(file, token);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the new token to " + file + " (the old token stays valid)", e);
+        }
+        expected = token.getBytes(StandardCharsets.UTF_8);
+        return token;
+    }
+
+    private static String newToken() {
+        byte[] raw = new byte[32];
+        RANDOM.nextBytes(raw);
+        return HexFormat.of().formatHex(raw);
+    }
+
+    /** tmp file created 0600, then renamed over the old one: a reader sees the old token or the new, never half. */
+    private static void write(Path file, String token) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.deleteIfExists(tmp);
+        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, token + "\n");
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /** Constant-time check of an Authorization header value. */

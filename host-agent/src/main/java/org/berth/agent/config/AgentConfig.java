@@ -15,6 +15,8 @@ import java.util.Map;
  * @param owner   who this agent is to its backends ({@code owner}): the {@code DriverContext} owner of every driver,
  *                so several agents sharing one dockerd (or libvirtd) do not adopt each other's instances
  * @param vifPlugging {@code vif_plugging_timeout} and {@code vif_plugging_is_fatal}
+ * @param tls         the API's TLS ({@code tls.*}); {@link TlsConfig#off()} when not set
+ * @param allowInsecureHttp {@code allow_insecure_http}: a non-loopback {@code listen_address} without TLS is allowed
  */
 public record AgentConfig(String listenAddress, int listenPort, Path stateDir, Path instancesPath, List<Path> imageDirs,
                           String bridge,
@@ -26,7 +28,7 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                           Duration driverRetryMaxBackoff, int maxRequestBodyBytes, int apiWorkers, int taskWorkers,
                           Duration shutdownTimeout, long maxImageUploadBytes, int maxConcurrentImageUploads,
                           Duration imageUploadIdleTimeout, PlacementConfig placement, String owner,
-                          VifPluggingConfig vifPlugging) {
+                          VifPluggingConfig vifPlugging, TlsConfig tls, boolean allowInsecureHttp) {
     public AgentConfig {
         imageDirs = List.copyOf(imageDirs);
         drivers = Map.copyOf(drivers);
@@ -42,6 +44,7 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                 drivers, cpuAllocationRatio, ramAllocationRatio, diskAllocationRatio, reservedHostMemoryMb,
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
                 driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,
-                maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout, placement, owner, vifPlugging);
+                maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout, placement, owner, vifPlugging,
+                tls, allowInsecureHttp);
     }
 }

@@ -35,7 +35,7 @@ public final class ConfigLoader {
             "sync_power_state_interval", "driver_retry_max_backoff", "max_request_body_bytes", "api_workers",
             "task_workers", "shutdown_timeout", "max_image_upload_bytes", "max_concurrent_image_uploads",
             "image_upload_idle_timeout", "host", "update_resources_interval", "placement", "owner",
-            "vif_plugging_timeout", "vif_plugging_is_fatal");
+            "vif_plugging_timeout", "vif_plugging_is_fatal", "tls", "allow_insecure_http");
     private static final Pattern TOKEN = Pattern.compile("[\\x21-\\x7e]{1,256}");
 
     private final ObjectNode root;
@@ -110,6 +110,9 @@ public final class ConfigLoader {
         String ovsdb = text(ovs, "ovs.ovsdb", "ovsdb", "unix:/var/run/openvswitch/db.sock");
         boolean createBridges = bool(ovs, "ovs.create_bridges", "create_bridges", false);
         unknown(ovs, "ovs", Set.of("enabled", "ovsdb", "create_bridges"));
+        TlsConfig tls = tls();
+        boolean insecure = bool(root, "allow_insecure_http", "allow_insecure_http", false);
+        refuseClearText(address, tls, insecure);
 
         return new AgentConfig(address, port, stateDir, instancesPath, imageDirs, bridge, ovsEnabled, ovsdb, createBridges, drivers(),
                 ratio("cpu_allocation_ratio", 16.0), ratio("ram_allocation_ratio", 1.5),
@@ -124,7 +127,74 @@ public final class ConfigLoader {
                 integer("max_image_upload_bytes", 64L << 30, 1024, 1L << 40),
                 (int) integer("max_concurrent_image_uploads", 4, 1, 64),
                 duration("image_upload_idle_timeout", Duration.ofMinutes(5), Duration.ofHours(1)), placement(),
-                owner(), vifPlugging());
+                owner(), vifPlugging(), tls, insecure);
+    }
+
+    private TlsConfig tls() {
+        JsonNode t = object("tls");
+        unknown(t, "tls", Set.of("cert_file", "key_file", "client_ca_file", "handshake_timeout"));
+        Path cert = file(t, "tls.cert_file", "cert_file");
+        Path key = file(t, "tls.key_file", "key_file");
+        Path ca = file(t, "tls.client_ca_file", "client_ca_file");
+        if (cert != null && key == null) {
+            throw new ConfigException("tls.key_file", "must be given with tls.cert_file (the certificate's private "
+                    + "key, PEM)");
+        }
+        if (key != null && cert == null) {
+            throw new ConfigException("tls.cert_file", "must be given with tls.key_file (the server certificate, PEM)");
+        }
+        if (ca != null && cert == null) {
+            throw new ConfigException("tls.client_ca_file", "needs tls.cert_file and tls.key_file: client "
+                    + "certificates are checked only on a TLS listener");
+        }
+        Duration handshake = duration(t, "tls.handshake_timeout", "handshake_timeout",
+                TlsConfig.DEFAULT_HANDSHAKE_TIMEOUT, Duration.ofMinutes(5));
+        atLeast("tls.handshake_timeout", handshake, Duration.ofMillis(100));
+        return new TlsConfig(cert, key, ca, handshake);
+    }
+
+    /** A file option: absolute, and readable now (its content is checked when the agent builds its TLS context). */
+    private static Path file(JsonNode node, String option, String key) {
+        String raw = text(node, option, key, null);
+        if (raw == null) {
+            return null;
+        }
+        Path p = Path.of(raw).toAbsolutePath().normalize();
+        if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+            throw new ConfigException(option, "'" + raw + "' is not a readable file");
+        }
+        return p;
+    }
+
+    /**
+     * The bearer token must not cross a network in clear text by accident: a non-loopback address needs TLS or an
+     * explicit {@code allow_insecure_http: true}.
+     */
+    private static void refuseClearText(String address, TlsConfig tls, boolean insecure) {
+        if (!tls.enabled() && !insecure && !isLoopback(address)) {
+            throw new ConfigException("listen_address", address + " is not a loopback address and the API would "
+                    + "carry the bearer token in clear text; set tls.cert_file and tls.key_file (and "
+                    + "tls.client_ca_file for client certificates), or allow_insecure_http: true to accept that");
+        }
+    }
+
+    /** 127.0.0.0/8, ::1 or {@code localhost}; any other name counts as not loopback (no DNS lookup here). */
+    public static boolean isLoopback(String address) {
+        String a = address.toLowerCase(Locale.ROOT);
+        if (a.equals("localhost") || a.matches("127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}")) {
+            return true;
+        }
+        if (a.startsWith("[") && a.endsWith("]")) {
+            a = a.substring(1, a.length() - 1);
+        }
+        if (!a.contains(":") || !a.matches("[0-9a-f:.]+")) {
+            return false;
+        }
+        try {
+            return java.net.InetAddress.getByName(a).isLoopbackAddress(); // an IPv6 literal: no lookup
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     private String owner() {

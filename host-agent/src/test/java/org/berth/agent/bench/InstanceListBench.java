@@ -96,7 +96,7 @@ public final class InstanceListBench {
     }
 
     /** The 1/5/15-minute load averages: these machines are shared, the numbers mean little without them. */
-    private static String loadAverage() {
+    static String loadAverage() {
         try {
             String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
             return f[0] + " " + f[1] + " " + f[2];
@@ -105,7 +105,7 @@ public final class InstanceListBench {
         }
     }
 
-    private static Load wrk(Path lua, String url, int seconds, int connections) {
+    static Load wrk(Path lua, String url, int seconds, int connections) {
         Commands sh = new Commands(Duration.ofSeconds(seconds + 60L));
         String out = sh.run(List.of("wrk", "-t2", "-c" + connections, "-d" + seconds + "s", "--latency",
                 "--timeout", "5s", "-s", lua.toString(), url));
@@ -121,7 +121,7 @@ public final class InstanceListBench {
         if (!rps.find() || !p50.find() || !p99.find() || !total.find()) {
             throw new IllegalStateException("cannot read wrk's output for " + url + ":\n" + out);
         }
-        return new Load(url.substring(url.indexOf('/', "http://".length())), Double.parseDouble(rps.group(1)),
+        return new Load(url.substring(url.indexOf('/', url.indexOf("://") + 3)), Double.parseDouble(rps.group(1)),
                 millis(p50), millis(p99), Long.parseLong(total.group(1)));
     }
 
