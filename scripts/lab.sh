@@ -8,10 +8,15 @@
 # Everything lives under $BERTH_LAB_DIR (default /var/tmp/berth-lab; must be /var/tmp/berth-*), which `up` describes
 # in lab.json. Names on the host are fixed (netns berth-lab-*, links berthlab-mgmt and blm-h*): one lab per machine.
 # Addresses: underlay 198.18.200.<i>/24 (on each host's br-phy), management 198.19.200.<i>/24 (mgmt0 in each host,
-# the root namespace is 198.19.200.254 on bridge berthlab-mgmt); agent i answers http://198.19.200.<i>:8774.
+# the root namespace is 198.19.200.254 on bridge berthlab-mgmt); agent i answers https://198.19.200.<i>:8774.
+# TLS: a CA in $LAB/ca (scripts/tls-ca.sh), a server certificate per host (SANs IP:198.19.200.<i>, DNS:lab-h<i>) and
+# one client certificate ($LAB/ca/client.{crt,key,p12}); each agent requires a client certificate from that CA
+# besides its token (tls.client_ca_file).
 # Environment:
 #   BERTH_AGENT_CLASSPATH   run the agents as `java -cp THIS org.berth.agent.Main` (tests); else the shaded jar
 #   BERTH_LAB_AGENTS=0      no agents (an OVN-only lab)
+#   BERTH_LAB_TLS=0         agents over plain http:// (allow_insecure_http: true), for debugging; fixed at the
+#                           lab's first up (lab.sh down to change it)
 #   BERTH_LAB_VIF_PLUGGING_TIMEOUT (default 300s), BERTH_IMAGES_DIR (default /var/cache/berth/images)
 #   BERTH_LAB_TIMEOUT       seconds for each wait (agent health, chassis registration, daemons' start; default 60)
 # Each agent's config is written when that agent starts; an agent already running keeps the config it has.
@@ -25,6 +30,8 @@ REPO=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 LAB=${BERTH_LAB_DIR:-/var/tmp/berth-lab}
 TIMEOUT=${BERTH_LAB_TIMEOUT:-60}
 MAX_HOSTS=8
+TLS=${BERTH_LAB_TLS:-1}
+CA=$LAB/ca
 NS_UL=berth-lab-ul
 MGMT_BR=berthlab-mgmt
 MGMT_ROOT_IP=198.19.200.254
@@ -48,6 +55,7 @@ ns_of() { echo "berth-lab-h$1"; }
 dir_of() { echo "$LAB/h$1"; }
 ul_ip() { echo "198.18.200.$1"; }
 mgmt_ip() { echo "198.19.200.$1"; }
+api_url() { if [ "$TLS" = 1 ]; then echo "https://$(mgmt_ip "$1"):8774"; else echo "http://$(mgmt_ip "$1"):8774"; fi; }
 
 # The pid in pidfile $1 if that process still runs and its command line names the lab (a reused pid is not ours).
 pid_of() {
@@ -238,6 +246,11 @@ agent_config() {
     echo "ovs: {enabled: true, ovsdb: \"unix:$d/db.sock\"}"
     echo "vif_plugging_timeout: ${BERTH_LAB_VIF_PLUGGING_TIMEOUT:-300s}"
     echo "vif_plugging_is_fatal: true"
+    if [ "$TLS" = 1 ]; then
+      echo "tls: {cert_file: \"$CA/lab-h$i.crt\", key_file: \"$CA/lab-h$i.key\", client_ca_file: \"$CA/ca.crt\"}"
+    else
+      echo "allow_insecure_http: true"
+    fi
     echo "drivers:"
     echo "  docker: {enabled: true}"
     echo "  kvm: {enabled: true, options: {uri: \"qemu:///embed?root=$d/libvirt\", guest_offloads: \"off\"}}"
@@ -289,7 +302,23 @@ agent_start() {
   STARTED+=("lab-h$i agent")
 }
 
-healthy() { curl -sf --noproxy '*' --max-time 2 -o /dev/null "http://$(mgmt_ip "$1"):8774/healthz"; }
+healthy() {
+  local -a tls=()
+  [ "$TLS" = 1 ] && tls=(--cacert "$CA/ca.crt" --cert "$CA/client.crt" --key "$CA/client.key")
+  curl -sf --noproxy '*' --max-time 2 "${tls[@]}" -o /dev/null "$(api_url "$1")/healthz"
+}
+
+# The lab's CA, a server certificate per host and the client certificate (kept when they are there).
+tls_up() {
+  local n=$1 i
+  [ "$TLS" = 1 ] || return 0
+  "$REPO/scripts/tls-ca.sh" init "$CA" >/dev/null || die "scripts/tls-ca.sh init $CA failed"
+  for i in $(seq 1 "$n"); do
+    "$REPO/scripts/tls-ca.sh" issue "$CA" "lab-h$i" "IP:$(mgmt_ip "$i")" "DNS:lab-h$i" >/dev/null \
+      || die "scripts/tls-ca.sh issue $CA lab-h$i failed"
+  done
+  "$REPO/scripts/tls-ca.sh" issue "$CA" client --client >/dev/null || die "scripts/tls-ca.sh issue $CA client failed"
+}
 
 agents_wait() {
   local n=$1 i deadline=$((SECONDS + TIMEOUT)) pending
@@ -307,7 +336,7 @@ agents_wait() {
     [ -z "$pending" ] && return 0
     if [ $SECONDS -ge $deadline ]; then
       for i in $pending; do
-        echo "lab.sh: ERROR: the agent of lab-h$i does not answer http://$(mgmt_ip "$i"):8774/healthz after" \
+        echo "lab.sh: ERROR: the agent of lab-h$i does not answer $(api_url "$i")/healthz after" \
           "${TIMEOUT}s; its log, $(dir_of "$i")/agent.log, ends:" >&2
         log_tail "$(dir_of "$i")/agent.log" 30
       done
@@ -321,11 +350,16 @@ agents_wait() {
 write_json() {
   local n=$1 i d sep=""
   {
-    printf '{"dir":"%s","nb":"unix:%s/nb.sock","sb":"unix:%s/sb.sock","hosts":[' "$LAB" "$CENTRAL" "$CENTRAL"
+    printf '{"dir":"%s","nb":"unix:%s/nb.sock","sb":"unix:%s/sb.sock",' "$LAB" "$CENTRAL" "$CENTRAL"
+    if [ "$TLS" = 1 ] && [ -s "$CA/ca.crt" ]; then # (an OVN-only lab has no CA)
+      printf '"ca":"%s/ca.crt","client_cert":"%s/client.crt","client_key":"%s/client.key","client_p12":"%s/client.p12",' \
+        "$CA" "$CA" "$CA" "$CA"
+    fi
+    printf '"hosts":['
     for i in $(seq 1 "$n"); do
       d=$(dir_of "$i")
-      printf '%s\n {"name":"lab-h%s","netns":"%s","dir":"%s","api":"http://%s:8774","token_file":"%s/agent/token",' \
-        "$sep" "$i" "$(ns_of "$i")" "$d" "$(mgmt_ip "$i")" "$d"
+      printf '%s\n {"name":"lab-h%s","netns":"%s","dir":"%s","api":"%s","token_file":"%s/agent/token",' \
+        "$sep" "$i" "$(ns_of "$i")" "$d" "$(api_url "$i")" "$d"
       printf '"ovsdb":"unix:%s/db.sock","ovs_rundir":"%s","underlay_ip":"%s","mgmt_ip":"%s","agent_log":"%s/agent.log"}' \
         "$d" "$d" "$(ul_ip "$i")" "$(mgmt_ip "$i")" "$d"
       sep=","
@@ -347,7 +381,7 @@ up() {
   [[ $want =~ ^[0-9]+$ ]] && [ "$want" -ge 1 ] && [ "$want" -le $MAX_HOSTS ] || usage
   [ "$(id -u)" = 0 ] || die "run as root (netns, veths, bridges)"
   local tool
-  for tool in ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovn-northd ovn-controller ovn-nbctl ovn-sbctl ethtool curl; do
+  for tool in ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovn-northd ovn-controller ovn-nbctl ovn-sbctl ethtool curl openssl; do
     command -v "$tool" >/dev/null || die "$tool is missing (scripts/host-setup.sh installs OVS and OVN)"
   done
   # what the agents need is checked before anything is made, so a missing build does not leave half a lab
@@ -367,6 +401,11 @@ up() {
   flock -w "$TIMEOUT" 9 || die "another lab.sh holds $LAB/lock"
   have=$(hosts_count)
   n=$(( want > have ? want : have ))
+  [[ $TLS =~ ^[01]$ ]] || die "BERTH_LAB_TLS '$TLS' must be 1 (TLS, the default) or 0 (plain http://)"
+  if [ -s "$LAB/tls" ] && [ "$(cat "$LAB/tls")" != "$TLS" ]; then
+    die "the lab runs with BERTH_LAB_TLS=$(cat "$LAB/tls"), not $TLS: scripts/lab.sh down first to change it"
+  fi
+  echo "$TLS" > "$LAB/tls"
   if [ "$n" -gt "$want" ]; then say "the lab has $have hosts; keeping all of them"; fi
   echo "$n" > "$LAB/hosts"
   STARTED=()
@@ -381,6 +420,7 @@ up() {
   done
   if [ "${BERTH_LAB_AGENTS:-1}" != 0 ]; then
     echo 1 > "$LAB/agents"
+    tls_up "$n"
     for i in $(seq 1 "$n"); do agent_start "$i"; done
     agents_wait "$n"
   else
@@ -496,6 +536,7 @@ status() {
   if ip link show "$MGMT_BR" >/dev/null 2>&1; then line "management bridge $MGMT_BR" 0 "$MGMT_ROOT_IP/24"
   else line "management bridge $MGMT_BR" 1 ""; fi
   n=$(hosts_count)
+  [ -s "$LAB/tls" ] && TLS=$(cat "$LAB/tls")
   for i in $(seq 1 "$n"); do
     d=$(dir_of "$i")
     if ns_exists "$(ns_of "$i")"; then line "lab-h$i netns" 0 "$(ns_of "$i")"
@@ -506,7 +547,7 @@ status() {
     if chassis_ok "$i"; then line "lab-h$i chassis" 0 "geneve $(ul_ip "$i")"; else line "lab-h$i chassis" 1 "not in the SB"; fi
     if [ "$(cat "$LAB/agents" 2>/dev/null || echo 1)" != 0 ]; then
       if ! pid=$(pid_of "$d/agent.pid"); then line "lab-h$i agent" 1 "(no live process; see $d/agent.log)"
-      elif healthy "$i"; then line "lab-h$i agent" 0 "pid $pid http://$(mgmt_ip "$i"):8774"
+      elif healthy "$i"; then line "lab-h$i agent" 0 "pid $pid $(api_url "$i")"
       else line "lab-h$i agent" 1 "pid $pid does not answer /healthz; see $d/agent.log"; fi
     fi
   done

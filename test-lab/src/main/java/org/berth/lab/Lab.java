@@ -3,6 +3,7 @@ package org.berth.lab;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -10,10 +11,16 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * The multi-host lab of {@code scripts/lab.sh} as a fixture: one OVN central and N simulated hosts (a network
@@ -34,12 +41,14 @@ public final class Lab {
     private final String nb;
     private final String sb;
     private final List<LabHost> hosts;
+    private final LabTls tls;
     /** How long {@code up} took (seconds), as the script measured it end to end from here. */
     public final double upSeconds;
 
-    private Lab(Path script, Path dir, String nb, String sb, List<LabHost> hosts, double upSeconds,
+    private Lab(Path script, Path dir, String nb, String sb, List<LabHost> hosts, LabTls tls, double upSeconds,
                 Map<String, String> env) {
         this.script = script;
+        this.tls = tls;
         this.env = env;
         this.dir = dir;
         this.nb = nb;
@@ -85,14 +94,23 @@ public final class Lab {
     private static Lab read(Path script, Path dir, double seconds, Map<String, String> env) {
         try {
             JsonNode j = JSON.readTree(Files.readString(dir.resolve("lab.json")));
+            LabTls tls = j.hasNonNull("ca") ? new LabTls(Path.of(j.get("ca").asText()),
+                    Path.of(j.get("client_cert").asText()), Path.of(j.get("client_key").asText()),
+                    Path.of(j.get("client_p12").asText())) : null;
+            HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+            if (tls != null) {
+                client.sslContext(tls.context());
+            }
+            HttpClient http = client.build();
             List<LabHost> hosts = new ArrayList<>();
             for (JsonNode h : j.get("hosts")) {
                 hosts.add(new LabHost(h.get("name").asText(), h.get("netns").asText(), Path.of(h.get("dir").asText()),
                         URI.create(h.get("api").asText()), Path.of(h.get("token_file").asText()),
                         h.get("ovsdb").asText(), Path.of(h.get("ovs_rundir").asText()),
-                        h.get("underlay_ip").asText(), h.get("mgmt_ip").asText(), Path.of(h.get("agent_log").asText())));
+                        h.get("underlay_ip").asText(), h.get("mgmt_ip").asText(), Path.of(h.get("agent_log").asText()),
+                        http));
             }
-            return new Lab(script, dir, j.get("nb").asText(), j.get("sb").asText(), hosts, seconds, env);
+            return new Lab(script, dir, j.get("nb").asText(), j.get("sb").asText(), hosts, tls, seconds, env);
         } catch (IOException e) {
             throw new UncheckedIOException("read " + dir.resolve("lab.json"), e);
         }
@@ -122,6 +140,41 @@ public final class Lab {
 
     public Path dir() {
         return dir;
+    }
+
+    /** The lab's CA and client certificate, or empty when its agents serve plain HTTP ({@code BERTH_LAB_TLS=0}). */
+    public java.util.Optional<LabTls> tls() {
+        return java.util.Optional.ofNullable(tls);
+    }
+
+    /**
+     * The files of the lab's CA ({@code scripts/tls-ca.sh} under {@code <lab>/ca}): its certificate, which signed
+     * every agent's, and the client certificate the agents require (PEM, and PKCS#12 with the empty password).
+     */
+    public record LabTls(Path ca, Path clientCert, Path clientKey, Path clientP12) {
+        /** Trusts the lab's CA only and presents the client certificate. */
+        public SSLContext context() {
+            try {
+                KeyStore trust = KeyStore.getInstance("PKCS12");
+                trust.load(null, null);
+                try (InputStream in = Files.newInputStream(ca)) {
+                    trust.setCertificateEntry("lab-ca", CertificateFactory.getInstance("X.509").generateCertificate(in));
+                }
+                TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+                tmf.init(trust);
+                KeyStore client = KeyStore.getInstance("PKCS12");
+                try (InputStream in = Files.newInputStream(clientP12)) {
+                    client.load(in, new char[0]);
+                }
+                KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+                kmf.init(client, new char[0]);
+                SSLContext ctx = SSLContext.getInstance("TLS");
+                ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+                return ctx;
+            } catch (IOException | GeneralSecurityException e) {
+                throw new IllegalStateException("the lab's TLS files " + ca + ", " + clientP12 + ": " + e.getMessage(), e);
+            }
+        }
     }
 
     /** {@code ovn-nbctl} on the lab's northbound database: what Neutron's OVN driver writes. */
@@ -157,12 +210,13 @@ public final class Lab {
     /**
      * One simulated host.
      *
-     * @param api the agent's REST API on the management network (reachable from the root namespace)
+     * @param api the agent's REST API on the management network (reachable from the root namespace), https://
+     *     unless the lab runs with {@code BERTH_LAB_TLS=0}
      * @param ovsRundir OVS_RUNDIR of its switch (br-int's OpenFlow socket is {@code <ovsRundir>/br-int.mgmt})
+     * @param http the client {@link #call} uses: the lab's CA and client certificate when the API is https
      */
     public record LabHost(String name, String netns, Path dir, URI api, Path tokenFile, String ovsdb, Path ovsRundir,
-                          String underlayIp, String mgmtIp, Path agentLog) {
-        private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+                          String underlayIp, String mgmtIp, Path agentLog, HttpClient http) {
 
         /** A reply of the agent's API. */
         public record Reply(int status, String body) {
@@ -192,7 +246,7 @@ public final class Lab {
             }
             b.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                     : HttpRequest.BodyPublishers.ofString(body));
-            HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
             return new Reply(r.statusCode(), r.body());
         }
 

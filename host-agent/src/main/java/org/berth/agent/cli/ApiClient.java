@@ -27,13 +27,21 @@ final class ApiClient {
     private final String base;
     private final String token;
     private final Duration timeout;
+    private final ClientTls tls;
     private final HttpClient http;
 
-    ApiClient(String base, String token, Duration timeout) {
+    /** {@code tls}: the CA and client certificate for an https:// {@code base} (unused with http://). */
+    ApiClient(String base, String token, Duration timeout, ClientTls tls) {
         this.base = base.replaceAll("/+$", "");
         this.token = token;
         this.timeout = timeout;
-        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).version(HttpClient.Version.HTTP_1_1).build();
+        this.tls = tls;
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).version(HttpClient.Version.HTTP_1_1);
+        if (this.base.startsWith("https://")) {
+            // java.net.http checks the agent's name against its certificate's SANs (HTTPS endpoint identification)
+            b.sslContext(tls.context()).sslParameters(ClientTls.parameters());
+        }
+        this.http = b.build();
     }
 
     JsonNode get(String path) {
@@ -105,7 +113,8 @@ final class ApiClient {
     }
 
     private CliException.Unreachable unreachable(IOException e) {
-        String why = e instanceof HttpTimeoutException ? "no answer within " + timeout.toSeconds() + " s"
+        String tlsWhy = tls.explain(e, URI.create(base), CONNECT_TIMEOUT);
+        String why = tlsWhy != null ? tlsWhy : e instanceof HttpTimeoutException ? "no answer within " + timeout.toSeconds() + " s"
                 : e instanceof ConnectException ? "connection refused" : String.valueOf(e.getMessage());
         return new CliException.Unreachable(base, why);
     }

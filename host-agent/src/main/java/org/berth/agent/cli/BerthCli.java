@@ -27,8 +27,8 @@ import picocli.CommandLine.ScopeType;
                 InstanceCommands.Console.class, ActionCommands.Reboot.class, ActionCommands.Pause.class,
                 ActionCommands.Unpause.class, ActionCommands.Suspend.class, ActionCommands.Resume.class,
                 ActionCommands.Stop.class, ActionCommands.Start.class, ActionCommands.Snapshot.class,
-                ImageCommands.class, HostCommands.Events.class},
-        footer = {"", "Environment: BERTH_URL, BERTH_TOKEN, BERTH_STATE_DIR.",
+                ImageCommands.class, HostCommands.Events.class, TokenCommands.class},
+        footer = {"", "Environment: BERTH_URL, BERTH_TOKEN, BERTH_STATE_DIR, BERTH_CACERT, BERTH_CERT, BERTH_KEY.",
                 "Exit codes: 0 done, 1 the agent answered an error, 2 bad usage, 3 agent unreachable or no token."})
 public final class BerthCli implements java.util.concurrent.Callable<Integer> {
     static final int EXIT_API_ERROR = 1;
@@ -47,6 +47,19 @@ public final class BerthCli implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--state-dir", scope = ScopeType.INHERIT, paramLabel = "DIR",
             description = "the agent's state directory, where its token is (default: $BERTH_STATE_DIR or ./state)")
     Path stateDir;
+
+    @Option(names = "--cacert", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "PEM CA certificate(s) the agent's https:// certificate must be signed by "
+                    + "(default: $BERTH_CACERT, else the JDK's trust store)")
+    Path caCert;
+
+    @Option(names = "--cert", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "PEM client certificate, for an agent with tls.client_ca_file (default: $BERTH_CERT)")
+    Path cert;
+
+    @Option(names = "--key", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "its private key, unencrypted PKCS#8 PEM as scripts/tls-ca.sh writes it (default: $BERTH_KEY)")
+    Path key;
 
     @Option(names = "--json", scope = ScopeType.INHERIT, description = "print the API's JSON instead of a table")
     boolean json;
@@ -111,11 +124,24 @@ public final class BerthCli implements java.util.concurrent.Callable<Integer> {
         if (client == null) {
             String base = url != null ? url : env.getOrDefault("BERTH_URL", DEFAULT_URL);
             if (!base.matches("https?://[^\\s/]+(/\\S*)?")) {
-                throw new IllegalArgumentException("--url: '" + base + "' must be http://HOST:PORT");
+                throw new IllegalArgumentException("--url: '" + base + "' must be http://HOST:PORT or https://HOST:PORT");
             }
-            client = new ApiClient(base, resolveToken(), timeout);
+            if (!base.startsWith("https://") && (caCert != null || cert != null || key != null)) {
+                throw new IllegalArgumentException("--cacert, --cert and --key are for an https:// --url, not " + base);
+            }
+            client = new ApiClient(base, resolveToken(), timeout, tls());
         }
         return client;
+    }
+
+    /** The TLS files: each flag, else its environment variable (flags win one by one). */
+    private ClientTls tls() {
+        return new ClientTls(file(caCert, "BERTH_CACERT"), file(cert, "BERTH_CERT"), file(key, "BERTH_KEY"));
+    }
+
+    private Path file(Path flag, String variable) {
+        String v = env.get(variable);
+        return flag != null ? flag : v == null || v.isBlank() ? null : Path.of(v.strip());
     }
 
     private String resolveToken() {

@@ -2,7 +2,7 @@ package org.berth.agent.cli;
 
 /** Why a command failed; each kind has its own exit code (see {@link BerthCli}). */
 sealed class CliException extends RuntimeException permits CliException.ApiAnswered, CliException.Unreachable,
-        CliException.NoToken {
+        CliException.NoToken, CliException.TlsFiles {
     private final int exitCode;
 
     private CliException(String message, int exitCode) {
@@ -46,6 +46,13 @@ sealed class CliException extends RuntimeException permits CliException.ApiAnswe
     static final class NoToken extends CliException {
         NoToken(String why) {
             super(why, BerthCli.EXIT_UNREACHABLE);
+        }
+    }
+
+    /** A --cacert, --cert or --key file that is missing, unreadable or not what it must be: bad usage. */
+    static final class TlsFiles extends CliException {
+        TlsFiles(String why) {
+            super(why, BerthCli.EXIT_USAGE);
         }
     }
 }

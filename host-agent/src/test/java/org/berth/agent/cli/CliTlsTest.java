@@ -1,0 +1,315 @@
+package org.berth.agent.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * scripts/tls-ca.sh and the CLI's TLS against {@code openssl s_server -WWW} (Debian's openssl): one server that
+ * requires a client certificate from the CA, one whose certificate names another host. Nothing is left behind:
+ * the servers are stopped and the directory deleted, both checked.
+ */
+class CliTlsTest {
+    private static final String HOST_JSON = "{\"host\": {\"hypervisor_hostname\": \"tls-test\"}}";
+    private static Path dir;
+    private static Path ca;
+    private static Path otherCa;
+    private static final List<Process> servers = new ArrayList<>();
+    private static int mtlsPort;
+    private static int wrongNamePort;
+
+    @BeforeAll
+    static void start() throws Exception {
+        dir = Files.createTempDirectory("berth-cli-tls");
+        ca = dir.resolve("ca");
+        otherCa = dir.resolve("other-ca");
+        ca("init", ca.toString());
+        ca("issue", ca.toString(), "agent", "IP:127.0.0.1", "DNS:localhost");
+        ca("issue", ca.toString(), "elsewhere", "DNS:elsewhere.example");
+        ca("issue", ca.toString(), "client", "--client");
+        ca("init", otherCa.toString());
+        ca("issue", otherCa.toString(), "agent", "IP:127.0.0.1");
+        ca("issue", otherCa.toString(), "client", "--client");
+        // what -WWW serves for GET /v1/host: a file under its working directory
+        Files.createDirectories(dir.resolve("www/v1"));
+        Files.writeString(dir.resolve("www/v1/host"), HOST_JSON);
+        mtlsPort = server("agent", "-Verify", "1", "-verify_return_error", "-CAfile", ca.resolve("ca.crt").toString());
+        wrongNamePort = server("elsewhere");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        for (Process p : servers) {
+            p.destroy();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            assertFalse(p.isAlive(), "openssl s_server " + p.pid() + " still runs");
+        }
+        if (dir != null) {
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+            assertFalse(Files.exists(dir), dir + " is left");
+        }
+    }
+
+    static Path repo() {
+        String prop = System.getProperty("berth.repo.dir");
+        for (Path p = prop != null ? Path.of(prop) : Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isRegularFile(p.resolve("scripts/tls-ca.sh"))) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("no scripts/tls-ca.sh above " + Path.of("").toAbsolutePath());
+    }
+
+    record Out(int code, String text) {
+    }
+
+    /** scripts/tls-ca.sh ARGS, at most 30 s. */
+    static Out ca(String... args) throws Exception {
+        List<String> argv = new ArrayList<>(List.of("bash", repo().resolve("scripts/tls-ca.sh").toString()));
+        argv.addAll(Arrays.asList(args));
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return e.toString();
+            }
+        });
+        if (!p.waitFor(30, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            throw new AssertionError("tls-ca.sh " + String.join(" ", args) + " did not finish within 30 s");
+        }
+        return new Out(p.exitValue(), out.get(10, TimeUnit.SECONDS));
+    }
+
+    /** openssl s_server with ca/NAME.{crt,key} on a free port of 127.0.0.1, once it accepts; its port. */
+    private static int server(String name, String... more) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        List<String> argv = new ArrayList<>(List.of("openssl", "s_server", "-WWW", "-accept", "127.0.0.1:" + port,
+                "-cert", ca.resolve(name + ".crt").toString(), "-key", ca.resolve(name + ".key").toString()));
+        argv.addAll(Arrays.asList(more));
+        Process p = new ProcessBuilder(argv).directory(dir.resolve("www").toFile()).redirectErrorStream(true).start();
+        servers.add(p);
+        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        CompletableFuture<Boolean> accepting = CompletableFuture.supplyAsync(() -> {
+            try {
+                for (String line; (line = r.readLine()) != null; ) {
+                    if (line.startsWith("ACCEPT")) {
+                        return true;
+                    }
+                }
+            } catch (IOException e) {
+                return false;
+            }
+            return false;
+        });
+        assertTrue(accepting.get(20, TimeUnit.SECONDS), "openssl s_server did not start: " + argv);
+        // keep draining its output, so that it never blocks on a full pipe
+        Thread.ofVirtual().start(() -> {
+            try {
+                while (r.readLine() != null) {
+                    // drained
+                }
+            } catch (IOException ended) {
+                // the server stopped
+            }
+        });
+        return port;
+    }
+
+    private static BerthCliTest.Run berth(Map<String, String> env, String... args) {
+        List<String> all = new ArrayList<>(List.of("--token", "t0k3n", "--timeout", "10s"));
+        all.addAll(Arrays.asList(args));
+        return BerthCliTest.raw(env, all.toArray(String[]::new));
+    }
+
+    private static BerthCliTest.Run berth(String... args) {
+        return berth(Map.of(), args);
+    }
+
+    private static String https(int port) {
+        return "https://127.0.0.1:" + port;
+    }
+
+    private static String f(Path base, String name) {
+        return base.resolve(name).toString();
+    }
+
+    @Test
+    void theRightCaAndAClientCertificateWork() throws Exception {
+        BerthCliTest.Run r = berth("--url", https(mtlsPort), "--cacert", f(ca, "ca.crt"), "--cert", f(ca, "client.crt"),
+                "--key", f(ca, "client.key"), "--json", "host");
+        assertEquals(0, r.code(), r.toString());
+        assertEquals("tls-test", r.json().at("/host/hypervisor_hostname").asText(), r.out());
+        // the same from the environment; a flag wins over its variable
+        Map<String, String> env = Map.of("BERTH_CACERT", f(otherCa, "ca.crt"), "BERTH_CERT", f(ca, "client.crt"),
+                "BERTH_KEY", f(ca, "client.key"));
+        assertEquals(0, berth(env, "--url", https(mtlsPort), "--cacert", f(ca, "ca.crt"), "--json", "host").code());
+        BerthCliTest.Run envOnly = berth(env, "--url", https(mtlsPort), "--json", "host");
+        assertEquals(3, envOnly.code(), envOnly.toString());
+        assertTrue(envOnly.err().contains("the agent's certificate is not signed by --cacert " + f(otherCa, "ca.crt")),
+                envOnly.err());
+    }
+
+    @Test
+    void anotherCaIsRefusedByName() {
+        BerthCliTest.Run r = berth("--url", https(mtlsPort), "--cacert", f(otherCa, "ca.crt"), "host");
+        assertEquals(3, r.code(), r.toString());
+        assertTrue(r.err().contains("cannot reach the agent at " + https(mtlsPort)
+                + ": the agent's certificate is not signed by --cacert " + f(otherCa, "ca.crt")), r.err());
+        BerthCliTest.Run jdk = berth("--url", https(mtlsPort), "host");
+        assertEquals(3, jdk.code(), jdk.toString());
+        assertTrue(jdk.err().contains("not signed by the JDK's trust store (no --cacert)"), jdk.err());
+    }
+
+    @Test
+    void aServerThatWantsAClientCertificateSaysSo() {
+        BerthCliTest.Run none = berth("--url", https(mtlsPort), "--cacert", f(ca, "ca.crt"), "host");
+        assertEquals(3, none.code(), none.toString());
+        assertTrue(none.err().contains("the agent requires a client certificate"), none.err());
+        BerthCliTest.Run foreign = berth("--url", https(mtlsPort), "--cacert", f(ca, "ca.crt"),
+                "--cert", f(otherCa, "client.crt"), "--key", f(otherCa, "client.key"), "host");
+        assertEquals(3, foreign.code(), foreign.toString());
+        assertTrue(foreign.err().contains("the agent refused the client certificate --cert " + f(otherCa, "client.crt")),
+                foreign.err());
+    }
+
+    @Test
+    void aHostnameMismatchNamesTheUrlsHost() {
+        BerthCliTest.Run r = berth("--url", https(wrongNamePort), "--cacert", f(ca, "ca.crt"), "host");
+        assertEquals(3, r.code(), r.toString());
+        assertTrue(r.err().contains("the agent's certificate does not name 127.0.0.1"), r.err());
+        // the name it does carry works
+        BerthCliTest.Run named = berth("--url", "https://localhost:" + wrongNamePort, "--cacert", f(ca, "ca.crt"), "host");
+        assertTrue(named.err().contains("does not name localhost"), named.err());
+    }
+
+    @Test
+    void plainHttpToATlsAgentSaysUseHttps() {
+        BerthCliTest.Run r = berth("--url", "http://127.0.0.1:" + wrongNamePort, "host");
+        assertEquals(3, r.code(), r.toString());
+        assertTrue(r.err().contains("the agent at 127.0.0.1:" + wrongNamePort + " answered with TLS; use https://"),
+                r.err());
+        BerthCliTest.Run flags = berth("--url", "http://127.0.0.1:" + wrongNamePort, "--cacert", f(ca, "ca.crt"), "host");
+        assertEquals(2, flags.code(), flags.toString());
+        assertTrue(flags.err().contains("are for an https:// --url"), flags.err());
+    }
+
+    @Test
+    void badFilesAreUsageErrorsNamingThem() throws Exception {
+        String url = https(mtlsPort);
+        BerthCliTest.Run missing = berth("--url", url, "--cacert", f(dir, "nope.crt"), "host");
+        assertEquals(2, missing.code(), missing.toString());
+        assertTrue(missing.err().contains("--cacert " + f(dir, "nope.crt") + " cannot be read (no such file)"),
+                missing.err());
+        BerthCliTest.Run noKey = berth("--url", url, "--cacert", f(ca, "ca.crt"), "--cert", f(ca, "client.crt"), "host");
+        assertEquals(2, noKey.code(), noKey.toString());
+        assertTrue(noKey.err().contains("--cert " + f(ca, "client.crt") + " needs --key"), noKey.err());
+        BerthCliTest.Run notCa = berth("--url", url, "--cacert", f(ca, "ca.key"), "host");
+        assertTrue(notCa.err().contains("holds no PEM certificate"), notCa.err());
+        BerthCliTest.Run wrongKey = berth("--url", url, "--cacert", f(ca, "ca.crt"), "--cert", f(ca, "client.crt"),
+                "--key", f(otherCa, "client.key"), "host");
+        assertEquals(2, wrongKey.code(), wrongKey.toString());
+        assertTrue(wrongKey.err().contains("is not the key of --cert"), wrongKey.err());
+
+        Path encrypted = dir.resolve("encrypted.key");
+        run("openssl", "pkcs8", "-topk8", "-in", f(ca, "client.key"), "-passout", "pass:secret", "-out", encrypted.toString());
+        BerthCliTest.Run enc = berth("--url", url, "--cacert", f(ca, "ca.crt"), "--cert", f(ca, "client.crt"),
+                "--key", encrypted.toString(), "host");
+        assertEquals(2, enc.code(), enc.toString());
+        assertTrue(enc.err().contains("is encrypted"), enc.err());
+        Path sec1 = dir.resolve("sec1.key");
+        run("openssl", "ec", "-in", f(ca, "client.key"), "-out", sec1.toString());
+        BerthCliTest.Run traditional = berth("--url", url, "--cacert", f(ca, "ca.crt"), "--cert", f(ca, "client.crt"),
+                "--key", sec1.toString(), "host");
+        assertTrue(traditional.err().contains("convert it to PKCS#8"), traditional.err());
+    }
+
+    @Test
+    void theCaScriptIssuesWhatItSaysAndKeepsIt() throws Exception {
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(ca.resolve("ca.key"))));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(ca.resolve("agent.key"))));
+        assertTrue(Files.readString(ca.resolve("agent.key")).startsWith("-----BEGIN PRIVATE KEY-----"));
+        X509Certificate agent = cert(ca.resolve("agent.crt"));
+        X509Certificate root = cert(ca.resolve("ca.crt"));
+        agent.verify(root.getPublicKey());
+        assertEquals(List.of("1.3.6.1.5.5.7.3.1"), agent.getExtendedKeyUsage(), "serverAuth");
+        assertEquals(List.of("1.3.6.1.5.5.7.3.2"), cert(ca.resolve("client.crt")).getExtendedKeyUsage(), "clientAuth");
+        assertEquals("[[7, 127.0.0.1], [2, localhost]]", String.valueOf(agent.getSubjectAlternativeNames()));
+        assertTrue(root.getBasicConstraints() >= 0, "the CA is a CA");
+        assertTrue(root.getNotAfter().getTime() - root.getNotBefore().getTime() > 3649L * 86400_000L, "10 years");
+        // the PKCS#12 (empty password) holds the key and the chain
+        KeyStore p12 = KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(ca.resolve("client.p12"))) {
+            p12.load(in, new char[0]);
+        }
+        assertTrue(p12.isKeyEntry("client"), "a key entry named client");
+        assertEquals(2, p12.getCertificateChain("client").length);
+
+        byte[] before = Files.readAllBytes(ca.resolve("agent.crt"));
+        Out again = ca("issue", ca.toString(), "agent", "DNS:localhost", "IP:127.0.0.1");
+        assertEquals(0, again.code(), again.text());
+        assertTrue(again.text().contains("is there; kept"), again.text());
+        assertArrayEquals(before, Files.readAllBytes(ca.resolve("agent.crt")), "a second issue keeps the certificate");
+        assertTrue(ca("init", ca.toString()).text().contains("kept"));
+        Out other = ca("issue", ca.toString(), "agent", "IP:127.0.0.2");
+        assertEquals(1, other.code(), other.text());
+        assertTrue(other.text().contains("remove " + ca.resolve("agent.crt")), other.text());
+        Out bad = ca("issue", ca.toString(), "x", "localhost");
+        assertEquals(1, bad.code(), bad.text());
+        assertTrue(bad.text().contains("'localhost' is not a SAN"), bad.text());
+        Out noCa = ca("issue", dir.resolve("none").toString(), "x", "IP:127.0.0.1");
+        assertTrue(noCa.code() == 1 && noCa.text().contains("no CA in"), noCa.text());
+        assertEquals(2, ca("issue").code());
+        try (Stream<Path> left = Files.list(ca)) {
+            assertTrue(left.noneMatch(p -> p.toString().endsWith(".csr") || p.toString().endsWith(".tmp")),
+                    "no request or temporary file left in " + ca);
+        }
+    }
+
+    private static X509Certificate cert(Path file) throws Exception {
+        try (var in = Files.newInputStream(file)) {
+            return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+        }
+    }
+
+    private static void run(String... argv) throws Exception {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS), String.join(" ", argv));
+        assertEquals(0, p.exitValue(), String.join(" ", argv));
+    }
+}
