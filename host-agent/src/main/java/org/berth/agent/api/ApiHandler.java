@@ -145,7 +145,29 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        LOG.log(Level.DEBUG, "connection error: " + cause);
+        LOG.log(Level.DEBUG, "connection error: " + safe(cause));
         ctx.close();
+    }
+
+    /**
+     * What may be logged of a connection's exception: decoder and TLS exceptions (Netty's NotSslRecordException
+     * hex-dumps the bytes received, which can hold the bearer token) give only their class names; others their
+     * message without control characters, cut to 200 characters.
+     */
+    static String safe(Throwable cause) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable c = cause; c != null && sb.length() < 500; c = c.getCause() == c ? null : c.getCause()) {
+            if (!sb.isEmpty()) {
+                sb.append(" caused by ");
+            }
+            sb.append(c.getClass().getName());
+            if (c instanceof io.netty.handler.codec.DecoderException || c instanceof javax.net.ssl.SSLException
+                    || c.getMessage() == null) {
+                continue;
+            }
+            String m = c.getMessage().replaceAll("\\p{Cntrl}", " ");
+            sb.append(": ").append(m.length() > 200 ? m.substring(0, 200) + "…" : m);
+        }
+        return sb.toString();
     }
 }

@@ -21,6 +21,8 @@ final class HandshakeLog extends ChannelInboundHandlerAdapter {
     private static final java.util.regex.Pattern ALERT = java.util.regex.Pattern.compile(
             "(?:Received fatal alert: |Alert: )([a-z_]+)");
     private boolean done;
+    /** The handshake failed: every later exception of this connection is dropped here (it may quote its bytes). */
+    private boolean failed;
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
@@ -40,7 +42,9 @@ final class HandshakeLog extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (done) {
+        if (failed) {
+            ctx.close(); // the rest of a failed handshake (e.g. NotSslRecordException, whose message hex-dumps the bytes)
+        } else if (done) {
             ctx.fireExceptionCaught(cause);
         } else {
             fail(ctx, cause);
@@ -50,6 +54,7 @@ final class HandshakeLog extends ChannelInboundHandlerAdapter {
     private void fail(ChannelHandlerContext ctx, Throwable cause) {
         if (!done) {
             done = true;
+            failed = true;
             LOG.log(Level.WARNING, "TLS handshake with " + ctx.channel().remoteAddress() + " failed: "
                     + reason(cause) + "; connection closed");
         }

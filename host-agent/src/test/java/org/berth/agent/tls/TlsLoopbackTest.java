@@ -1,0 +1,139 @@
+package org.berth.agent.tls;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.berth.agent.TestAgent;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A TLS agent on 127.0.0.1 in this JVM, its log captured at FINEST: what the TLS server logs and does. */
+class TlsLoopbackTest {
+    @TempDir
+    static Path dir;
+    static TestCerts certs;
+    static TestCerts.Pair ca;
+    static TestCerts.Pair server;
+
+    private static final Logger BERTH = Logger.getLogger("org.berth");
+    private final List<String> log = new CopyOnWriteArrayList<>();
+    private final Handler capture = new Handler() {
+        @Override
+        public void publish(LogRecord r) {
+            log.add(r.getLevel() + " " + r.getLoggerName() + " " + r.getMessage()
+                    + (r.getThrown() == null ? "" : " " + r.getThrown()));
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
+    private Level before;
+
+    @BeforeAll
+    static void makeCertificates() {
+        certs = new TestCerts(dir);
+        ca = certs.ca("loop-ca");
+        server = certs.server(ca, "loop-server", "127.0.0.1");
+    }
+
+    @BeforeEach
+    void captureLog() {
+        before = BERTH.getLevel();
+        BERTH.setLevel(Level.ALL);
+        capture.setLevel(Level.ALL);
+        BERTH.addHandler(capture);
+    }
+
+    @AfterEach
+    void restoreLog() {
+        BERTH.removeHandler(capture);
+        BERTH.setLevel(before);
+    }
+
+    static String tls(String more) {
+        return "drivers: {fake: {}}\ntls: {cert_file: " + server.cert() + ", key_file: " + server.key()
+                + ", handshake_timeout: 2s" + more + "}\n";
+    }
+
+    static TestAgent agent(String more) throws Exception {
+        return new TestAgent(tls(more), TestCerts.trusting(ca.cert()));
+    }
+
+    /** Sends {@code bytes} on a new connection and reads until the agent closes it (or 10 s). */
+    static void sendRaw(int port, byte[] bytes) throws Exception {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            OutputStream out = s.getOutputStream();
+            out.write(bytes);
+            out.flush();
+            InputStream in = s.getInputStream();
+            while (in.read() >= 0) {
+                // until closed
+            }
+        } catch (java.net.SocketException e) {
+            // a reset is a close too
+        }
+    }
+
+    @Test
+    void plainHttpToTheTlsPortNeverLogsTheTokenNorItsHexAtAnyLevel() throws Exception {
+        try (TestAgent a = agent("")) {
+            String token = a.token();
+            byte[] request = ("GET /v1/host HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII);
+            sendRaw(a.agent.port(), request);
+            // a second plain request that arrives in pieces: later records after the failure
+            try (Socket s = new Socket("127.0.0.1", a.agent.port())) {
+                s.setSoTimeout(10_000);
+                OutputStream out = s.getOutputStream();
+                out.write(request, 0, 20);
+                out.flush();
+                Thread.sleep(100);
+                try {
+                    out.write(request, 20, request.length - 20);
+                    out.flush();
+                    while (s.getInputStream().read() >= 0) {
+                        // until closed
+                    }
+                } catch (java.net.SocketException e) {
+                    // closed
+                }
+            }
+            assertEquals(200, a.call("GET", "/v1/host", null).status());
+            long deadline = System.currentTimeMillis() + 5000;
+            while (log.stream().filter(l -> l.contains("not a TLS record")).count() < 2
+                    && System.currentTimeMillis() < deadline) {
+                Thread.sleep(50);
+            }
+            String all = String.join("\n", log);
+            assertTrue(all.contains("not a TLS record"), all);
+            HexFormat hex = HexFormat.of();
+            for (String secret : List.of(token, hex.formatHex(token.getBytes(StandardCharsets.US_ASCII)),
+                    hex.formatHex("Bearer ".getBytes(StandardCharsets.US_ASCII)),
+                    hex.formatHex("GET /v1/".getBytes(StandardCharsets.US_ASCII)))) {
+                assertFalse(all.toLowerCase().contains(secret.toLowerCase()), "the log holds " + secret + ":\n" + all);
+            }
+        }
+    }
+}
