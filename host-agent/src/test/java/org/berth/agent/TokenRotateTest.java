@@ -5,6 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /** POST /v1/token/rotate on a plain loopback agent: the new token comes back (loopback is confidential). */
@@ -26,6 +34,33 @@ class TokenRotateTest {
             assertEquals(405, a.call("GET", "/v1/token/rotate", null).status());
             assertEquals(401, a.call("POST", "/v1/token/rotate", null, before).status());
             assertEquals(after, a.token(), "a refused rotate changes nothing");
+        }
+    }
+
+    @Test
+    void rotateEndsTheEventStreamsOpenedWithTheOldToken() throws Exception {
+        try (TestAgent a = new TestAgent("drivers: {fake: {}}\n")) {
+            HttpClient client = HttpClient.newHttpClient();
+            HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.agent.port() + "/v1/events"))
+                    .header("Authorization", "Bearer " + a.token()).build();
+            HttpResponse<Stream<String>> resp = client.sendAsync(req, HttpResponse.BodyHandlers.ofLines())
+                    .get(10, TimeUnit.SECONDS);
+            assertEquals(200, resp.statusCode());
+            Iterator<String> lines = resp.body().iterator();
+            CompletableFuture<String> ended = CompletableFuture.supplyAsync(() -> {
+                StringBuilder seen = new StringBuilder();
+                while (lines.hasNext()) {
+                    seen.append(lines.next()).append('\n');
+                }
+                return seen.toString();
+            });
+            Thread.sleep(300);
+            org.junit.jupiter.api.Assertions.assertFalse(ended.isDone(), "the stream is open before the rotation");
+            assertEquals(200, a.call("POST", "/v1/token/rotate", null).status());
+            String seen = ended.get(5, TimeUnit.SECONDS);
+            org.junit.jupiter.api.Assertions.assertTrue(seen.contains(": token rotated"), seen);
+            // the new token works
+            assertEquals(200, a.call("GET", "/v1/host", null).status());
         }
     }
 }

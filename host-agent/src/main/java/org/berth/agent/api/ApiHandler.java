@@ -64,7 +64,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             send(ctx, method, Errors.body(new ApiError(400, "uri", "invalid", "uri: cannot be decoded")), requestId, keepAlive);
             return;
         }
-        if (!qs.path().equals("/healthz") && !auth.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
+        long generation = qs.path().equals("/healthz") ? 0 : auth.generation(req.headers().get(HttpHeaderNames.AUTHORIZATION));
+        if (generation < 0) {
             send(ctx, method, unauthorized(), requestId, keepAlive);
             return;
         }
@@ -73,6 +74,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             if (!events.subscribe(ctx.channel(), requestId)) {
                 send(ctx, method, Errors.body(new ApiError(503, "agent", "busy", "too many event subscribers")),
                         requestId, false);
+            } else if (!auth.isCurrent(generation)) {
+                events.end(ctx.channel()); // rotated between the check and the subscription: closeAll missed it
             }
             return;
         }

@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import java.nio.charset.StandardCharsets;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -37,6 +38,23 @@ public final class EventStream {
         subscribers.add(ch);
         ch.closeFuture().addListener(f -> subscribers.remove(ch));
         return true;
+    }
+
+    /**
+     * Ends every open stream (the token was rotated: a stream opened with the old token must not go on): an SSE
+     * comment, the end of the chunked body, then the connection is closed.
+     */
+    void closeAll() {
+        for (Channel ch : subscribers) {
+            end(ch);
+        }
+    }
+
+    void end(Channel ch) {
+        subscribers.remove(ch);
+        ch.write(new DefaultHttpContent(Unpooled.copiedBuffer(": token rotated, stream closed\n\n",
+                StandardCharsets.UTF_8)));
+        ch.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
     }
 
     /** Called for every stored event; never blocks. */

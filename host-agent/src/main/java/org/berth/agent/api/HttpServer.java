@@ -35,6 +35,7 @@ public final class HttpServer implements AutoCloseable {
                                    ExecutorService workers, EventStream events, ServerTls tls) {
         // epoll where Netty's native transport loads (Linux), the JDK's NIO otherwise.
         boolean epoll = Epoll.isAvailable();
+        auth.onRotate(events::closeAll); // a stream opened with the old token ends with it
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1,
                 epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         EventLoopGroup io = new MultiThreadIoEventLoopGroup(2,

@@ -17,12 +17,22 @@ import java.util.HexFormat;
  */
 public final class TokenAuth {
     private static final SecureRandom RANDOM = new SecureRandom();
-    private volatile byte[] expected;
+    /** The token accepted now and how many rotations made it (read together: one volatile). */
+    private record Current(byte[] token, long generation) {
+    }
+
+    private volatile Current current;
     private final Path file;
+    private final java.util.List<Runnable> onRotate = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private TokenAuth(byte[] expected, Path file) {
-        this.expected = expected;
+        this.current = new Current(expected, 0);
         this.file = file;
+    }
+
+    /** Runs {@code r} after each rotation, once the new token is the only one accepted. */
+    void onRotate(Runnable r) {
+        onRotate.add(r);
     }
 
     public static TokenAuth loadOrCreate(Path stateDir) {
@@ -57,7 +67,8 @@ public final class TokenAuth {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the new token to " + file + " (the old token stays valid)", e);
         }
-        expected = token.getBytes(StandardCharsets.UTF_8);
+        current = new Current(token.getBytes(StandardCharsets.UTF_8), current.generation() + 1);
+        onRotate.forEach(Runnable::run);
         return token;
     }
 
@@ -78,10 +89,24 @@ public final class TokenAuth {
 
     /** Constant-time check of an Authorization header value. */
     boolean accepts(String authorization) {
+        return generation(authorization) >= 0;
+    }
+
+    /**
+     * Constant-time check of an Authorization header value: the generation of the token it carries (compare with
+     * {@link #isCurrent} later: a long-lived request ends when its token is rotated away), or -1 if refused.
+     */
+    long generation(String authorization) {
+        Current c = current;
         if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            return false;
+            return -1;
         }
         byte[] given = authorization.substring(7).trim().getBytes(StandardCharsets.UTF_8);
-        return MessageDigest.isEqual(given, expected);
+        return MessageDigest.isEqual(given, c.token()) ? c.generation() : -1;
+    }
+
+    /** True while no rotation happened since the token of {@code generation} was checked. */
+    boolean isCurrent(long generation) {
+        return current.generation() == generation;
     }
 }
