@@ -3,9 +3,6 @@ package org.berth.agent;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Iterator;
@@ -19,11 +16,7 @@ class EventStreamTest {
     @Test
     void streamsTaskAndLifecycleEventsAsServerSentEvents() throws Exception {
         try (TestAgent t = new TestAgent("drivers: {fake: {}}\n")) {
-            HttpClient client = HttpClient.newHttpClient();
-            HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + t.agent.port() + "/v1/events"))
-                    .header("Authorization", "Bearer " + t.token()).build();
-            HttpResponse<Stream<String>> resp = client.sendAsync(req, HttpResponse.BodyHandlers.ofLines())
-                    .get(10, TimeUnit.SECONDS);
+            HttpResponse<Stream<String>> resp = t.openEvents();
             assertEquals(200, resp.statusCode());
             assertTrue(resp.headers().firstValue("content-type").orElseThrow().startsWith("text/event-stream"));
             UUID uuid = t.spawnAndWait("watched");

@@ -99,6 +99,14 @@ public final class TestAgent implements AutoCloseable {
         return (FakeDriver) agent.drivers().find("fake").orElseThrow();
     }
 
+    /** GET /v1/events (plain HTTP) with the current token: the answer's head, the body as lines. */
+    public HttpResponse<Stream<String>> openEvents() throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + agent.port() + "/v1/events"))
+                .header("Authorization", "Bearer " + token()).build();
+        return HttpClient.newHttpClient().sendAsync(req, HttpResponse.BodyHandlers.ofLines())
+                .get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
     public String token() throws IOException {
         return Files.readString(agent.tokenFile()).trim();
     }

@@ -3,12 +3,9 @@ package org.berth.agent;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.util.Iterator;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -40,11 +37,7 @@ class TokenRotateTest {
     @Test
     void rotateEndsTheEventStreamsOpenedWithTheOldToken() throws Exception {
         try (TestAgent a = new TestAgent("drivers: {fake: {}}\n")) {
-            HttpClient client = HttpClient.newHttpClient();
-            HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.agent.port() + "/v1/events"))
-                    .header("Authorization", "Bearer " + a.token()).build();
-            HttpResponse<Stream<String>> resp = client.sendAsync(req, HttpResponse.BodyHandlers.ofLines())
-                    .get(10, TimeUnit.SECONDS);
+            HttpResponse<Stream<String>> resp = a.openEvents();
             assertEquals(200, resp.statusCode());
             Iterator<String> lines = resp.body().iterator();
             CompletableFuture<String> ended = CompletableFuture.supplyAsync(() -> {

@@ -11,11 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
+import org.berth.agent.LogCapture;
 import org.berth.agent.TestAgent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,24 +27,7 @@ class TlsLoopbackTest {
     static TestCerts.Pair ca;
     static TestCerts.Pair server;
 
-    private static final Logger BERTH = Logger.getLogger("org.berth");
-    private final List<String> log = new CopyOnWriteArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            log.add(r.getLevel() + " " + r.getLoggerName() + " " + r.getMessage()
-                    + (r.getThrown() == null ? "" : " " + r.getThrown()));
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
-    private Level before;
+    private LogCapture log;
 
     @BeforeAll
     static void makeCertificates() {
@@ -59,16 +38,12 @@ class TlsLoopbackTest {
 
     @BeforeEach
     void captureLog() {
-        before = BERTH.getLevel();
-        BERTH.setLevel(Level.ALL);
-        capture.setLevel(Level.ALL);
-        BERTH.addHandler(capture);
+        log = new LogCapture();
     }
 
     @AfterEach
     void restoreLog() {
-        BERTH.removeHandler(capture);
-        BERTH.setLevel(before);
+        log.close();
     }
 
     static String tls(String more) {
@@ -121,12 +96,8 @@ class TlsLoopbackTest {
                 }
             }
             assertEquals(200, a.call("GET", "/v1/host", null).status());
-            long deadline = System.currentTimeMillis() + 5000;
-            while (log.stream().filter(l -> l.contains("not a TLS record")).count() < 2
-                    && System.currentTimeMillis() < deadline) {
-                Thread.sleep(50);
-            }
-            String all = String.join("\n", log);
+            log.await("not a TLS record", 2, 5000);
+            String all = log.toString();
             assertTrue(all.contains("not a TLS record"), all);
             HexFormat hex = HexFormat.of();
             for (String secret : List.of(token, hex.formatHex(token.getBytes(StandardCharsets.US_ASCII)),
