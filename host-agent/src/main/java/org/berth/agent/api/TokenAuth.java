@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -17,6 +18,7 @@ import java.util.HexFormat;
  */
 public final class TokenAuth {
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final System.Logger LOG = System.getLogger(TokenAuth.class.getName());
     /** The token accepted now and how many rotations made it (read together: one volatile). */
     private record Current(byte[] token, long generation) {
     }
@@ -40,6 +42,8 @@ public final class TokenAuth {
         try {
             if (!Files.exists(file)) {
                 write(file, newToken());
+            } else {
+                restrict(file);
             }
             String token = Files.readString(file).trim();
             if (token.length() < 16) {
@@ -49,6 +53,27 @@ public final class TokenAuth {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read or create the token file " + file, e);
         }
+    }
+
+    /** An existing token file that its group or others may read is made 0600, with one WARN naming it. */
+    private static void restrict(Path file) throws IOException {
+        java.util.Set<PosixFilePermission> perms;
+        try {
+            perms = Files.getPosixFilePermissions(file);
+        } catch (UnsupportedOperationException e) {
+            return; // not a POSIX file system
+        }
+        java.util.Set<PosixFilePermission> open = java.util.EnumSet.noneOf(PosixFilePermission.class);
+        open.addAll(perms);
+        open.retainAll(java.util.EnumSet.of(PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE,
+                PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE,
+                PosixFilePermission.OTHERS_EXECUTE));
+        if (open.isEmpty()) {
+            return;
+        }
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        LOG.log(System.Logger.Level.WARNING, "the token file " + file + " was " + PosixFilePermissions.toString(perms)
+                + " (its group or others could read the bearer token): made rw------- (0600)");
     }
 
     public Path file() {

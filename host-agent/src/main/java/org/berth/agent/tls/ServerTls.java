@@ -170,6 +170,7 @@ public final class ServerTls implements AutoCloseable {
     private Loaded build() {
         List<X509Certificate> chain = PemFiles.certificates(config.certFile(), "tls.cert_file");
         PrivateKey key = PemFiles.privateKey(config.keyFile(), "tls.key_file");
+        warnIfOthersMayRead(config.keyFile());
         X509Certificate leaf = chain.getFirst();
         if (!PemFiles.matches(key, leaf)) {
             throw new ConfigException("tls.key_file", config.keyFile() + " is not the private key of the certificate "
@@ -194,6 +195,21 @@ public final class ServerTls implements AutoCloseable {
         } catch (SSLException | IllegalArgumentException e) {
             throw new ConfigException("tls.cert_file", config.certFile() + ": cannot build a TLS context: "
                     + e.getMessage());
+        }
+    }
+
+    /** A key file with any group or other permission bit gets a WARN naming it (it is not changed). */
+    static void warnIfOthersMayRead(Path keyFile) {
+        java.util.Set<java.nio.file.attribute.PosixFilePermission> perms;
+        try {
+            perms = Files.getPosixFilePermissions(keyFile);
+        } catch (IOException | UnsupportedOperationException e) {
+            return; // read just now; not POSIX, or being replaced
+        }
+        String mode = java.nio.file.attribute.PosixFilePermissions.toString(perms);
+        if (!mode.substring(3).equals("------")) {
+            LOG.log(Level.WARNING, "TLS: the private key file " + keyFile + " is " + mode + ": its group or others "
+                    + "have access to the key; chmod 600 it (or 640 with a group that only this agent's user is in)");
         }
     }
 

@@ -91,4 +91,18 @@ class ServerTlsTest {
         assertTrue(suites.stream().noneMatch(s -> s.contains("CBC") || s.startsWith("TLS_RSA_")
                 || s.startsWith("TLS_DHE_")), suites.toString());
     }
+
+    @Test
+    void aKeyFileWithGroupOrOtherBitsGetsAWarningNamingIt() throws Exception {
+        Path key = dir.resolve("readable.key");
+        Files.copy(server.key(), key);
+        try (org.berth.agent.LogCapture log = new org.berth.agent.LogCapture()) {
+            Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            ServerTls.start(config(server.cert(), key)).close();
+            assertTrue(log.lines(java.util.logging.Level.WARNING, key.toString()).isEmpty(), log.toString());
+            Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----"));
+            ServerTls.start(config(server.cert(), key)).close();
+            assertEquals(1, log.lines(java.util.logging.Level.WARNING, key.toString()).size(), log.toString());
+        }
+    }
 }
