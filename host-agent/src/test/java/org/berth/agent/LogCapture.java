@@ -26,6 +26,10 @@ public final class LogCapture extends Handler implements AutoCloseable {
                 + (r.getThrown() == null ? "" : " " + r.getThrown()));
     }
 
+    public void clear() {
+        lines.clear();
+    }
+
     public List<String> lines() {
         return List.copyOf(lines);
     }

@@ -61,7 +61,7 @@ public final class ServerTls implements AutoCloseable {
         this.config = config;
         this.ciphers = cipherSuites();
         this.applied = stamps();
-        current.set(build()); // a ConfigException here stops the agent at start
+        current.set(build(false)); // a ConfigException here stops the agent at start
         this.watcher = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "berth-tls-watch");
             t.setDaemon(true);
@@ -121,7 +121,7 @@ public final class ServerTls implements AutoCloseable {
         pending = null;
         Loaded next;
         try {
-            next = build();
+            next = build(true);
         } catch (ConfigException | IllegalArgumentException e) {
             LOG.log(Level.ERROR, "TLS reload (" + why + ") failed, still serving the previous certificate: "
                     + e.getMessage());
@@ -167,7 +167,8 @@ public final class ServerTls implements AutoCloseable {
         return out;
     }
 
-    private Loaded build() {
+    /** @param reload true on a reload: a certificate not valid now is refused (at start it gets a WARN) */
+    private Loaded build(boolean reload) {
         List<X509Certificate> chain = PemFiles.certificates(config.certFile(), "tls.cert_file");
         PrivateKey key = PemFiles.privateKey(config.keyFile(), "tls.key_file");
         warnIfOthersMayRead(config.keyFile());
@@ -178,9 +179,14 @@ public final class ServerTls implements AutoCloseable {
         }
         Instant now = Instant.now();
         if (leaf.getNotAfter().toInstant().isBefore(now) || leaf.getNotBefore().toInstant().isAfter(now)) {
-            LOG.log(Level.WARNING, "TLS: the certificate " + name(leaf.getSubjectX500Principal()) + " in "
-                    + config.certFile() + " is valid only from " + leaf.getNotBefore().toInstant() + " to "
-                    + leaf.getNotAfter().toInstant() + ": clients will refuse it");
+            String validity = "the certificate " + name(leaf.getSubjectX500Principal()) + " in " + config.certFile()
+                    + " is valid only from " + leaf.getNotBefore().toInstant() + " to " + leaf.getNotAfter().toInstant()
+                    + " (now " + now + ")";
+            if (reload) {
+                // a certificate that clients refuse must not replace one they accept
+                throw new ConfigException("tls.cert_file", validity);
+            }
+            LOG.log(Level.WARNING, "TLS: " + validity + ": clients will refuse it");
         }
         SslContextBuilder b = SslContextBuilder.forServer(key, chain.toArray(X509Certificate[]::new))
                 .sslProvider(SslProvider.JDK)

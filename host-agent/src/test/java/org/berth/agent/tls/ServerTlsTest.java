@@ -105,4 +105,33 @@ class ServerTlsTest {
             assertEquals(1, log.lines(java.util.logging.Level.WARNING, key.toString()).size(), log.toString());
         }
     }
+
+    @Test
+    void aReloadToAnExpiredOrNotYetValidCertificateKeepsTheOldOneWithAnError() throws Exception {
+        Path cert = dir.resolve("reload.crt");
+        Path key = dir.resolve("reload.key");
+        Files.copy(server.cert(), cert);
+        Files.copy(server.key(), key);
+        TestCerts.Pair expired = certs.serverValidBetween(ca, "unit-expired", "20200101000000Z", "20200201000000Z");
+        TestCerts.Pair future = certs.serverValidBetween(ca, "unit-future", "20990101000000Z", "20990201000000Z");
+        try (org.berth.agent.LogCapture log = new org.berth.agent.LogCapture();
+             ServerTls tls = ServerTls.start(config(cert, key))) {
+            for (TestCerts.Pair bad : List.of(expired, future)) {
+                Files.copy(bad.cert(), cert, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.copy(bad.key(), key, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                assertFalse(tls.reload("test"));
+                assertTrue(tls.describe().contains("CN=unit-server"), tls.describe());
+                List<String> errors = log.lines(java.util.logging.Level.SEVERE, cert.toString());
+                assertEquals(1, errors.size(), log.toString());
+                assertTrue(errors.getFirst().contains("valid only from") && errors.getFirst().contains(
+                        bad == expired ? "2020-02-01T00:00:00Z" : "2099-01-01T00:00:00Z"), errors.getFirst());
+                log.clear();
+            }
+        }
+        // at start it is a warning only: the agent comes up (and says why clients refuse it)
+        try (org.berth.agent.LogCapture log = new org.berth.agent.LogCapture();
+             ServerTls tls = ServerTls.start(config(expired.cert(), expired.key()))) {
+            assertEquals(1, log.lines(java.util.logging.Level.WARNING, "valid only from").size(), log.toString());
+        }
+    }
 }

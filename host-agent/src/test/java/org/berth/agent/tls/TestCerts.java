@@ -56,6 +56,11 @@ public final class TestCerts {
         return issue(ca, name, san + "\nextendedKeyUsage=serverAuth\n", null, null);
     }
 
+    /** A server certificate for 127.0.0.1 from {@code ca} valid only from {@code start} to {@code end}. */
+    public Pair serverValidBetween(Pair ca, String name, String start, String end) {
+        return issue(ca, name, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", start, end);
+    }
+
     /** A client certificate signed by {@code ca}. */
     Pair client(Pair ca, String name) {
         return issue(ca, name, "extendedKeyUsage=clientAuth\n", null, null);
