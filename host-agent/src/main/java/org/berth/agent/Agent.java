@@ -106,7 +106,7 @@ public final class Agent implements AutoCloseable {
                 report.changed(e.uuid());
             });
             this.server = HttpServer.start(config.listenAddress(), config.listenPort(), config.maxRequestBodyBytes(),
-                    routes, auth, api, stream, tls);
+                    routes, auth, api, stream, tls, config.idleTimeout(), config.maxConnections());
         } catch (RuntimeException e) {
             // a half-started agent releases what it took (tests start many agents in one JVM)
             if (rec != null) {

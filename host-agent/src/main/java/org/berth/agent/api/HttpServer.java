@@ -14,6 +14,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.berth.agent.tls.ServerTls;
@@ -32,7 +33,9 @@ public final class HttpServer implements AutoCloseable {
 
     /** @param tls null for plain HTTP; else every new connection starts with its current context */
     public static HttpServer start(String address, int port, int maxBody, Routes routes, TokenAuth auth,
-                                   ExecutorService workers, EventStream events, ServerTls tls) {
+                                   ExecutorService workers, EventStream events, ServerTls tls,
+                                   Duration idleTimeout, int maxConnections) {
+        ConnectionCap cap = new ConnectionCap(maxConnections);
         // epoll where Netty's native transport loads (Linux), the JDK's NIO otherwise.
         boolean epoll = Epoll.isAvailable();
         auth.onRotate(events::closeAll); // a stream opened with the old token ends with it
@@ -46,10 +49,15 @@ public final class HttpServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
+                            if (!cap.admit(ch)) {
+                                ch.close();
+                                return;
+                            }
                             if (tls != null) {
                                 tls.addTo(ch.pipeline());
                             }
                             ch.pipeline().addLast(new HttpServerCodec(4096, 16 * 1024, 16 * 1024))
+                                    .addLast(new IdleGuard(idleTimeout.toMillis()))
                                     .addLast(new HttpServerKeepAliveHandler())
                                     .addLast(new ImageUploadHandler(routes, auth))
                                     .addLast(new BoundedAggregator(maxBody))
@@ -62,6 +70,42 @@ public final class HttpServer implements AutoCloseable {
             boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             io.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw new IllegalStateException("cannot listen on " + address + ":" + port + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * {@code max_connections}: a connection beyond it is closed as it is accepted; one WARN a minute says so, with
+     * how many were closed since the last one.
+     */
+    static final class ConnectionCap {
+        private static final System.Logger LOG = System.getLogger(HttpServer.class.getName());
+        private static final long WARN_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
+        private final int max;
+        private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+        private final java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+        private final java.util.concurrent.atomic.AtomicLong lastWarn = new java.util.concurrent.atomic.AtomicLong(
+                System.nanoTime() - WARN_EVERY_NANOS);
+
+        ConnectionCap(int max) {
+            this.max = max;
+        }
+
+        boolean admit(Channel ch) {
+            if (open.incrementAndGet() > max) {
+                open.decrementAndGet();
+                int n = refused.incrementAndGet();
+                long now = System.nanoTime();
+                long last = lastWarn.get();
+                if (now - last >= WARN_EVERY_NANOS && lastWarn.compareAndSet(last, now)) {
+                    refused.addAndGet(-n);
+                    LOG.log(System.Logger.Level.WARNING, "max_connections (" + max + ") reached: closed the new "
+                            + "connection from " + ch.remoteAddress() + (n > 1 ? " and " + (n - 1) + " more since the "
+                            + "last such warning" : "") + " (at most one such warning a minute)");
+                }
+                return false;
+            }
+            ch.closeFuture().addListener(f -> open.decrementAndGet());
+            return true;
         }
     }
 

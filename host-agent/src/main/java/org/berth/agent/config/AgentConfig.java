@@ -17,6 +17,9 @@ import java.util.Map;
  * @param vifPlugging {@code vif_plugging_timeout} and {@code vif_plugging_is_fatal}
  * @param tls         the API's TLS ({@code tls.*}); {@link TlsConfig#off()} when not set
  * @param allowInsecureHttp {@code allow_insecure_http}: a non-loopback {@code listen_address} without TLS is allowed
+ * @param idleTimeout {@code idle_timeout}: a connection with no complete request for this long (after it opens or
+ *                    after its last answer) is closed; not an event stream, an upload, a request being answered
+ * @param maxConnections {@code max_connections}: API connections open at once; beyond, new ones are closed
  */
 public record AgentConfig(String listenAddress, int listenPort, Path stateDir, Path instancesPath, List<Path> imageDirs,
                           String bridge,
@@ -28,7 +31,8 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                           Duration driverRetryMaxBackoff, int maxRequestBodyBytes, int apiWorkers, int taskWorkers,
                           Duration shutdownTimeout, long maxImageUploadBytes, int maxConcurrentImageUploads,
                           Duration imageUploadIdleTimeout, PlacementConfig placement, String owner,
-                          VifPluggingConfig vifPlugging, TlsConfig tls, boolean allowInsecureHttp) {
+                          VifPluggingConfig vifPlugging, TlsConfig tls, boolean allowInsecureHttp,
+                          Duration idleTimeout, int maxConnections) {
     public AgentConfig {
         imageDirs = List.copyOf(imageDirs);
         drivers = Map.copyOf(drivers);
@@ -45,6 +49,6 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
                 driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,
                 maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout, placement, owner, vifPlugging,
-                tls, allowInsecureHttp);
+                tls, allowInsecureHttp, idleTimeout, maxConnections);
     }
 }

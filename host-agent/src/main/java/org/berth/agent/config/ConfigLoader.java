@@ -35,7 +35,8 @@ public final class ConfigLoader {
             "sync_power_state_interval", "driver_retry_max_backoff", "max_request_body_bytes", "api_workers",
             "task_workers", "shutdown_timeout", "max_image_upload_bytes", "max_concurrent_image_uploads",
             "image_upload_idle_timeout", "host", "update_resources_interval", "placement", "owner",
-            "vif_plugging_timeout", "vif_plugging_is_fatal", "tls", "allow_insecure_http");
+            "vif_plugging_timeout", "vif_plugging_is_fatal", "tls", "allow_insecure_http", "idle_timeout",
+            "max_connections");
     private static final Pattern TOKEN = Pattern.compile("[\\x21-\\x7e]{1,256}");
 
     private final ObjectNode root;
@@ -127,7 +128,14 @@ public final class ConfigLoader {
                 integer("max_image_upload_bytes", 64L << 30, 1024, 1L << 40),
                 (int) integer("max_concurrent_image_uploads", 4, 1, 64),
                 duration("image_upload_idle_timeout", Duration.ofMinutes(5), Duration.ofHours(1)), placement(),
-                owner(), vifPlugging(), tls, insecure);
+                owner(), vifPlugging(), tls, insecure, idleTimeout(),
+                (int) integer("max_connections", 1024, 1, 1 << 20));
+    }
+
+    private Duration idleTimeout() {
+        Duration d = duration("idle_timeout", Duration.ofSeconds(60), Duration.ofHours(1));
+        atLeast("idle_timeout", d, Duration.ofMillis(100));
+        return d;
     }
 
     private TlsConfig tls() {
