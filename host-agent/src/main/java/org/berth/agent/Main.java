@@ -12,6 +12,7 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        org.berth.agent.tls.ServerTls.rejectClientRenegotiation(); // before any TLS class reads it
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format",
                     "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n");

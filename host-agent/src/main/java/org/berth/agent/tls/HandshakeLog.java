@@ -23,6 +23,11 @@ final class HandshakeLog extends ChannelInboundHandlerAdapter {
     private boolean done;
     /** The handshake failed: every later exception of this connection is dropped here (it may quote its bytes). */
     private boolean failed;
+    private final Limit limit;
+
+    HandshakeLog(Limit limit) {
+        this.limit = limit;
+    }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
@@ -55,10 +60,71 @@ final class HandshakeLog extends ChannelInboundHandlerAdapter {
         if (!done) {
             done = true;
             failed = true;
-            LOG.log(Level.WARNING, "TLS handshake with " + ctx.channel().remoteAddress() + " failed: "
-                    + reason(cause) + "; connection closed");
+            java.net.SocketAddress peer = ctx.channel().remoteAddress();
+            Object host = peer instanceof java.net.InetSocketAddress a && a.getAddress() != null ? a.getAddress() : peer;
+            long suppressed = limit.admit(host, System.nanoTime());
+            if (suppressed > 0) {
+                LOG.log(Level.WARNING, "TLS handshake failures from " + host + ": " + suppressed + " more suppressed "
+                        + "(at most " + PER_MINUTE + " logged a minute per address)");
+            }
+            if (suppressed >= 0) {
+                LOG.log(Level.WARNING, "TLS handshake with " + peer + " failed: " + reason(cause)
+                        + "; connection closed");
+            }
         }
         ctx.close();
+    }
+
+    static final int PER_MINUTE = 10;
+
+    /** One per {@link ServerTls}: its WARN lines per peer address. */
+    static Limit newLimit() {
+        return new Limit(PER_MINUTE, java.util.concurrent.TimeUnit.MINUTES.toNanos(1), 10_000);
+    }
+
+    /**
+     * At most {@code max} lines per key a window; a key's first line in a new window brings the count of the ones
+     * dropped in its last window. Keys are bounded: past {@code maxKeys}, windows that ended are forgotten.
+     */
+    static final class Limit {
+        private final int max;
+        private final long window;
+        private final int maxKeys;
+        private final java.util.Map<Object, long[]> keys = new java.util.HashMap<>(); // {start, logged, dropped}
+
+        Limit(int max, long windowNanos, int maxKeys) {
+            this.max = max;
+            this.window = windowNanos;
+            this.maxKeys = maxKeys;
+        }
+
+        /** -1: drop this line; else log it, after a line saying how many were dropped before (when &gt; 0). */
+        synchronized long admit(Object key, long now) {
+            long[] w = keys.get(key);
+            if (w == null) {
+                if (keys.size() >= maxKeys) {
+                    keys.values().removeIf(v -> now - v[0] >= window);
+                    if (keys.size() >= maxKeys) {
+                        keys.clear(); // that many addresses within a window: forget the counts rather than grow
+                    }
+                }
+                w = new long[] {now, 0, 0};
+                keys.put(key, w);
+            }
+            long dropped = 0;
+            if (now - w[0] >= window) {
+                dropped = w[2];
+                w[0] = now;
+                w[1] = 0;
+                w[2] = 0;
+            }
+            if (w[1] >= max) {
+                w[2]++;
+                return -1;
+            }
+            w[1]++;
+            return dropped;
+        }
     }
 
     static String reason(Throwable cause) {

@@ -41,10 +41,27 @@ public final class ServerTls implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ServerTls.class.getName());
     private static final long POLL_MILLIS = 1000;
 
+    static {
+        rejectClientRenegotiation();
+    }
+
+    /**
+     * {@code jdk.tls.rejectClientInitiatedRenegotiation=true} (a TLS 1.2 client may not renegotiate: a CPU cost per
+     * connection that a client could repeat at will); read once by the JDK, at its first server handshake, so set
+     * before any context is made: by {@code Main} first, and here for an agent started in another program. An
+     * operator's own {@code -D} wins.
+     */
+    public static void rejectClientRenegotiation() {
+        if (System.getProperty("jdk.tls.rejectClientInitiatedRenegotiation") == null) {
+            System.setProperty("jdk.tls.rejectClientInitiatedRenegotiation", "true");
+        }
+    }
+
     private final TlsConfig config;
     private final List<String> ciphers;
     private final AtomicReference<Loaded> current = new AtomicReference<>();
     private final ScheduledExecutorService watcher;
+    private final HandshakeLog.Limit failureLog = HandshakeLog.newLimit();
     /** Touched by the watcher thread and by reload() under this object's lock. */
     private List<Stamp> applied;
     private List<Stamp> pending;
@@ -99,7 +116,7 @@ public final class ServerTls implements AutoCloseable {
     public void addTo(ChannelPipeline pipeline) {
         SslHandler ssl = current.get().context().newHandler(pipeline.channel().alloc());
         ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
-        pipeline.addFirst("tls", ssl).addAfter("tls", "tls-log", new HandshakeLog());
+        pipeline.addFirst("tls", ssl).addAfter("tls", "tls-log", new HandshakeLog(failureLog));
     }
 
     public boolean clientCertificatesRequired() {

@@ -107,4 +107,48 @@ class TlsLoopbackTest {
             }
         }
     }
+
+    @Test
+    void failedHandshakesLogAtMostTenLinesAMinuteFromOneAddress() throws Exception {
+        try (TestAgent a = agent("")) {
+            for (int i = 0; i < 15; i++) {
+                sendRaw(a.agent.port(), "GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            }
+            log.await("not a TLS record", 10, 5000);
+            Thread.sleep(300);
+            assertEquals(10, log.lines(java.util.logging.Level.WARNING, "not a TLS record").size(), log.toString());
+        }
+    }
+
+    @Test
+    void aTls12ClientCannotRenegotiate() throws Exception {
+        try (TestAgent a = agent("")) {
+            javax.net.ssl.SSLContext ctx = TestCerts.trusting(ca.cert());
+            try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) ctx.getSocketFactory()
+                    .createSocket("127.0.0.1", a.agent.port())) {
+                s.setEnabledProtocols(new String[] {"TLSv1.2"});
+                s.setSoTimeout(10_000);
+                s.startHandshake();
+                assertEquals("TLSv1.2", s.getSession().getProtocol());
+                OutputStream out = s.getOutputStream();
+                String get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+                out.write(get.getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                byte[] buf = new byte[4096];
+                int n = s.getInputStream().read(buf);
+                assertTrue(new String(buf, 0, n, StandardCharsets.US_ASCII).startsWith("HTTP/1.1 200"));
+                boolean refused;
+                try {
+                    s.startHandshake(); // a renegotiation
+                    out.write(get.getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    refused = s.getInputStream().read(buf) < 0;
+                } catch (java.io.IOException e) {
+                    refused = true;
+                }
+                assertTrue(refused, "the agent refuses a client-initiated renegotiation");
+            }
+            assertEquals("true", System.getProperty("jdk.tls.rejectClientInitiatedRenegotiation"));
+        }
+    }
 }
