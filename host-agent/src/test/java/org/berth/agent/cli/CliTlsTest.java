@@ -3,6 +3,7 @@ package org.berth.agent.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
@@ -219,6 +220,7 @@ class CliTlsTest {
 
     @Test
     void plainHttpToATlsAgentSaysUseHttps() {
+        // loopback: allowed without --insecure-http, and the probe names the mistake
         BerthCliTest.Run r = berth("--url", "http://127.0.0.1:" + wrongNamePort, "host");
         assertEquals(3, r.code(), r.toString());
         assertTrue(r.err().contains("the agent at 127.0.0.1:" + wrongNamePort + " answered with TLS; use https://"),
@@ -226,6 +228,53 @@ class CliTlsTest {
         BerthCliTest.Run flags = berth("--url", "http://127.0.0.1:" + wrongNamePort, "--cacert", f(ca, "ca.crt"), "host");
         assertEquals(2, flags.code(), flags.toString());
         assertTrue(flags.err().contains("are for an https:// --url"), flags.err());
+    }
+
+    @Test
+    void plainHttpOffLoopbackIsRefusedBeforeTheTokenIsSent() throws Exception {
+        // a TEST-NET-1 address: refused at once (without the refusal: a connect timeout, exit 3)
+        BerthCliTest.Run literal = berth("--url", "http://192.0.2.200:8774", "host");
+        assertEquals(2, literal.code(), literal.toString());
+        assertTrue(literal.err().contains("192.0.2.200 is not a loopback address") && literal.err().contains(
+                "--insecure-http (BERTH_INSECURE_HTTP=1)"), literal.err());
+        BerthCliTest.Run unresolved = berth("--url", "http://nowhere.invalid:8774", "host");
+        assertEquals(2, unresolved.code(), unresolved.toString());
+        assertTrue(unresolved.err().contains("nowhere.invalid does not resolve"), unresolved.err());
+        // a name that resolves to loopback only is allowed (and the probe still names the mistake)
+        BerthCliTest.Run named = berth("--url", "http://localhost:" + wrongNamePort, "host");
+        assertEquals(3, named.code(), named.toString());
+        assertTrue(named.err().contains("answered with TLS; use https://localhost:" + wrongNamePort), named.err());
+
+        // this machine's own non-loopback address: nothing connects without the flag; with it, the request arrives
+        java.net.InetAddress local = java.net.NetworkInterface.networkInterfaces()
+                .filter(i -> { try { return i.isUp() && !i.isLoopback(); } catch (java.net.SocketException e) { return false; } })
+                .flatMap(java.net.NetworkInterface::inetAddresses).filter(a -> a instanceof java.net.Inet4Address)
+                .findFirst().orElse(null);
+        org.junit.jupiter.api.Assumptions.assumeTrue(local != null, "no non-loopback IPv4 address here");
+        try (ServerSocket listener = new ServerSocket(0, 5, local)) {
+            String url = "http://" + local.getHostAddress() + ":" + listener.getLocalPort();
+            listener.setSoTimeout(300);
+            BerthCliTest.Run refused = berth("--url", url, "host");
+            assertEquals(2, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("would send the bearer token in clear text"), refused.err());
+            assertThrows(java.net.SocketTimeoutException.class, listener::accept, "nothing connected to " + url);
+            listener.setSoTimeout(20_000);
+            CompletableFuture<String> seen = CompletableFuture.supplyAsync(() -> {
+                try (java.net.Socket s = listener.accept()) {
+                    BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+                    StringBuilder head = new StringBuilder();
+                    for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
+                        head.append(line).append('\n');
+                    }
+                    return head.toString();
+                } catch (IOException e) {
+                    return e.toString();
+                }
+            });
+            BerthCliTest.Run insecure = berth(Map.of("BERTH_INSECURE_HTTP", "1"), "--url", url, "host");
+            assertTrue(seen.get(20, TimeUnit.SECONDS).contains("Bearer t0k3n"), "BERTH_INSECURE_HTTP=1 sends it");
+            assertEquals(3, insecure.code(), insecure.toString());
+        }
     }
 
     @Test

@@ -100,7 +100,11 @@ class LabTlsTest {
         Run noCert = berth(h, "--url", h.api().toString(), "--cacert", tls.ca().toString(), "host");
         assertEquals(3, noCert.code(), noCert.toString());
         assertTrue(noCert.err().contains("the agent requires a client certificate"), noCert.err());
-        Run plain = berth(h, "--url", "http://" + h.mgmtIp() + ":8774", "host");
+        // http:// off loopback: refused before the token is sent; with --insecure-http the probe names the mistake
+        Run refused = berth(h, "--url", "http://" + h.mgmtIp() + ":8774", "host");
+        assertEquals(2, refused.code(), refused.toString());
+        assertTrue(refused.err().contains("--insecure-http"), refused.err());
+        Run plain = berth(h, "--url", "http://" + h.mgmtIp() + ":8774", "--insecure-http", "host");
         assertEquals(3, plain.code(), plain.toString());
         assertTrue(plain.err().contains("answered with TLS; use https://"), plain.err());
     }
