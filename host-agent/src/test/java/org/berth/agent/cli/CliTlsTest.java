@@ -96,9 +96,16 @@ class CliTlsTest {
 
     /** scripts/tls-ca.sh ARGS, at most 30 s. */
     static Out ca(String... args) throws Exception {
+        return ca(Map.of(), args);
+    }
+
+    /** scripts/tls-ca.sh ARGS with these environment variables besides the test's, at most 30 s. */
+    static Out ca(Map<String, String> env, String... args) throws Exception {
         List<String> argv = new ArrayList<>(List.of("bash", repo().resolve("scripts/tls-ca.sh").toString()));
         argv.addAll(Arrays.asList(args));
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> {
             try {
                 return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -347,6 +354,29 @@ class CliTlsTest {
             assertTrue(left.noneMatch(p -> p.toString().endsWith(".csr") || p.toString().endsWith(".tmp")),
                     "no request or temporary file left in " + ca);
         }
+    }
+
+    @Test
+    void theP12PasswordIsNotOnOpensslsCommandLine() throws Exception {
+        // an openssl first on PATH that writes down its arguments, then runs the real one
+        Path shim = Files.createDirectories(dir.resolve("shim"));
+        Path argv = dir.resolve("openssl-argv");
+        String real = Stream.of(System.getenv("PATH").split(":")).map(d -> Path.of(d, "openssl"))
+                .filter(Files::isExecutable).findFirst().orElseThrow().toString();
+        Files.writeString(shim.resolve("openssl"), "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '" + argv + "'\nexec '" + real
+                + "' \"$@\"\n");
+        Files.setPosixFilePermissions(shim.resolve("openssl"), PosixFilePermissions.fromString("rwx------"));
+        Out issued = ca(Map.of("PATH", shim + ":" + System.getenv("PATH")), "issue", ca.toString(), "p12-client",
+                "--client", "--p12-pass", "s3cret-p12");
+        assertEquals(0, issued.code(), issued.text());
+        String seen = Files.readString(argv);
+        assertTrue(seen.contains("pkcs12 -export"), seen);
+        assertFalse(seen.contains("s3cret-p12"), "the password on openssl's command line: " + seen);
+        KeyStore p12 = KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(ca.resolve("p12-client.p12"))) {
+            p12.load(in, "s3cret-p12".toCharArray());
+        }
+        assertTrue(p12.isKeyEntry("p12-client"), "the PKCS#12 opens with the password given");
     }
 
     private static X509Certificate cert(Path file) throws Exception {
