@@ -3,6 +3,7 @@ package org.berth.agent.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -42,6 +43,7 @@ class CliTlsTest {
     private static final List<Process> servers = new ArrayList<>();
     private static int mtlsPort;
     private static int wrongNamePort;
+    private static int expiredPort;
 
     @BeforeAll
     static void start() throws Exception {
@@ -60,6 +62,8 @@ class CliTlsTest {
         Files.writeString(dir.resolve("www/v1/host"), HOST_JSON);
         mtlsPort = server("agent", "-Verify", "1", "-verify_return_error", "-CAfile", ca.resolve("ca.crt").toString());
         wrongNamePort = server("elsewhere");
+        expired("expired");
+        expiredPort = server("expired");
     }
 
     @AfterAll
@@ -120,12 +124,48 @@ class CliTlsTest {
         return new Out(p.exitValue(), out.get(10, TimeUnit.SECONDS));
     }
 
-    /** openssl s_server with ca/NAME.{crt,key} on a free port of 127.0.0.1, once it accepts; its port. */
+    /** ca/NAME.{crt,key}: a server certificate for IP:127.0.0.1 from the CA that expired yesterday. */
+    private static void expired(String name) throws Exception {
+        Path csr = dir.resolve(name + ".csr");
+        Path ext = dir.resolve(name + ".ext");
+        Files.writeString(ext, "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+        run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", f(ca, name + ".key"), "-subj", "/CN=" + name, "-out", csr.toString());
+        // -days -1: notAfter a day before notBefore (now), which openssl 3.0 accepts
+        run("openssl", "x509", "-req", "-in", csr.toString(), "-CA", f(ca, "ca.crt"), "-CAkey", f(ca, "ca.key"),
+                "-set_serial", "4242", "-days", "-1", "-extfile", ext.toString(), "-out", f(ca, name + ".crt"));
+        Files.delete(csr);
+        Files.delete(ext);
+    }
+
+    /**
+     * openssl s_server with ca/NAME.{crt,key} on a free port of 127.0.0.1, once it accepts; its port. The port is
+     * free when chosen but may be taken before s_server binds it: then another one, up to 5 times.
+     */
     private static int server(String name, String... more) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
+        return server(CliTlsTest::freePort, name, more);
+    }
+
+    private static int server(java.util.function.IntSupplier ports, String name, String... more) throws Exception {
+        for (int attempt = 1; attempt <= 5; attempt++) {
+            int port = ports.getAsInt();
+            if (start(port, name, more)) {
+                return port;
+            }
         }
+        throw new AssertionError("openssl s_server did not start on 5 ports");
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Whether s_server started on {@code port} (false: it exited, e.g. the port was taken meanwhile). */
+    private static boolean start(int port, String name, String... more) throws Exception {
         List<String> argv = new ArrayList<>(List.of("openssl", "s_server", "-WWW", "-accept", "127.0.0.1:" + port,
                 "-cert", ca.resolve(name + ".crt").toString(), "-key", ca.resolve(name + ".key").toString()));
         argv.addAll(Arrays.asList(more));
@@ -144,7 +184,11 @@ class CliTlsTest {
             }
             return false;
         });
-        assertTrue(accepting.get(20, TimeUnit.SECONDS), "openssl s_server did not start: " + argv);
+        if (!accepting.get(20, TimeUnit.SECONDS)) {
+            assertTrue(p.waitFor(10, TimeUnit.SECONDS), "openssl s_server neither accepts nor exits: " + argv);
+            servers.remove(p);
+            return false;
+        }
         // keep draining its output, so that it never blocks on a full pipe
         Thread.ofVirtual().start(() -> {
             try {
@@ -155,7 +199,7 @@ class CliTlsTest {
                 // the server stopped
             }
         });
-        return port;
+        return true;
     }
 
     private static BerthCliTest.Run berth(Map<String, String> env, String... args) {
@@ -216,13 +260,38 @@ class CliTlsTest {
     }
 
     @Test
-    void aHostnameMismatchNamesTheUrlsHost() {
+    void aHostnameMismatchNamesTheUrlsHost() throws Exception {
         BerthCliTest.Run r = berth("--url", https(wrongNamePort), "--cacert", f(ca, "ca.crt"), "host");
         assertEquals(3, r.code(), r.toString());
         assertTrue(r.err().contains("the agent's certificate does not name 127.0.0.1"), r.err());
-        // the name it does carry works
         BerthCliTest.Run named = berth("--url", "https://localhost:" + wrongNamePort, "--cacert", f(ca, "ca.crt"), "host");
-        assertTrue(named.err().contains("does not name localhost"), named.err());
+        assertEquals(3, named.code(), named.toString());
+        assertTrue(named.err().contains("does not name localhost (hostname mismatch: its SANs must include "
+                + "DNS:localhost)"), named.err());
+        // a name the certificate does carry (agent.crt: IP:127.0.0.1 and DNS:localhost) works
+        BerthCliTest.Run carried = berth("--url", "https://localhost:" + mtlsPort, "--cacert", f(ca, "ca.crt"),
+                "--cert", f(ca, "client.crt"), "--key", f(ca, "client.key"), "--json", "host");
+        assertEquals(0, carried.code(), carried.toString());
+        assertEquals("tls-test", carried.json().at("/host/hypervisor_hostname").asText(), carried.out());
+    }
+
+    @Test
+    void aPortTakenBeforeSServerBindsItIsRetried() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress())) {
+            java.util.Iterator<Integer> ports = Stream.concat(Stream.of(taken.getLocalPort()),
+                    Stream.generate(CliTlsTest::freePort)).iterator();
+            int port = server(ports::next, "agent");
+            assertNotEquals(taken.getLocalPort(), port);
+            assertEquals(0, berth("--url", https(port), "--cacert", f(ca, "ca.crt"), "host").code());
+        }
+    }
+
+    @Test
+    void anExpiredCertificateIsNamedAsExpired() {
+        BerthCliTest.Run r = berth("--url", https(expiredPort), "--cacert", f(ca, "ca.crt"), "host");
+        assertEquals(3, r.code(), r.toString());
+        assertTrue(r.err().contains("cannot reach the agent at " + https(expiredPort)
+                + ": the agent's certificate has expired or is not yet valid"), r.err());
     }
 
     @Test
@@ -295,6 +364,7 @@ class CliTlsTest {
         assertEquals(2, noKey.code(), noKey.toString());
         assertTrue(noKey.err().contains("--cert " + f(ca, "client.crt") + " needs --key"), noKey.err());
         BerthCliTest.Run notCa = berth("--url", url, "--cacert", f(ca, "ca.key"), "host");
+        assertEquals(2, notCa.code(), notCa.toString());
         assertTrue(notCa.err().contains("holds no PEM certificate"), notCa.err());
         BerthCliTest.Run wrongKey = berth("--url", url, "--cacert", f(ca, "ca.crt"), "--cert", f(ca, "client.crt"),
                 "--key", f(otherCa, "client.key"), "host");
@@ -311,6 +381,7 @@ class CliTlsTest {
         run("openssl", "ec", "-in", f(ca, "client.key"), "-out", sec1.toString());
         BerthCliTest.Run traditional = berth("--url", url, "--cacert", f(ca, "ca.crt"), "--cert", f(ca, "client.crt"),
                 "--key", sec1.toString(), "host");
+        assertEquals(2, traditional.code(), traditional.toString());
         assertTrue(traditional.err().contains("convert it to PKCS#8"), traditional.err());
     }
 
