@@ -22,4 +22,10 @@ class TlsBenchOutputTest {
         assertThrows(IllegalStateException.class,
                 () -> TlsBench.perRealSecond("921 connections in 0.88s; 1046.59 connections/user sec, bytes read 0"));
     }
+
+    @Test
+    void theMedianOfTheRounds() {
+        assertEquals(2.0, TlsBench.median(java.util.List.of(9.0, 1.0, 2.0)));
+        assertEquals(2.5, TlsBench.median(java.util.List.of(3.0, 1.0, 2.0, 9.0)));
+    }
 }
