@@ -58,8 +58,9 @@ sans_of() {
 
 p12() {
   local dir=$1 name=$2 pass=$3
-  openssl pkcs12 -export -in "$dir/$name.crt" -inkey "$dir/$name.key" -certfile "$dir/ca.crt" -name "$name" \
-    -passout "pass:$pass" -out "$dir/$name.p12.tmp" 2>/dev/null || { rm -f "$dir/$name.p12.tmp"; die "openssl pkcs12 could not make $dir/$name.p12"; }
+  # the password through the environment, not openssl's command line (which ps shows every user)
+  TLS_CA_P12_PASS=$pass openssl pkcs12 -export -in "$dir/$name.crt" -inkey "$dir/$name.key" -certfile "$dir/ca.crt" \
+    -name "$name" -passout env:TLS_CA_P12_PASS -out "$dir/$name.p12.tmp" 2>/dev/null || { rm -f "$dir/$name.p12.tmp"; die "openssl pkcs12 could not make $dir/$name.p12"; }
   chmod 0600 "$dir/$name.p12.tmp"
   mv "$dir/$name.p12.tmp" "$dir/$name.p12"
 }

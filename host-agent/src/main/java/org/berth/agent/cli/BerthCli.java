@@ -3,11 +3,16 @@ package org.berth.agent.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
+import java.util.stream.Collectors;
 import java.util.function.Consumer;
 import org.berth.driver.api.DriverConfig;
 import picocli.CommandLine;
@@ -28,7 +33,8 @@ import picocli.CommandLine.ScopeType;
                 ActionCommands.Unpause.class, ActionCommands.Suspend.class, ActionCommands.Resume.class,
                 ActionCommands.Stop.class, ActionCommands.Start.class, ActionCommands.Snapshot.class,
                 ImageCommands.class, HostCommands.Events.class, TokenCommands.class},
-        footer = {"", "Environment: BERTH_URL, BERTH_TOKEN, BERTH_STATE_DIR, BERTH_CACERT, BERTH_CERT, BERTH_KEY.",
+        footer = {"", "Environment: BERTH_URL, BERTH_TOKEN, BERTH_STATE_DIR, BERTH_CACERT, BERTH_CERT, BERTH_KEY,",
+                "BERTH_INSECURE_HTTP=1.",
                 "Exit codes: 0 done, 1 the agent answered an error, 2 bad usage, 3 agent unreachable or no token."})
 public final class BerthCli implements java.util.concurrent.Callable<Integer> {
     static final int EXIT_API_ERROR = 1;
@@ -60,6 +66,11 @@ public final class BerthCli implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--key", scope = ScopeType.INHERIT, paramLabel = "FILE",
             description = "its private key, unencrypted PKCS#8 PEM as scripts/tls-ca.sh writes it (default: $BERTH_KEY)")
     Path key;
+
+    @Option(names = "--insecure-http", scope = ScopeType.INHERIT,
+            description = "send the token over an http:// --url to a host that is not loopback, in clear text "
+                    + "(default: refused; $BERTH_INSECURE_HTTP=1 allows it too)")
+    boolean insecureHttp;
 
     @Option(names = "--json", scope = ScopeType.INHERIT, description = "print the API's JSON instead of a table")
     boolean json;
@@ -129,9 +140,39 @@ public final class BerthCli implements java.util.concurrent.Callable<Integer> {
             if (!base.startsWith("https://") && (caCert != null || cert != null || key != null)) {
                 throw new IllegalArgumentException("--cacert, --cert and --key are for an https:// --url, not " + base);
             }
+            if (base.startsWith("http://") && !insecureHttp && !"1".equals(env.get("BERTH_INSECURE_HTTP"))) {
+                refuseClearTextOffLoopback(base);
+            }
             client = new ApiClient(base, resolveToken(), timeout, tls());
         }
         return client;
+    }
+
+    /**
+     * Refuses, before anything is sent, an http:// URL whose host is not loopback: its literal address, or for a
+     * name every address it resolves to (one that does not resolve is refused too). The bearer token would cross
+     * the network in clear text.
+     */
+    static void refuseClearTextOffLoopback(String base) {
+        String host = URI.create(base).getHost();
+        if (host == null) {
+            return; // the request itself reports the malformed URL
+        }
+        String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        String why;
+        try {
+            InetAddress[] all = InetAddress.getAllByName(bare); // a literal address is parsed, not looked up
+            if (Arrays.stream(all).allMatch(InetAddress::isLoopbackAddress)) {
+                return;
+            }
+            why = bare + " is not a loopback address" + (all.length == 1 && all[0].getHostAddress().equals(bare) ? ""
+                    : " (it resolves to " + Arrays.stream(all).map(InetAddress::getHostAddress)
+                            .collect(Collectors.joining(", ")) + ")");
+        } catch (UnknownHostException e) {
+            why = bare + " does not resolve, so it cannot be shown to be loopback";
+        }
+        throw new IllegalArgumentException("--url " + base + ": " + why + "; http:// would send the bearer token in "
+                + "clear text. Use https://, or give --insecure-http (BERTH_INSECURE_HTTP=1) to send it anyway");
     }
 
     /** The TLS files: each flag, else its environment variable (flags win one by one). */

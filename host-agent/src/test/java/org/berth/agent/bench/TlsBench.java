@@ -18,14 +18,20 @@ import org.berth.ovs.link.Commands;
  * with openssl, the JDK provider) and one over plain HTTP. Measured with {@code wrk}: {@code GET /v1/instances}
  * with keep-alive, and {@code GET /healthz} with {@code Connection: close} (a new TCP connection, and over HTTPS a
  * full handshake, per request); then {@code openssl s_time -new} (one handshake after another, TLS 1.3 and 1.2).
- * Prints each and the HTTPS/HTTP ratios.
+ * All of it {@code rounds} times, HTTPS and HTTP alternating (which goes first alternates too, so that a change of
+ * the machine's load does not favour one side); prints each round and the medians with the HTTPS/HTTP ratios.
  *
- * <p>Usage: {@code TlsBench [seconds] [connections]} (defaults 10, 32).
+ * <p>Usage: {@code TlsBench [seconds] [connections] [rounds]} (defaults 10, 32, 3).
  */
 public final class TlsBench {
     static final int INSTANCES = 200;
     private static final java.util.logging.Logger QUIET = java.util.logging.Logger.getLogger("org.berth");
-    private static final Pattern CONNECTIONS = Pattern.compile("(\\d+) connections in ([0-9.]+)s;\\s+([0-9.]+) connections/user sec");
+    /**
+     * s_time's second summary line, e.g. {@code 921 connections in 3 real seconds, 0 bytes read per connection}
+     * (OpenSSL 3.0); its first, {@code 921 connections in 0.88s; 1046.59 connections/user sec}, counts the client's
+     * CPU time only, which leaves out the server's work and every wait.
+     */
+    private static final Pattern CONNECTIONS = Pattern.compile("(\\d+) connections in (\\d+) real seconds");
 
     private TlsBench() {
     }
@@ -33,8 +39,9 @@ public final class TlsBench {
     public static void main(String[] args) throws Exception {
         int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
         int connections = args.length > 1 ? Integer.parseInt(args[1]) : 32;
-        if (seconds < 1 || seconds > 600 || connections < 1 || connections > 1000) {
-            throw new IllegalArgumentException("seconds must be 1..600 and connections 1..1000");
+        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        if (seconds < 1 || seconds > 600 || connections < 1 || connections > 1000 || rounds < 1 || rounds > 20) {
+            throw new IllegalArgumentException("seconds must be 1..600, connections 1..1000 and rounds 1..20");
         }
         QUIET.setLevel(java.util.logging.Level.WARNING);
         Path certDir = Files.createTempDirectory("berth-tls-bench");
@@ -49,7 +56,7 @@ public final class TlsBench {
                     https.spawnAndWait("bench-" + i);
                     http.spawnAndWait("bench-" + i);
                 }
-                run(https, http, seconds, connections);
+                run(https, http, seconds, connections, rounds);
             }
         } finally {
             try (var walk = Files.walk(certDir)) {
@@ -58,7 +65,7 @@ public final class TlsBench {
         }
     }
 
-    private static void run(TestAgent https, TestAgent http, int seconds, int connections) throws Exception {
+    private static void run(TestAgent https, TestAgent http, int seconds, int connections, int rounds) throws Exception {
         String tlsBase = "https://127.0.0.1:" + https.agent.port();
         String plainBase = "http://127.0.0.1:" + http.agent.port();
         Path tlsLua = lua(https, false);
@@ -69,20 +76,53 @@ public final class TlsBench {
         InstanceListBench.wrk(tlsLua, tlsBase + "/v1/instances", Math.min(3, seconds), connections);
         InstanceListBench.wrk(plainLua, plainBase + "/v1/instances", Math.min(3, seconds), connections);
         InstanceListBench.wrk(tlsClose, tlsBase + "/healthz", Math.min(3, seconds), connections);
-        String load = InstanceListBench.loadAverage();
-        Load tlsList = InstanceListBench.wrk(tlsLua, tlsBase + "/v1/instances", seconds, connections);
-        Load plainList = InstanceListBench.wrk(plainLua, plainBase + "/v1/instances", seconds, connections);
-        Load tlsNew = InstanceListBench.wrk(tlsClose, tlsBase + "/healthz", seconds, connections);
-        Load plainNew = InstanceListBench.wrk(plainClose, plainBase + "/healthz", seconds, connections);
-        System.out.printf(Locale.ROOT, "wrk -t2 -c%d -d%ds --latency, loopback, %d instances; load average before: %s%n",
-                connections, seconds, INSTANCES, load);
-        print("GET /v1/instances keep-alive", tlsList, plainList);
-        print("GET /healthz Connection: close", tlsNew, plainNew);
-        for (String version : List.of("-tls1_3", "-tls1_2")) {
-            double perSecond = sTime(https.agent.port(), version, seconds);
-            System.out.printf(Locale.ROOT, "  openssl s_time -new %s: %.0f handshakes/s (one after another)%n",
-                    version, perSecond);
+        System.out.printf(Locale.ROOT, "wrk -t2 -c%d -d%ds --latency, loopback, %d instances, %d rounds%n",
+                connections, seconds, INSTANCES, rounds);
+        List<Load> tlsList = new java.util.ArrayList<>();
+        List<Load> plainList = new java.util.ArrayList<>();
+        List<Load> tlsNew = new java.util.ArrayList<>();
+        List<Load> plainNew = new java.util.ArrayList<>();
+        List<Double> v13 = new java.util.ArrayList<>();
+        List<Double> v12 = new java.util.ArrayList<>();
+        for (int round = 1; round <= rounds; round++) {
+            String load = InstanceListBench.loadAverage();
+            boolean tlsFirst = round % 2 == 1;
+            for (boolean tls : tlsFirst ? new boolean[] {true, false} : new boolean[] {false, true}) {
+                (tls ? tlsList : plainList).add(InstanceListBench.wrk(tls ? tlsLua : plainLua,
+                        (tls ? tlsBase : plainBase) + "/v1/instances", seconds, connections));
+            }
+            for (boolean tls : tlsFirst ? new boolean[] {true, false} : new boolean[] {false, true}) {
+                (tls ? tlsNew : plainNew).add(InstanceListBench.wrk(tls ? tlsClose : plainClose,
+                        (tls ? tlsBase : plainBase) + "/healthz", seconds, connections));
+            }
+            v13.add(sTime(https.agent.port(), "-tls1_3", seconds));
+            v12.add(sTime(https.agent.port(), "-tls1_2", seconds));
+            System.out.printf(Locale.ROOT, "round %d (%s first; load average before: %s)%n", round,
+                    tlsFirst ? "HTTPS" : "HTTP", load);
+            print("GET /v1/instances keep-alive", tlsList.getLast(), plainList.getLast());
+            print("GET /healthz Connection: close", tlsNew.getLast(), plainNew.getLast());
+            System.out.printf(Locale.ROOT, "  openssl s_time -new: TLS 1.3 %.0f, TLS 1.2 %.0f handshakes/s "
+                    + "(one after another)%n", v13.getLast(), v12.getLast());
         }
+        System.out.printf(Locale.ROOT, "medians of %d rounds (load average after: %s)%n", rounds,
+                InstanceListBench.loadAverage());
+        print("GET /v1/instances keep-alive", medianLoad(tlsList), medianLoad(plainList));
+        print("GET /healthz Connection: close", medianLoad(tlsNew), medianLoad(plainNew));
+        System.out.printf(Locale.ROOT, "  openssl s_time -new: TLS 1.3 %.0f, TLS 1.2 %.0f handshakes/s%n",
+                median(v13), median(v12));
+    }
+
+    /** Each figure's median on its own (req/s, p50, p99). */
+    private static Load medianLoad(List<Load> loads) {
+        return new Load(loads.getFirst().path(), median(loads.stream().map(Load::requestsPerSecond).toList()),
+                median(loads.stream().map(Load::p50Ms).toList()), median(loads.stream().map(Load::p99Ms).toList()),
+                loads.stream().mapToLong(Load::requests).sum());
+    }
+
+    static double median(List<Double> values) {
+        List<Double> sorted = values.stream().sorted().toList();
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
     private static void print(String what, Load tls, Load plain) {
@@ -109,10 +149,18 @@ public final class TlsBench {
     private static double sTime(int port, String version, int seconds) {
         String out = new Commands(Duration.ofSeconds(seconds + 30L)).run(List.of("openssl", "s_time", "-connect",
                 "127.0.0.1:" + port, "-new", version, "-time", Integer.toString(seconds)));
+        return perRealSecond(out);
+    }
+
+    /**
+     * Handshakes per wall-clock second from s_time's output: its connections over its real seconds (whole seconds,
+     * as s_time counts them: over {@code -time 10} the rounding is within 10 %).
+     */
+    static double perRealSecond(String out) {
         Matcher m = CONNECTIONS.matcher(out);
-        if (!m.find()) {
+        if (!m.find() || Integer.parseInt(m.group(2)) == 0) {
             throw new IllegalStateException("cannot read openssl s_time's output:\n" + out);
         }
-        return Integer.parseInt(m.group(1)) / Double.parseDouble(m.group(2)); // real time, not user time
+        return Integer.parseInt(m.group(1)) / Double.parseDouble(m.group(2));
     }
 }

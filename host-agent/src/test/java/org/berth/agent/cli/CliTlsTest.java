@@ -3,6 +3,8 @@ package org.berth.agent.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
@@ -41,6 +43,7 @@ class CliTlsTest {
     private static final List<Process> servers = new ArrayList<>();
     private static int mtlsPort;
     private static int wrongNamePort;
+    private static int expiredPort;
 
     @BeforeAll
     static void start() throws Exception {
@@ -59,6 +62,8 @@ class CliTlsTest {
         Files.writeString(dir.resolve("www/v1/host"), HOST_JSON);
         mtlsPort = server("agent", "-Verify", "1", "-verify_return_error", "-CAfile", ca.resolve("ca.crt").toString());
         wrongNamePort = server("elsewhere");
+        expired("expired");
+        expiredPort = server("expired");
     }
 
     @AfterAll
@@ -95,9 +100,16 @@ class CliTlsTest {
 
     /** scripts/tls-ca.sh ARGS, at most 30 s. */
     static Out ca(String... args) throws Exception {
+        return ca(Map.of(), args);
+    }
+
+    /** scripts/tls-ca.sh ARGS with these environment variables besides the test's, at most 30 s. */
+    static Out ca(Map<String, String> env, String... args) throws Exception {
         List<String> argv = new ArrayList<>(List.of("bash", repo().resolve("scripts/tls-ca.sh").toString()));
         argv.addAll(Arrays.asList(args));
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> {
             try {
                 return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -112,12 +124,48 @@ class CliTlsTest {
         return new Out(p.exitValue(), out.get(10, TimeUnit.SECONDS));
     }
 
-    /** openssl s_server with ca/NAME.{crt,key} on a free port of 127.0.0.1, once it accepts; its port. */
+    /** ca/NAME.{crt,key}: a server certificate for IP:127.0.0.1 from the CA that expired yesterday. */
+    private static void expired(String name) throws Exception {
+        Path csr = dir.resolve(name + ".csr");
+        Path ext = dir.resolve(name + ".ext");
+        Files.writeString(ext, "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+        run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", f(ca, name + ".key"), "-subj", "/CN=" + name, "-out", csr.toString());
+        // -days -1: notAfter a day before notBefore (now), which openssl 3.0 accepts
+        run("openssl", "x509", "-req", "-in", csr.toString(), "-CA", f(ca, "ca.crt"), "-CAkey", f(ca, "ca.key"),
+                "-set_serial", "4242", "-days", "-1", "-extfile", ext.toString(), "-out", f(ca, name + ".crt"));
+        Files.delete(csr);
+        Files.delete(ext);
+    }
+
+    /**
+     * openssl s_server with ca/NAME.{crt,key} on a free port of 127.0.0.1, once it accepts; its port. The port is
+     * free when chosen but may be taken before s_server binds it: then another one, up to 5 times.
+     */
     private static int server(String name, String... more) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
+        return server(CliTlsTest::freePort, name, more);
+    }
+
+    private static int server(java.util.function.IntSupplier ports, String name, String... more) throws Exception {
+        for (int attempt = 1; attempt <= 5; attempt++) {
+            int port = ports.getAsInt();
+            if (start(port, name, more)) {
+                return port;
+            }
         }
+        throw new AssertionError("openssl s_server did not start on 5 ports");
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Whether s_server started on {@code port} (false: it exited, e.g. the port was taken meanwhile). */
+    private static boolean start(int port, String name, String... more) throws Exception {
         List<String> argv = new ArrayList<>(List.of("openssl", "s_server", "-WWW", "-accept", "127.0.0.1:" + port,
                 "-cert", ca.resolve(name + ".crt").toString(), "-key", ca.resolve(name + ".key").toString()));
         argv.addAll(Arrays.asList(more));
@@ -136,7 +184,11 @@ class CliTlsTest {
             }
             return false;
         });
-        assertTrue(accepting.get(20, TimeUnit.SECONDS), "openssl s_server did not start: " + argv);
+        if (!accepting.get(20, TimeUnit.SECONDS)) {
+            assertTrue(p.waitFor(10, TimeUnit.SECONDS), "openssl s_server neither accepts nor exits: " + argv);
+            servers.remove(p);
+            return false;
+        }
         // keep draining its output, so that it never blocks on a full pipe
         Thread.ofVirtual().start(() -> {
             try {
@@ -147,7 +199,7 @@ class CliTlsTest {
                 // the server stopped
             }
         });
-        return port;
+        return true;
     }
 
     private static BerthCliTest.Run berth(Map<String, String> env, String... args) {
@@ -208,17 +260,43 @@ class CliTlsTest {
     }
 
     @Test
-    void aHostnameMismatchNamesTheUrlsHost() {
+    void aHostnameMismatchNamesTheUrlsHost() throws Exception {
         BerthCliTest.Run r = berth("--url", https(wrongNamePort), "--cacert", f(ca, "ca.crt"), "host");
         assertEquals(3, r.code(), r.toString());
         assertTrue(r.err().contains("the agent's certificate does not name 127.0.0.1"), r.err());
-        // the name it does carry works
         BerthCliTest.Run named = berth("--url", "https://localhost:" + wrongNamePort, "--cacert", f(ca, "ca.crt"), "host");
-        assertTrue(named.err().contains("does not name localhost"), named.err());
+        assertEquals(3, named.code(), named.toString());
+        assertTrue(named.err().contains("does not name localhost (hostname mismatch: its SANs must include "
+                + "DNS:localhost)"), named.err());
+        // a name the certificate does carry (agent.crt: IP:127.0.0.1 and DNS:localhost) works
+        BerthCliTest.Run carried = berth("--url", "https://localhost:" + mtlsPort, "--cacert", f(ca, "ca.crt"),
+                "--cert", f(ca, "client.crt"), "--key", f(ca, "client.key"), "--json", "host");
+        assertEquals(0, carried.code(), carried.toString());
+        assertEquals("tls-test", carried.json().at("/host/hypervisor_hostname").asText(), carried.out());
+    }
+
+    @Test
+    void aPortTakenBeforeSServerBindsItIsRetried() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress())) {
+            java.util.Iterator<Integer> ports = Stream.concat(Stream.of(taken.getLocalPort()),
+                    Stream.generate(CliTlsTest::freePort)).iterator();
+            int port = server(ports::next, "agent");
+            assertNotEquals(taken.getLocalPort(), port);
+            assertEquals(0, berth("--url", https(port), "--cacert", f(ca, "ca.crt"), "host").code());
+        }
+    }
+
+    @Test
+    void anExpiredCertificateIsNamedAsExpired() {
+        BerthCliTest.Run r = berth("--url", https(expiredPort), "--cacert", f(ca, "ca.crt"), "host");
+        assertEquals(3, r.code(), r.toString());
+        assertTrue(r.err().contains("cannot reach the agent at " + https(expiredPort)
+                + ": the agent's certificate has expired or is not yet valid"), r.err());
     }
 
     @Test
     void plainHttpToATlsAgentSaysUseHttps() {
+        // loopback: allowed without --insecure-http, and the probe names the mistake
         BerthCliTest.Run r = berth("--url", "http://127.0.0.1:" + wrongNamePort, "host");
         assertEquals(3, r.code(), r.toString());
         assertTrue(r.err().contains("the agent at 127.0.0.1:" + wrongNamePort + " answered with TLS; use https://"),
@@ -226,6 +304,53 @@ class CliTlsTest {
         BerthCliTest.Run flags = berth("--url", "http://127.0.0.1:" + wrongNamePort, "--cacert", f(ca, "ca.crt"), "host");
         assertEquals(2, flags.code(), flags.toString());
         assertTrue(flags.err().contains("are for an https:// --url"), flags.err());
+    }
+
+    @Test
+    void plainHttpOffLoopbackIsRefusedBeforeTheTokenIsSent() throws Exception {
+        // a TEST-NET-1 address: refused at once (without the refusal: a connect timeout, exit 3)
+        BerthCliTest.Run literal = berth("--url", "http://192.0.2.200:8774", "host");
+        assertEquals(2, literal.code(), literal.toString());
+        assertTrue(literal.err().contains("192.0.2.200 is not a loopback address") && literal.err().contains(
+                "--insecure-http (BERTH_INSECURE_HTTP=1)"), literal.err());
+        BerthCliTest.Run unresolved = berth("--url", "http://nowhere.invalid:8774", "host");
+        assertEquals(2, unresolved.code(), unresolved.toString());
+        assertTrue(unresolved.err().contains("nowhere.invalid does not resolve"), unresolved.err());
+        // a name that resolves to loopback only is allowed (and the probe still names the mistake)
+        BerthCliTest.Run named = berth("--url", "http://localhost:" + wrongNamePort, "host");
+        assertEquals(3, named.code(), named.toString());
+        assertTrue(named.err().contains("answered with TLS; use https://localhost:" + wrongNamePort), named.err());
+
+        // this machine's own non-loopback address: nothing connects without the flag; with it, the request arrives
+        java.net.InetAddress local = java.net.NetworkInterface.networkInterfaces()
+                .filter(i -> { try { return i.isUp() && !i.isLoopback(); } catch (java.net.SocketException e) { return false; } })
+                .flatMap(java.net.NetworkInterface::inetAddresses).filter(a -> a instanceof java.net.Inet4Address)
+                .findFirst().orElse(null);
+        org.junit.jupiter.api.Assumptions.assumeTrue(local != null, "no non-loopback IPv4 address here");
+        try (ServerSocket listener = new ServerSocket(0, 5, local)) {
+            String url = "http://" + local.getHostAddress() + ":" + listener.getLocalPort();
+            listener.setSoTimeout(300);
+            BerthCliTest.Run refused = berth("--url", url, "host");
+            assertEquals(2, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("would send the bearer token in clear text"), refused.err());
+            assertThrows(java.net.SocketTimeoutException.class, listener::accept, "nothing connected to " + url);
+            listener.setSoTimeout(20_000);
+            CompletableFuture<String> seen = CompletableFuture.supplyAsync(() -> {
+                try (java.net.Socket s = listener.accept()) {
+                    BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+                    StringBuilder head = new StringBuilder();
+                    for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
+                        head.append(line).append('\n');
+                    }
+                    return head.toString();
+                } catch (IOException e) {
+                    return e.toString();
+                }
+            });
+            BerthCliTest.Run insecure = berth(Map.of("BERTH_INSECURE_HTTP", "1"), "--url", url, "host");
+            assertTrue(seen.get(20, TimeUnit.SECONDS).contains("Bearer t0k3n"), "BERTH_INSECURE_HTTP=1 sends it");
+            assertEquals(3, insecure.code(), insecure.toString());
+        }
     }
 
     @Test
@@ -239,6 +364,7 @@ class CliTlsTest {
         assertEquals(2, noKey.code(), noKey.toString());
         assertTrue(noKey.err().contains("--cert " + f(ca, "client.crt") + " needs --key"), noKey.err());
         BerthCliTest.Run notCa = berth("--url", url, "--cacert", f(ca, "ca.key"), "host");
+        assertEquals(2, notCa.code(), notCa.toString());
         assertTrue(notCa.err().contains("holds no PEM certificate"), notCa.err());
         BerthCliTest.Run wrongKey = berth("--url", url, "--cacert", f(ca, "ca.crt"), "--cert", f(ca, "client.crt"),
                 "--key", f(otherCa, "client.key"), "host");
@@ -255,6 +381,7 @@ class CliTlsTest {
         run("openssl", "ec", "-in", f(ca, "client.key"), "-out", sec1.toString());
         BerthCliTest.Run traditional = berth("--url", url, "--cacert", f(ca, "ca.crt"), "--cert", f(ca, "client.crt"),
                 "--key", sec1.toString(), "host");
+        assertEquals(2, traditional.code(), traditional.toString());
         assertTrue(traditional.err().contains("convert it to PKCS#8"), traditional.err());
     }
 
@@ -298,6 +425,29 @@ class CliTlsTest {
             assertTrue(left.noneMatch(p -> p.toString().endsWith(".csr") || p.toString().endsWith(".tmp")),
                     "no request or temporary file left in " + ca);
         }
+    }
+
+    @Test
+    void theP12PasswordIsNotOnOpensslsCommandLine() throws Exception {
+        // an openssl first on PATH that writes down its arguments, then runs the real one
+        Path shim = Files.createDirectories(dir.resolve("shim"));
+        Path argv = dir.resolve("openssl-argv");
+        String real = Stream.of(System.getenv("PATH").split(":")).map(d -> Path.of(d, "openssl"))
+                .filter(Files::isExecutable).findFirst().orElseThrow().toString();
+        Files.writeString(shim.resolve("openssl"), "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '" + argv + "'\nexec '" + real
+                + "' \"$@\"\n");
+        Files.setPosixFilePermissions(shim.resolve("openssl"), PosixFilePermissions.fromString("rwx------"));
+        Out issued = ca(Map.of("PATH", shim + ":" + System.getenv("PATH")), "issue", ca.toString(), "p12-client",
+                "--client", "--p12-pass", "s3cret-p12");
+        assertEquals(0, issued.code(), issued.text());
+        String seen = Files.readString(argv);
+        assertTrue(seen.contains("pkcs12 -export"), seen);
+        assertFalse(seen.contains("s3cret-p12"), "the password on openssl's command line: " + seen);
+        KeyStore p12 = KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(ca.resolve("p12-client.p12"))) {
+            p12.load(in, "s3cret-p12".toCharArray());
+        }
+        assertTrue(p12.isKeyEntry("p12-client"), "the PKCS#12 opens with the password given");
     }
 
     private static X509Certificate cert(Path file) throws Exception {
