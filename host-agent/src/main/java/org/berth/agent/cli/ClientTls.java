@@ -1,6 +1,5 @@
 package org.berth.agent.cli;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -10,16 +9,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
 import java.security.KeyStore;
 import java.security.PrivateKey;
-import java.security.Signature;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
-import java.security.spec.PKCS8EncodedKeySpec;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
@@ -31,6 +26,7 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
+import org.berth.agent.tls.PemFiles;
 
 /**
  * The CLI's side of TLS: an {@link SSLContext} that trusts the CA of {@code --cacert} (else the JDK's trust store)
@@ -39,8 +35,6 @@ import javax.net.ssl.X509TrustManager;
  * {@link CliException.TlsFiles} naming it.
  */
 record ClientTls(Path caFile, Path certFile, Path keyFile) {
-    private static final Pattern BLOCK = Pattern.compile(
-            "-----BEGIN ([A-Z0-9 ]+)-----\\s*([A-Za-z0-9+/=\\s]*?)-----END \\1-----");
     /** TLS 1.2 and 1.3 only, as the agent. */
     static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
 
@@ -78,7 +72,7 @@ record ClientTls(Path caFile, Path certFile, Path keyFile) {
             if (certFile != null) {
                 List<X509Certificate> chain = certificates(certFile, "--cert");
                 PrivateKey key = privateKey(keyFile);
-                if (!matches(key, chain.getFirst())) {
+                if (!PemFiles.matches(key, chain.getFirst())) {
                     throw new CliException.TlsFiles("--key " + keyFile + " is not the key of --cert " + certFile);
                 }
                 KeyStore ks = emptyStore();
@@ -119,16 +113,9 @@ record ClientTls(Path caFile, Path certFile, Path keyFile) {
     }
 
     static List<X509Certificate> certificates(Path file, String flag) {
-        String pem = read(file, flag);
-        List<X509Certificate> out = new java.util.ArrayList<>();
-        Matcher m = BLOCK.matcher(pem);
+        List<X509Certificate> out;
         try {
-            java.security.cert.CertificateFactory cf = java.security.cert.CertificateFactory.getInstance("X.509");
-            while (m.find()) {
-                if (m.group(1).equals("CERTIFICATE")) {
-                    out.add((X509Certificate) cf.generateCertificate(new ByteArrayInputStream(der(m.group(2)))));
-                }
-            }
+            out = PemFiles.certificates(PemFiles.parse(read(file, flag)));
         } catch (CertificateException | IllegalArgumentException e) {
             throw new CliException.TlsFiles(flag + " " + file + " holds a broken certificate: " + e.getMessage());
         }
@@ -139,20 +126,25 @@ record ClientTls(Path caFile, Path certFile, Path keyFile) {
     }
 
     static PrivateKey privateKey(Path file) {
-        Matcher m = BLOCK.matcher(read(file, "--key"));
-        if (!m.find()) {
+        List<PemFiles.Block> blocks;
+        try {
+            blocks = PemFiles.parse(read(file, "--key"));
+        } catch (IllegalArgumentException e) {
+            throw new CliException.TlsFiles("--key " + file + ": " + e.getMessage());
+        }
+        if (blocks.isEmpty()) {
             throw new CliException.TlsFiles("--key " + file + " holds no PEM private key (BEGIN PRIVATE KEY)");
         }
-        String kind = m.group(1);
+        String kind = blocks.getFirst().type();
         switch (kind) {
             case "PRIVATE KEY" -> {
-                byte[] der = der(m.group(2));
-                for (String alg : List.of("EC", "RSA")) {
-                    try {
-                        return KeyFactory.getInstance(alg).generatePrivate(new PKCS8EncodedKeySpec(der));
-                    } catch (GeneralSecurityException notThisOne) {
-                        // the next algorithm
+                try {
+                    PrivateKey key = PemFiles.pkcs8(blocks.getFirst().der());
+                    if (key.getAlgorithm().equals("EC") || key.getAlgorithm().equals("RSA")) {
+                        return key;
                     }
+                } catch (GeneralSecurityException notAKey) {
+                    // said below
                 }
                 throw new CliException.TlsFiles("--key " + file + " is neither an EC nor an RSA PKCS#8 key");
             }
@@ -163,23 +155,6 @@ record ClientTls(Path caFile, Path certFile, Path keyFile) {
                     + "openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8");
             default -> throw new CliException.TlsFiles("--key " + file + " holds a " + kind + ", not a private key");
         }
-    }
-
-    /** Whether {@code key} is the private half of {@code cert}'s public key: a signature one verifies with the other. */
-    private static boolean matches(PrivateKey key, X509Certificate cert) throws GeneralSecurityException {
-        String alg = key.getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256withRSA";
-        if (!key.getAlgorithm().equals(cert.getPublicKey().getAlgorithm())) {
-            return false;
-        }
-        byte[] probe = "berth".getBytes(StandardCharsets.US_ASCII);
-        Signature s = Signature.getInstance(alg);
-        s.initSign(key);
-        s.update(probe);
-        byte[] sig = s.sign();
-        Signature v = Signature.getInstance(alg);
-        v.initVerify(cert.getPublicKey());
-        v.update(probe);
-        return v.verify(sig);
     }
 
     /**
@@ -278,9 +253,5 @@ record ClientTls(Path caFile, Path certFile, Path keyFile) {
             }
         }
         return false;
-    }
-
-    private static byte[] der(String base64) {
-        return Base64.getMimeDecoder().decode(base64);
     }
 }

@@ -27,9 +27,11 @@ import org.berth.agent.config.ConfigException;
  * PEM certificates and private keys as {@code openssl} writes them: keys in PKCS#8 ({@code BEGIN PRIVATE KEY}, what
  * {@code genpkey}, {@code req -newkey} and OpenSSL 3's {@code genrsa} write) or the traditional forms
  * ({@code BEGIN RSA PRIVATE KEY}: PKCS#1, {@code BEGIN EC PRIVATE KEY}: SEC 1, what {@code ecparam -genkey} and
- * {@code -traditional} write), unencrypted. Every error is a {@link ConfigException} naming the option.
+ * {@code -traditional} write), unencrypted. Every error of the file-reading methods is a {@link ConfigException}
+ * naming the option; the public parsing methods ({@link #parse}, {@link #certificates(List)}, {@link #pkcs8},
+ * {@link #matches}) are what the CLI's client side reads its files with, under messages of its own.
  */
-final class PemFiles {
+public final class PemFiles {
     private static final Pattern BLOCK = Pattern.compile(
             "-----BEGIN ([A-Z0-9 ]+)-----\\s*([A-Za-z0-9+/=\\s]*?)-----END \\1-----");
     /** DER of AlgorithmIdentifier { rsaEncryption, NULL }. */
@@ -40,7 +42,26 @@ final class PemFiles {
     private PemFiles() {
     }
 
-    record Block(String type, byte[] der) {
+    /** One {@code -----BEGIN TYPE-----} block, decoded. */
+    public record Block(String type, byte[] der) {
+    }
+
+    /**
+     * The PEM blocks of {@code text}, in order.
+     *
+     * @throws IllegalArgumentException naming the block whose base64 is broken
+     */
+    public static List<Block> parse(String text) {
+        List<Block> out = new ArrayList<>();
+        Matcher m = BLOCK.matcher(text);
+        while (m.find()) {
+            try {
+                out.add(new Block(m.group(1), Base64.getMimeDecoder().decode(m.group(2))));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("the " + m.group(1) + " block is not valid base64", e);
+            }
+        }
+        return out;
     }
 
     static List<Block> blocks(Path file, String option) {
@@ -50,28 +71,30 @@ final class PemFiles {
         } catch (IOException e) {
             throw new ConfigException(option, "cannot read " + file + ": " + e.getMessage());
         }
-        List<Block> out = new ArrayList<>();
-        Matcher m = BLOCK.matcher(text);
-        while (m.find()) {
-            try {
-                out.add(new Block(m.group(1), Base64.getMimeDecoder().decode(m.group(2))));
-            } catch (IllegalArgumentException e) {
-                throw new ConfigException(option, file + ": the " + m.group(1) + " block is not valid base64");
+        try {
+            return parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(option, file + ": " + e.getMessage());
+        }
+    }
+
+    /** The CERTIFICATE blocks among {@code blocks}, in order; other blocks are skipped. */
+    public static List<X509Certificate> certificates(List<Block> blocks) throws CertificateException {
+        List<X509Certificate> certs = new ArrayList<>();
+        CertificateFactory cf = CertificateFactory.getInstance("X.509");
+        for (Block b : blocks) {
+            if (b.type().equals("CERTIFICATE")) {
+                certs.add((X509Certificate) cf.generateCertificate(new ByteArrayInputStream(b.der())));
             }
         }
-        return out;
+        return certs;
     }
 
     /** Every certificate of the file, in order (a server's own first, then its chain); at least one. */
     static List<X509Certificate> certificates(Path file, String option) {
-        List<X509Certificate> certs = new ArrayList<>();
+        List<X509Certificate> certs;
         try {
-            CertificateFactory cf = CertificateFactory.getInstance("X.509");
-            for (Block b : blocks(file, option)) {
-                if (b.type().equals("CERTIFICATE")) {
-                    certs.add((X509Certificate) cf.generateCertificate(new ByteArrayInputStream(b.der())));
-                }
-            }
+            certs = certificates(blocks(file, option));
         } catch (CertificateException e) {
             throw new ConfigException(option, file + ": not a valid X.509 certificate: " + e.getMessage());
         }
@@ -112,7 +135,7 @@ final class PemFiles {
     }
 
     /** Proves that {@code key} belongs to {@code cert}: a signature made with it verifies with the certificate. */
-    static boolean matches(PrivateKey key, X509Certificate cert) {
+    public static boolean matches(PrivateKey key, X509Certificate cert) {
         PublicKey pub = cert.getPublicKey();
         if (!pub.getAlgorithm().equals(key.getAlgorithm())) {
             return false;
@@ -152,7 +175,8 @@ final class PemFiles {
         return s;
     }
 
-    private static PrivateKey pkcs8(byte[] der) throws GeneralSecurityException {
+    /** A PKCS#8 PrivateKeyInfo of any algorithm the JDK reads (RSA, EC, EdDSA, RSASSA-PSS). */
+    public static PrivateKey pkcs8(byte[] der) throws GeneralSecurityException {
         GeneralSecurityException last = null;
         for (String alg : new String[] {"RSA", "EC", "Ed25519", "Ed448", "RSASSA-PSS"}) {
             try {
