@@ -61,17 +61,27 @@ public final class PrivateOvsdb implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        Path pidfile = dir.resolve("ovsdb-server.pid");
+        java.util.Optional<ProcessHandle> server = Files.exists(pidfile)
+                ? ProcessHandle.of(Long.parseLong(Files.readString(pidfile).strip())) : java.util.Optional.empty();
         try {
             if (Files.exists(dir.resolve("ovsdb-server.ctl"))) {
                 run("ovs-appctl", "--timeout=10", "-t", dir.resolve("ovsdb-server.ctl").toString(), "exit");
             }
         } catch (RuntimeException e) {
             // it did not exit when asked: end it by its pid, so no server outlives its directory
-            Path pidfile = dir.resolve("ovsdb-server.pid");
-            if (Files.exists(pidfile)) {
-                ProcessHandle.of(Long.parseLong(Files.readString(pidfile).strip())).ifPresent(ProcessHandle::destroyForcibly);
-            }
+            server.ifPresent(ProcessHandle::destroyForcibly);
         } finally {
+            // the server removes its pidfile and socket on its way out: wait for it (bounded) before deleting
+            server.ifPresent(h -> {
+                try {
+                    h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException x) {
+                    h.destroyForcibly();
+                } catch (InterruptedException x) {
+                    Thread.currentThread().interrupt();
+                }
+            });
             try (Stream<Path> files = Files.walk(dir)) {
                 for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                     Files.deleteIfExists(p);
