@@ -14,6 +14,8 @@ final class PowerControl {
     private static final Duration POLL = Duration.ofMillis(200);
     /** The ACPI power button is re-pressed this often: a guest still booting ignores the first press. */
     private static final Duration REPRESS = Duration.ofSeconds(2);
+    /** How long a domain whose monitor dropped under a shutdown command may take to show as inactive. */
+    private static final Duration SETTLE = Duration.ofSeconds(3);
 
     private final Domains domains;
     private final KvmConfig config;
@@ -58,6 +60,12 @@ final class PowerControl {
                         try {
                             d.shutdown();
                         } catch (LibvirtException e) {
+                            // a guest that powers off at once closes QEMU's monitor under the command ("Connection
+                            // reset by peer") a moment before libvirt marks the domain inactive: give it that moment
+                            long settle = System.nanoTime() + SETTLE.toNanos();
+                            while (d.isActive() == 1 && System.nanoTime() - settle < 0) {
+                                sleep();
+                            }
                             if (d.isActive() == 1) {
                                 throw e;
                             }
