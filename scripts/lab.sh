@@ -19,6 +19,11 @@
 #                           lab's first up (lab.sh down to change it)
 #   BERTH_LAB_VIF_PLUGGING_TIMEOUT (default 300s), BERTH_IMAGES_DIR (default /var/cache/berth/images)
 #   BERTH_LAB_TIMEOUT       seconds for each wait (agent health, chassis registration, daemons' start; default 60)
+#   BERTH_LAB_HOST_MEMORY_MB  the memory each host offers (default 2048): its agent gets reserved_host_memory_mb =
+#                           MemTotal - this, ram_allocation_ratio 1.0, so that a few instances fill a host
+# Placement: one real Placement for the whole lab (scripts/placement.sh, $LAB/placement) on
+# http://198.19.200.254:8778 (the management bridge, which every host's agent reaches over mgmt0); each agent
+# reports to it (placement.host = lab-h<i>, every 10 s); lab.json names it ("placement": {url, token}).
 # Each agent's config is written when that agent starts; an agent already running keeps the config it has.
 set -Eeuo pipefail
 # a command that fails outside a check names itself (the checks name what failed and where its log is)
@@ -39,6 +44,11 @@ IPT_COMMENT=berth-lab
 CENTRAL=$LAB/central
 OVS_SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
 OVN_SCHEMA_DIR=/usr/share/ovn
+PLACEMENT_DIR=$LAB/placement
+PLACEMENT_PORT=8778
+PLACEMENT_URL=http://$MGMT_ROOT_IP:$PLACEMENT_PORT
+PLACEMENT_TOKEN=admin
+HOST_MEMORY_MB=${BERTH_LAB_HOST_MEMORY_MB:-2048}
 
 die() { printf 'lab.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 say() { printf 'lab.sh: %s\n' "$*"; }
@@ -50,6 +60,8 @@ log_tail() { [ -f "$1" ] && tail -n "${2:-15}" "$1" | sed 's/^/    /' >&2 || ech
 [[ $LAB =~ ^/var/tmp/berth-[A-Za-z0-9._-]+$ ]] \
   || die "BERTH_LAB_DIR '$LAB' must be /var/tmp/berth-NAME (letters, digits, . _ -) so the leak guard sees it"
 [[ $TIMEOUT =~ ^[0-9]+$ ]] && [ "$TIMEOUT" -ge 1 ] || die "BERTH_LAB_TIMEOUT '$TIMEOUT' must be a whole number of seconds"
+[[ $HOST_MEMORY_MB =~ ^[0-9]+$ ]] && [ "$HOST_MEMORY_MB" -ge 256 ] \
+  || die "BERTH_LAB_HOST_MEMORY_MB '$HOST_MEMORY_MB' must be a whole number of MB, at least 256"
 
 ns_of() { echo "berth-lab-h$1"; }
 dir_of() { echo "$LAB/h$1"; }
@@ -151,6 +163,32 @@ mgmt_up() {
   fi
 }
 
+# -------------------------------------------------------------------------------------------------- placement
+# The lab's Placement listens on the management bridge's root address, so it comes after mgmt_up.
+placement_up() {
+  local out
+  if ! out=$(BERTH_PLACEMENT_BIND=$MGMT_ROOT_IP BERTH_PLACEMENT_TIMEOUT=$TIMEOUT \
+      "$REPO/scripts/placement.sh" start "$PLACEMENT_DIR" "$PLACEMENT_PORT" 9>&- 2>&1); then
+    echo "lab.sh: ERROR: Placement did not start in $PLACEMENT_DIR: $out" >&2
+    exit 1
+  fi
+  [ "$out" = "$PLACEMENT_URL" ] || die "Placement in $PLACEMENT_DIR answers on $out, not $PLACEMENT_URL"
+}
+
+placement_down() {
+  [ -d "$PLACEMENT_DIR" ] || return 0
+  "$REPO/scripts/placement.sh" stop "$PLACEMENT_DIR" || say "scripts/placement.sh stop $PLACEMENT_DIR failed"
+}
+
+# What each host offers: MemTotal minus this is reserved for the host (the drivers report MemTotal).
+reserved_memory_mb() {
+  local total
+  total=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
+  [[ $total =~ ^[0-9]+$ ]] || die "cannot read MemTotal from /proc/meminfo"
+  [ "$total" -gt "$HOST_MEMORY_MB" ] || die "BERTH_LAB_HOST_MEMORY_MB $HOST_MEMORY_MB is not below MemTotal (${total} MB)"
+  echo $((total - HOST_MEMORY_MB))
+}
+
 # ----------------------------------------------------------------------------------------------------- host i
 host_up() {
   local i=$1 ns d ip mac
@@ -246,6 +284,10 @@ agent_config() {
     echo "ovs: {enabled: true, ovsdb: \"unix:$d/db.sock\"}"
     echo "vif_plugging_timeout: ${BERTH_LAB_VIF_PLUGGING_TIMEOUT:-300s}"
     echo "vif_plugging_is_fatal: true"
+    echo "update_resources_interval: 10s"
+    echo "placement: {enabled: true, url: \"$PLACEMENT_URL\", token: \"$PLACEMENT_TOKEN\"}"
+    echo "reserved_host_memory_mb: $(reserved_memory_mb)"
+    echo "ram_allocation_ratio: 1.0"
     if [ "$TLS" = 1 ]; then
       echo "tls: {cert_file: \"$CA/lab-h$i.crt\", key_file: \"$CA/lab-h$i.key\", client_ca_file: \"$CA/ca.crt\"}"
     else
@@ -351,6 +393,7 @@ write_json() {
   local n=$1 i d sep=""
   {
     printf '{"dir":"%s","nb":"unix:%s/nb.sock","sb":"unix:%s/sb.sock",' "$LAB" "$CENTRAL" "$CENTRAL"
+    printf '"placement":{"url":"%s","token":"%s"},' "$PLACEMENT_URL" "$PLACEMENT_TOKEN"
     if [ "$TLS" = 1 ] && [ -s "$CA/ca.crt" ]; then # (an OVN-only lab has no CA)
       printf '"ca":"%s/ca.crt","client_cert":"%s/client.crt","client_key":"%s/client.key","client_p12":"%s/client.p12",' \
         "$CA" "$CA" "$CA" "$CA"
@@ -358,8 +401,8 @@ write_json() {
     printf '"hosts":['
     for i in $(seq 1 "$n"); do
       d=$(dir_of "$i")
-      printf '%s\n {"name":"lab-h%s","netns":"%s","dir":"%s","api":"%s","token_file":"%s/agent/token",' \
-        "$sep" "$i" "$(ns_of "$i")" "$d" "$(api_url "$i")" "$d"
+      printf '%s\n {"name":"lab-h%s","chassis":"lab-h%s","netns":"%s","dir":"%s","api":"%s","token_file":"%s/agent/token",' \
+        "$sep" "$i" "$i" "$(ns_of "$i")" "$d" "$(api_url "$i")" "$d"
       printf '"ovsdb":"unix:%s/db.sock","ovs_rundir":"%s","underlay_ip":"%s","mgmt_ip":"%s","agent_log":"%s/agent.log"}' \
         "$d" "$d" "$(ul_ip "$i")" "$(mgmt_ip "$i")" "$d"
       sep=","
@@ -412,6 +455,7 @@ up() {
   central_up
   underlay_up
   mgmt_up
+  placement_up
   for i in $(seq 1 "$n"); do host_up "$i"; done
   underlay_check "$n"
   for i in $(seq 1 "$n"); do
@@ -473,6 +517,8 @@ down() {
     exec 9>>"$LAB/lock"
     flock -w 10 9 || say "another lab.sh holds $LAB/lock; taking the lab down anyway"
   fi
+  # Placement first (its own stop: the gunicorn master and its workers, a process group)
+  placement_down
   pids=$(lab_pids)
   if [ -n "$pids" ]; then
     # shellcheck disable=SC2086 # pids are digits
@@ -535,6 +581,8 @@ status() {
   if ns_exists "$NS_UL"; then line "underlay netns $NS_UL" 0 ""; else line "underlay netns $NS_UL" 1 ""; fi
   if ip link show "$MGMT_BR" >/dev/null 2>&1; then line "management bridge $MGMT_BR" 0 "$MGMT_ROOT_IP/24"
   else line "management bridge $MGMT_BR" 1 ""; fi
+  if "$REPO/scripts/placement.sh" status "$PLACEMENT_DIR" >/dev/null 2>&1; then line "placement" 0 "$PLACEMENT_URL"
+  else line "placement" 1 "(not running; see $PLACEMENT_DIR/placement.log)"; fi
   n=$(hosts_count)
   [ -s "$LAB/tls" ] && TLS=$(cat "$LAB/tls")
   for i in $(seq 1 "$n"); do

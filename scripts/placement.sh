@@ -4,11 +4,13 @@
 #   scripts/placement.sh stop   DIR          stop exactly the processes it started (SIGTERM, then SIGKILL), idempotent
 #   scripts/placement.sh status DIR          prints "running URL" (exit 0) or "stopped" (exit 3)
 # DIR holds everything: placement.conf, placement.sqlite, the WSGI entry file, placement.pid, placement.log, url.
-# PORT defaults to 8778; the server listens on 127.0.0.1 only. The WSGI app is served by gunicorn (Debian
+# PORT defaults to 8778; the server listens on 127.0.0.1 unless BERTH_PLACEMENT_BIND names another local IPv4
+# address (the lab binds its management bridge's 198.19.200.254, which the lab hosts' agents reach). The WSGI app is served by gunicorn (Debian
 # python3-gunicorn) with BERTH_PLACEMENT_WORKERS (default 2) worker processes under /usr/bin/python3 (the
 # python3 first on PATH may be another Python without Debian's modules), each in the server's own session, so that
 # stop can kill the whole group and nothing else.
-# Environment: BERTH_PLACEMENT_TIMEOUT (seconds, default 60) bounds the readiness wait and the stop.
+# Environment: BERTH_PLACEMENT_TIMEOUT (seconds, default 60) bounds the readiness wait and the stop;
+# BERTH_PLACEMENT_BIND (default 127.0.0.1) the address it listens on.
 set -euo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
@@ -17,6 +19,7 @@ PY=/usr/bin/python3
 APP=berth_placement_wsgi
 TIMEOUT=${BERTH_PLACEMENT_TIMEOUT:-60}
 WORKERS=${BERTH_PLACEMENT_WORKERS:-2}
+BIND=${BERTH_PLACEMENT_BIND:-127.0.0.1}
 
 die() { printf 'placement.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 usage() { echo "usage: $0 start DIR [PORT] | stop DIR | status DIR" >&2; exit 2; }
@@ -33,19 +36,22 @@ server_pid() {
 }
 
 answers() {
-  # GET / needs no token and names the versions; the only traffic is to loopback
+  # GET / needs no token and names the versions; the only traffic is to the bind address (a local one)
   curl -sf --noproxy '*' --max-time 2 "$1/" 2>/dev/null | grep -q '"max_version"'
 }
 
 start() {
   local dir=$1 port=${2:-8778} pid url
   [[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] || die "PORT '$port' must be 1-65535"
+  [[ $BIND =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "BERTH_PLACEMENT_BIND '$BIND' must be an IPv4 address"
+  ip -o -4 addr show 2>/dev/null | grep -qF " $BIND/" \
+    || die "BERTH_PLACEMENT_BIND '$BIND' is not an address of this host (ip -4 addr shows none)"
   [ -x "$PY" ] || die "$PY is missing (Debian python3)"
   "$PY" -c 'import placement.wsgi, gunicorn' 2>/dev/null \
     || die "python3-placement and python3-gunicorn must be installed (scripts/host-setup.sh installs them)"
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
-  url="http://127.0.0.1:$port"
+  url="http://$BIND:$port"
   if pid=$(server_pid "$dir"); then
     url=$(cat "$dir/url")
     answers "$url" || die "a Placement (pid $pid) runs for $dir but does not answer $url; see $dir/placement.log"
@@ -71,10 +77,10 @@ EOF
       || die "placement-manage db sync failed; see $dir/db-sync.log: $(tail -3 "$dir/db-sync.log")"
   fi
   if curl -s --noproxy '*' --max-time 2 -o /dev/null "$url/" 2>/dev/null; then
-    die "port $port on 127.0.0.1 is taken by something else"
+    die "port $port on $BIND is taken by something else"
   fi
   : > "$dir/placement.log"
-  OS_PLACEMENT_CONFIG_DIR=$dir setsid "$PY" -m gunicorn --chdir "$dir" --bind "127.0.0.1:$port" \
+  OS_PLACEMENT_CONFIG_DIR=$dir setsid "$PY" -m gunicorn --chdir "$dir" --bind "$BIND:$port" \
     --workers "$WORKERS" --timeout 60 --graceful-timeout 5 --pid "$dir/placement.pid" \
     --error-logfile "$dir/placement.log" --access-logfile "$dir/access.log" "$APP:application" \
     </dev/null >>"$dir/placement.log" 2>&1 &

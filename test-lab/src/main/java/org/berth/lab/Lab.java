@@ -42,12 +42,16 @@ public final class Lab {
     private final String sb;
     private final List<LabHost> hosts;
     private final LabTls tls;
+    private final URI placementUrl;
+    private final String placementToken;
     /** How long {@code up} took (seconds), as the script measured it end to end from here. */
     public final double upSeconds;
 
-    private Lab(Path script, Path dir, String nb, String sb, List<LabHost> hosts, LabTls tls, double upSeconds,
-                Map<String, String> env) {
+    private Lab(Path script, Path dir, String nb, String sb, List<LabHost> hosts, LabTls tls, URI placementUrl,
+                String placementToken, double upSeconds, Map<String, String> env) {
         this.script = script;
+        this.placementUrl = placementUrl;
+        this.placementToken = placementToken;
         this.tls = tls;
         this.env = env;
         this.dir = dir;
@@ -108,9 +112,12 @@ public final class Lab {
                         URI.create(h.get("api").asText()), Path.of(h.get("token_file").asText()),
                         h.get("ovsdb").asText(), Path.of(h.get("ovs_rundir").asText()),
                         h.get("underlay_ip").asText(), h.get("mgmt_ip").asText(), Path.of(h.get("agent_log").asText()),
-                        http));
+                        h.path("chassis").asText(h.get("name").asText()), http));
             }
-            return new Lab(script, dir, j.get("nb").asText(), j.get("sb").asText(), hosts, tls, seconds, env);
+            JsonNode p = j.path("placement");
+            return new Lab(script, dir, j.get("nb").asText(), j.get("sb").asText(), hosts, tls,
+                    p.hasNonNull("url") ? URI.create(p.get("url").asText()) : null, p.path("token").asText("admin"),
+                    seconds, env);
         } catch (IOException e) {
             throw new UncheckedIOException("read " + dir.resolve("lab.json"), e);
         }
@@ -140,6 +147,27 @@ public final class Lab {
 
     public Path dir() {
         return dir;
+    }
+
+    /**
+     * The hosts file of {@code berth cloud --hosts}: the lab's own {@code lab.json} (Placement's URL and token, the
+     * southbound socket, the TLS files, and per host its name = Placement provider = OVN chassis, API and token file).
+     */
+    public Path hostsFile() {
+        return dir.resolve("lab.json");
+    }
+
+    /** The lab's Placement (scripts/placement.sh on the management bridge), which every agent reports to. */
+    public URI placementUrl() {
+        if (placementUrl == null) {
+            throw new IllegalStateException(hostsFile() + " names no placement (a lab from an older lab.sh: down and up)");
+        }
+        return placementUrl;
+    }
+
+    /** Its noauth2 token. */
+    public String placementToken() {
+        return placementToken;
     }
 
     /** The lab's CA and client certificate, or empty when its agents serve plain HTTP ({@code BERTH_LAB_TLS=0}). */
@@ -213,10 +241,11 @@ public final class Lab {
      * @param api the agent's REST API on the management network (reachable from the root namespace), https://
      *     unless the lab runs with {@code BERTH_LAB_TLS=0}
      * @param ovsRundir OVS_RUNDIR of its switch (br-int's OpenFlow socket is {@code <ovsRundir>/br-int.mgmt})
+     * @param chassis its OVN chassis name (= name = its Placement provider's name)
      * @param http the client {@link #call} uses: the lab's CA and client certificate when the API is https
      */
     public record LabHost(String name, String netns, Path dir, URI api, Path tokenFile, String ovsdb, Path ovsRundir,
-                          String underlayIp, String mgmtIp, Path agentLog, HttpClient http) {
+                          String underlayIp, String mgmtIp, Path agentLog, String chassis, HttpClient http) {
 
         /** A reply of the agent's API. */
         public record Reply(int status, String body) {

@@ -17,9 +17,12 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.stream.Collectors;
 
-/** The agent's REST API over java.net.http, every call bounded by a timeout; errors become {@link CliException}s. */
-final class ApiClient {
-    static final ObjectMapper JSON = new ObjectMapper();
+/**
+ * The agent's REST API over java.net.http, every call bounded by a timeout; errors become {@link CliException}s.
+ * Public for {@code berth cloud} (org.berth.agent.cloud.AgentCalls), which talks to several agents.
+ */
+public final class ApiClient {
+    public static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     /** Upload time allowed per MiB on top of the request timeout (a slow disk on either side). */
     private static final Duration PER_MIB = Duration.ofMillis(200);
@@ -31,7 +34,7 @@ final class ApiClient {
     private final HttpClient http;
 
     /** {@code tls}: the CA and client certificate for an https:// {@code base} (unused with http://). */
-    ApiClient(String base, String token, Duration timeout, ClientTls tls) {
+    public ApiClient(String base, String token, Duration timeout, ClientTls tls) {
         this.base = base.replaceAll("/+$", "");
         this.token = token;
         this.timeout = timeout;
@@ -44,25 +47,25 @@ final class ApiClient {
         this.http = b.build();
     }
 
-    JsonNode get(String path) {
+    public JsonNode get(String path) {
         return json(send(request(path).GET(), timeout));
     }
 
-    JsonNode delete(String path) {
+    public JsonNode delete(String path) {
         return json(send(request(path).DELETE(), timeout));
     }
 
-    JsonNode post(String path, JsonNode body) {
+    public JsonNode post(String path, JsonNode body) {
         return json(send(request(path).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString())), timeout));
     }
 
-    String text(String path) {
+    public String text(String path) {
         return send(request(path).GET(), timeout).body();
     }
 
     /** Streams the file as the body (never all in memory); the agent checks the SHA-256 before registering it. */
-    JsonNode upload(Path file, long size, Map<String, String> query) {
+    public JsonNode upload(Path file, long size, Map<String, String> query) {
         HttpRequest.BodyPublisher body;
         try {
             body = HttpRequest.BodyPublishers.ofFile(file);
@@ -75,7 +78,7 @@ final class ApiClient {
     }
 
     /** GET returning the body as a stream (Server-Sent Events); the caller closes it. */
-    InputStream stream(String path) {
+    public InputStream stream(String path) {
         HttpResponse<InputStream> r = exchange(request(path).timeout(timeout).GET().build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         if (r.statusCode() >= 400) {
@@ -144,13 +147,13 @@ final class ApiClient {
         }
     }
 
-    static String query(Map<String, String> params) {
+    public static String query(Map<String, String> params) {
         return params.entrySet().stream()
                 .map(e -> e.getKey() + "=" + URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8))
                 .collect(Collectors.joining("&"));
     }
 
-    static String segment(String s) {
+    public static String segment(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
 }

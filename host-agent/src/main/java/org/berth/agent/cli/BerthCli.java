@@ -37,9 +37,9 @@ import picocli.CommandLine.ScopeType;
                 "BERTH_INSECURE_HTTP=1.",
                 "Exit codes: 0 done, 1 the agent answered an error, 2 bad usage, 3 agent unreachable or no token."})
 public final class BerthCli implements java.util.concurrent.Callable<Integer> {
-    static final int EXIT_API_ERROR = 1;
-    static final int EXIT_USAGE = 2;
-    static final int EXIT_UNREACHABLE = 3;
+    public static final int EXIT_API_ERROR = 1;
+    public static final int EXIT_USAGE = 2;
+    public static final int EXIT_UNREACHABLE = 3;
     static final String DEFAULT_URL = "http://127.0.0.1:8774";
 
     @Option(names = "--url", scope = ScopeType.INHERIT, paramLabel = "URL",
@@ -207,16 +207,26 @@ public final class BerthCli implements java.util.concurrent.Callable<Integer> {
         }
     }
 
-    boolean json() {
+    /** The environment the command line runs with (tests pass their own). */
+    public Map<String, String> env() {
+        return env;
+    }
+
+    /** --timeout: the bound on each request. */
+    public Duration timeout() {
+        return timeout;
+    }
+
+    public boolean json() {
         return json;
     }
 
-    PrintWriter out() {
+    public PrintWriter out() {
         return out;
     }
 
     /** Prints the answer as JSON (pretty) under --json; otherwise runs the table printer. */
-    void print(JsonNode answer, Runnable table) {
+    public void print(JsonNode answer, Runnable table) {
         if (json) {
             out.println(answer.toPrettyString());
             out.flush();
@@ -232,12 +242,12 @@ public final class BerthCli implements java.util.concurrent.Callable<Integer> {
     }
 
     /** The line that confirms a deletion: {"deleted": ID} under --json, otherwise the text. */
-    void printDeleted(String id, String text) {
+    public void printDeleted(String id, String text) {
         out.println(json ? "{\"deleted\": \"" + id + "\"}" : text);
         out.flush();
     }
 
-    static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    public static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
         @Override
         public Duration convert(String value) {
             Duration d = DriverConfig.parseDuration(value);

@@ -1,8 +1,8 @@
 package org.berth.agent.cli;
 
 /** Why a command failed; each kind has its own exit code (see {@link BerthCli}). */
-sealed class CliException extends RuntimeException permits CliException.ApiAnswered, CliException.Unreachable,
-        CliException.NoToken, CliException.TlsFiles {
+public sealed class CliException extends RuntimeException permits CliException.ApiAnswered, CliException.Unreachable,
+        CliException.NoToken, CliException.TlsFiles, CliException.Failed {
     private final int exitCode;
 
     private CliException(String message, int exitCode) {
@@ -10,12 +10,12 @@ sealed class CliException extends RuntimeException permits CliException.ApiAnswe
         this.exitCode = exitCode;
     }
 
-    int exitCode() {
+    public int exitCode() {
         return exitCode;
     }
 
     /** The agent answered an error: its status and the field and rule it named. */
-    static final class ApiAnswered extends CliException {
+    public static final class ApiAnswered extends CliException {
         private final int status;
         private final String body;
 
@@ -25,19 +25,19 @@ sealed class CliException extends RuntimeException permits CliException.ApiAnswe
             this.body = body;
         }
 
-        int status() {
+        public int status() {
             return status;
         }
 
         /** The error as the agent sent it (JSON), for --json. */
-        String body() {
+        public String body() {
             return body;
         }
     }
 
     /** The agent could not be reached, or the exchange broke or timed out. */
-    static final class Unreachable extends CliException {
-        Unreachable(String url, String why) {
+    public static final class Unreachable extends CliException {
+        public Unreachable(String url, String why) {
             super("cannot reach the agent at " + url + ": " + why, BerthCli.EXIT_UNREACHABLE);
         }
     }
@@ -46,6 +46,16 @@ sealed class CliException extends RuntimeException permits CliException.ApiAnswe
     static final class NoToken extends CliException {
         NoToken(String why) {
             super(why, BerthCli.EXIT_UNREACHABLE);
+        }
+    }
+
+    /**
+     * A command that could not do what was asked for a reason it names (e.g. {@code berth cloud spawn}: "no valid
+     * host: ..."): exit 1, as an error the agent answered.
+     */
+    public static final class Failed extends CliException {
+        public Failed(String message) {
+            super(message, BerthCli.EXIT_API_ERROR);
         }
     }
 

@@ -34,11 +34,11 @@ import org.berth.agent.tls.PemFiles;
  * and {@code openssl} write them (unencrypted PKCS#8 keys, EC or RSA). Every problem with a file is a
  * {@link CliException.TlsFiles} naming it.
  */
-record ClientTls(Path caFile, Path certFile, Path keyFile) {
+public record ClientTls(Path caFile, Path certFile, Path keyFile) {
     /** TLS 1.2 and 1.3 only, as the agent. */
     static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
 
-    ClientTls {
+    public ClientTls {
         if ((certFile == null) != (keyFile == null)) {
             throw new CliException.TlsFiles(certFile != null
                     ? "--cert " + certFile + " needs --key (the client certificate's private key, PEM)"

@@ -10,28 +10,28 @@ import java.util.stream.Collectors;
 import java.util.stream.StreamSupport;
 
 /** A plain-text table: one header row, left-aligned columns two spaces apart. */
-final class Table {
+public final class Table {
     private final List<String> headers;
     private final List<List<String>> rows = new ArrayList<>();
 
-    Table(String... headers) {
+    public Table(String... headers) {
         this.headers = List.of(headers);
     }
 
     /** One column per field, headed by the field's name upper-cased, one row per item. */
-    static Table of(Iterable<JsonNode> items, List<String> fields) {
+    public static Table of(Iterable<JsonNode> items, List<String> fields) {
         Table t = new Table(fields.stream().map(f -> f.toUpperCase(Locale.ROOT)).toArray(String[]::new));
         items.forEach(i -> t.row(fields.stream().map(i::path).toArray()));
         return t;
     }
 
     /** The array's elements, each as {@code cell} renders it, joined by {@code separator}; "-" when there are none. */
-    static String join(JsonNode array, String separator, Function<JsonNode, String> cell) {
+    public static String join(JsonNode array, String separator, Function<JsonNode, String> cell) {
         String s = StreamSupport.stream(array.spliterator(), false).map(cell).collect(Collectors.joining(separator));
         return s.isEmpty() ? "-" : s;
     }
 
-    Table row(Object... cells) {
+    public Table row(Object... cells) {
         if (cells.length != headers.size()) {
             throw new IllegalArgumentException("row: " + cells.length + " cells for " + headers.size() + " columns");
         }
@@ -44,14 +44,14 @@ final class Table {
     }
 
     /** A JSON value as a cell: text as is, null or missing as "-". */
-    static String text(Object v) {
+    public static String text(Object v) {
         if (v instanceof JsonNode n) {
             return n.isMissingNode() || n.isNull() ? "-" : n.isValueNode() ? n.asText() : n.toString();
         }
         return v == null ? "-" : v.toString();
     }
 
-    void print(PrintWriter out) {
+    public void print(PrintWriter out) {
         int[] width = new int[headers.size()];
         for (int i = 0; i < width.length; i++) {
             width[i] = headers.get(i).length();
@@ -76,7 +76,7 @@ final class Table {
     }
 
     /** "key: value" lines for one object's scalar fields (nested objects printed as JSON). */
-    static void fields(PrintWriter out, JsonNode object) {
+    public static void fields(PrintWriter out, JsonNode object) {
         int w = 0;
         for (var it = object.fieldNames(); it.hasNext(); ) {
             w = Math.max(w, it.next().length());

@@ -13,9 +13,10 @@ import java.util.UUID;
  * The calls nova-compute makes for its root provider (INTEROP.md), typed. Each returns what Placement answered,
  * generation included; none retries (the reporter decides).
  */
-final class ProviderCalls {
-    static final String PROJECT = "berth";
-    static final String USER = "berth";
+public final class ProviderCalls {
+    /** The project and user of every consumer Berth writes (the agents' and {@code berth cloud}'s agree). */
+    public static final String PROJECT = "berth";
+    public static final String USER = "berth";
 
     private final PlacementClient client;
     private final UUID uuid;

@@ -10,9 +10,9 @@ import org.berth.driver.api.Capability;
 import org.berth.driver.api.DiskFormat;
 
 /** The traits Berth sets on its provider (os-traits names, plus one custom trait per available driver). */
-final class Traits {
+public final class Traits {
     static final String COMPUTE_NODE = "COMPUTE_NODE";
-    static final String DISABLED = "COMPUTE_STATUS_DISABLED";
+    public static final String DISABLED = "COMPUTE_STATUS_DISABLED";
     static final String ATTACH_INTERFACE = "COMPUTE_NET_ATTACH_INTERFACE";
     static final String DRIVER_PREFIX = "CUSTOM_BERTH_DRIVER_";
     private static final String IMAGE_TYPE_PREFIX = "COMPUTE_IMAGE_TYPE_";
@@ -63,7 +63,8 @@ final class Traits {
         return out;
     }
 
-    static String driverTrait(String driver) {
+    /** The custom trait of a driver that is available on the host, e.g. CUSTOM_BERTH_DRIVER_DOCKER. */
+    public static String driverTrait(String driver) {
         return DRIVER_PREFIX + driver.toUpperCase(Locale.ROOT).replaceAll("[^A-Z0-9_]", "_");
     }
 
