@@ -252,7 +252,7 @@ agent_config() {
       echo "allow_insecure_http: true"
     fi
     echo "drivers:"
-    echo "  docker: {enabled: true}"
+    echo "  docker: {enabled: true, options: {container_name_prefix: \"berth-lab-h$i-\"}}"
     echo "  kvm: {enabled: true, options: {uri: \"qemu:///embed?root=$d/libvirt\", guest_offloads: \"off\"}}"
   } > "$d/agent.yaml"
 }

@@ -50,7 +50,7 @@ final class ContainerFactory {
                 // json-file with rotation: console_log reads it, and a chatty instance cannot fill the disk.
                 .withLogConfig(new LogConfig(LogConfig.LoggingType.JSON_FILE, Map.of("max-size", "10m", "max-file", "2")));
         var cmd = engine.client().createContainerCmd(engineImageId)
-                .withName(spec.backendName())
+                .withName(engine.name(spec.uuid()))
                 .withLabels(SpecLabels.of(spec, owner))
                 .withHostConfig(host);
         String command = spec.property(InstanceSpec.COMMAND, image.property(InstanceSpec.COMMAND, ""));

@@ -207,7 +207,7 @@ final class DockerDriver implements ComputeDriver {
         List<InstanceInfo> out = new ArrayList<>();
         for (Container c : containers) {
             var spec = SpecLabels.from(c.getLabels());
-            if (spec.isEmpty() || !isNamed(c, spec.get())) {
+            if (spec.isEmpty() || !isNamed(c, engine.name(spec.get().uuid()))) {
                 continue; // labelled by someone else, or damaged: not an instance we can describe
             }
             if (mine && !ctx.owns(c.getLabels().get(SpecLabels.OWNER_LABEL))) {
@@ -219,12 +219,12 @@ final class DockerDriver implements ComputeDriver {
         return out;
     }
 
-    private static boolean isNamed(Container c, InstanceSpec spec) {
+    private static boolean isNamed(Container c, String name) {
         if (c.getNames() == null) {
             return false;
         }
         for (String n : c.getNames()) {
-            if (n.equals("/" + spec.backendName())) {
+            if (n.equals("/" + name)) {
                 return true;
             }
         }

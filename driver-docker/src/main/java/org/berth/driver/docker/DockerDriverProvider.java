@@ -19,7 +19,7 @@ import org.berth.driver.api.ImageFormat;
 /**
  * The {@code docker} driver: containers on a Docker engine (API 1.41+, dockerd 20.10 or newer) through
  * docker-java over httpclient5. Options ({@code drivers.docker.*}): {@code host}, {@code api_version},
- * {@code stop_timeout}, {@code call_timeout}, {@code pids_limit}.
+ * {@code stop_timeout}, {@code call_timeout}, {@code pids_limit}, {@code container_name_prefix}.
  */
 public final class DockerDriverProvider implements ComputeDriverProvider {
     static final String NAME = "docker";
@@ -38,7 +38,7 @@ public final class DockerDriverProvider implements ComputeDriverProvider {
     @Override
     public ComputeDriver create(DriverContext context) {
         DockerSettings settings = DockerSettings.from(context.config());
-        var engine = new Engine(Engine.connect(settings, settings.callTimeout()), settings.callTimeout());
+        var engine = new Engine(Engine.connect(settings, settings.callTimeout()), settings);
         try {
             engine.run("ping", null, () -> engine.client().pingCmd().exec());
         } catch (DriverException e) {

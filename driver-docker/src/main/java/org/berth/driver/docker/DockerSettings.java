@@ -12,9 +12,16 @@ import org.berth.driver.api.DriverConfig;
  * @param stopTimeout grace period of soft reboot before SIGKILL (option {@code stop_timeout})
  * @param callTimeout bound of every single engine call (option {@code call_timeout})
  * @param pidsLimit   process limit per container (option {@code pids_limit})
+ * @param namePrefix  containers are named {@code <prefix><uuid>} (option {@code container_name_prefix}, default
+ *                    {@code berth-}, as Nova's {@code instance_name_template}): agents that share one engine (the
+ *                    lab's hosts) need distinct names, since a migrating or evacuated instance exists on two of them
+ *                    under one uuid
  */
-record DockerSettings(String host, String apiVersion, Duration stopTimeout, Duration callTimeout, int pidsLimit) {
+record DockerSettings(String host, String apiVersion, Duration stopTimeout, Duration callTimeout, int pidsLimit,
+                      String namePrefix) {
     static final String DEFAULT_HOST = "unix:///var/run/docker.sock";
+    static final String DEFAULT_PREFIX = "berth-";
+    private static final java.util.regex.Pattern PREFIX = java.util.regex.Pattern.compile("berth-([a-z0-9][a-z0-9_.-]{0,23}-)?");
 
     static DockerSettings from(DriverConfig config) {
         String env = System.getenv("DOCKER_HOST");
@@ -23,6 +30,21 @@ record DockerSettings(String host, String apiVersion, Duration stopTimeout, Dura
                 config.string("api_version", "1.41"),
                 config.duration("stop_timeout", Duration.ofSeconds(10), Duration.ofMinutes(10)),
                 config.duration("call_timeout", Duration.ofSeconds(60), Duration.ofMinutes(30)),
-                config.integer("pids_limit", 1024, 16, 1 << 22));
+                config.integer("pids_limit", 1024, 16, 1 << 22),
+                prefix(config.string("container_name_prefix", DEFAULT_PREFIX)));
+    }
+
+    private static String prefix(String p) {
+        if (!PREFIX.matcher(p).matches()) {
+            throw new org.berth.driver.api.DriverException.InvalidConfiguration("drivers.docker.container_name_prefix",
+                    p.replaceAll("\\p{Cntrl}", "?"), "must be 'berth-' or 'berth-' + 1-24 characters of "
+                    + "a-z 0-9 _ . - (starting with a letter or digit) + '-', e.g. berth-lab-h1-");
+        }
+        return p;
+    }
+
+    /** The container name of an instance. */
+    String containerName(java.util.UUID uuid) {
+        return namePrefix + uuid;
     }
 }

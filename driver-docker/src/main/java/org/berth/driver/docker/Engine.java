@@ -26,7 +26,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import org.berth.driver.api.DriverException;
-import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.PowerState;
 
 /**
@@ -38,14 +37,21 @@ final class Engine implements AutoCloseable {
 
     private final DockerClient client;
     private final Duration callTimeout;
+    private final DockerSettings settings;
 
     /** Threads that run engine calls so each one can be abandoned at its deadline; idle ones die after 30 s. */
     private final ExecutorService workers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
             new SynchronousQueue<>(), Thread.ofPlatform().daemon().name("berth-docker-call-", 0).factory());
 
-    Engine(DockerClient client, Duration callTimeout) {
+    Engine(DockerClient client, DockerSettings settings) {
         this.client = client;
-        this.callTimeout = callTimeout;
+        this.callTimeout = settings.callTimeout();
+        this.settings = settings;
+    }
+
+    /** The container name of an instance ({@link DockerSettings#containerName}). */
+    String name(UUID uuid) {
+        return settings.containerName(uuid);
     }
 
     /** A client whose every request is bounded by {@code responseTimeout} (the socket read timeout). */
@@ -158,7 +164,7 @@ final class Engine implements AutoCloseable {
     /** The container of {@code uuid} if it exists and carries Berth's label for that uuid. */
     Optional<InspectContainerResponse> inspect(UUID uuid) {
         try {
-            var c = call("inspect", null, () -> client.inspectContainerCmd(InstanceSpec.backendName(uuid)).exec());
+            var c = call("inspect", null, () -> client.inspectContainerCmd(name(uuid)).exec());
             var labels = c.getConfig() == null ? null : c.getConfig().getLabels();
             if (labels == null || !uuid.toString().equals(labels.get(SpecLabels.UUID_LABEL))) {
                 return Optional.empty();

@@ -151,9 +151,18 @@ final class LabGuests {
         return console.substring(at + marker.length(), end).strip();
     }
 
+    /**
+     * The name of an instance's container on a lab host: lab agents share the machine's dockerd, so each names its
+     * containers {@code berth-<host>-<uuid>} (drivers.docker.options.container_name_prefix, set by lab.sh).
+     */
+    static String containerName(LabHost host, UUID uuid) {
+        return "berth-" + host.name() + "-" + uuid;
+    }
+
     /** The pid of a container's init (its network namespace is where the VIF went). */
-    static long pidOf(UUID container) {
-        String out = Cmd.run(CMD, List.of("docker", "inspect", "-f", "{{.State.Pid}}", "berth-" + container)).orThrow();
+    static long pidOf(LabHost host, UUID container) {
+        String out = Cmd.run(CMD, List.of("docker", "inspect", "-f", "{{.State.Pid}}", containerName(host, container)))
+                .orThrow();
         return Long.parseLong(out.strip());
     }
 
@@ -224,11 +233,15 @@ final class LabGuests {
     /** What {@code host} holds of an instance: its container, QEMU process, OVS ports, links and instance files. */
     static List<String> leftovers(LabHost host, UUID uuid, List<String> portIds) {
         List<String> out = new ArrayList<>();
-        if (Cmd.run(CMD, List.of("docker", "inspect", "berth-" + uuid)).ok()) {
-            out.add("container berth-" + uuid);
+        if (Cmd.run(CMD, List.of("docker", "inspect", containerName(host, uuid))).ok()) {
+            out.add("container " + containerName(host, uuid));
         }
-        if (Cmd.run(CMD, List.of("pgrep", "-f", "guest=berth-" + uuid)).ok()) {
-            out.add("QEMU process of berth-" + uuid);
+        // QEMU runs in its host's namespace (the embedded driver): a migrated VM has one on another host too
+        Cmd.Result inNs = Cmd.run(CMD, List.of("ip", "netns", "pids", host.netns()));
+        Cmd.Result qemu = Cmd.run(CMD, List.of("pgrep", "-f", "guest=berth-" + uuid));
+        if (qemu.ok() && inNs.ok() && qemu.stdout().lines().map(String::strip)
+                .anyMatch(pid -> inNs.stdout().lines().map(String::strip).anyMatch(pid::equals))) {
+            out.add(host.name() + " QEMU process of berth-" + uuid);
         }
         String ports = host.vsctl("list-ports", "br-int").orThrow();
         String links = host.inNetns(CMD, "ip", "-o", "link", "show").orThrow();

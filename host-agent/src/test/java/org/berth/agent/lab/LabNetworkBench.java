@@ -61,8 +61,8 @@ public final class LabNetworkBench {
             LabGuests.awaitActive(a, same);
             LabGuests.awaitActive(b, cross);
             LabGuests.awaitConsole(a, vm, "BERTH-SERVE", Duration.ofSeconds(240));
-            long pSame = LabGuests.pidOf(same);
-            long pCross = LabGuests.pidOf(cross);
+            long pSame = LabGuests.pidOf(a, same);
+            long pCross = LabGuests.pidOf(b, cross);
             // warm: ARP, the tunnel's neighbour cache, conntrack
             LabGuests.inContainerNet(pSame, CMD, "ping", "-c", "3", "-W", "2", VM_IP);
             LabGuests.inContainerNet(pCross, CMD, "ping", "-c", "3", "-W", "2", VM_IP);

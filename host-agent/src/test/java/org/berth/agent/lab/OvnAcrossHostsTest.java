@@ -118,7 +118,7 @@ class OvnAcrossHostsTest {
                     "the VM took its address and MTU from OVN's DHCP: " + net);
             step("VM addressed by OVN DHCP: " + net, t0);
 
-            long pid = LabGuests.pidOf(c);
+            long pid = LabGuests.pidOf(b, c);
             String cLink = LabGuests.inContainerNet(pid, CMD, "ip", "-o", "link", "show", "eth0").orThrow();
             assertTrue(cLink.contains("mtu " + MTU) && cLink.contains(cMac), "container eth0: " + cLink);
             Path script = Files.createTempFile("berth-lab-lease", ".sh");
