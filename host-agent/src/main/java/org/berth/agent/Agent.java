@@ -94,6 +94,7 @@ public final class Agent implements AutoCloseable {
             OperationStats ops = new OperationStats();
             this.instances = new InstanceService(store, drivers, capacity, images, tasks, locks, ops);
             rec = new Reconciler(config, store, drivers, locks, capacity, images::refresh);
+            rec.onInterruptedTask(instances::finishInterrupted);
             this.reconciler = rec;
             this.reconcilerRef = rec;
             placement = PlacementReporter.start(config, capacity, drivers, store);

@@ -79,6 +79,10 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             }
             return;
         }
+        if (method.equals("GET") && FILE.matcher(qs.path()).matches()) {
+            streamFile(ctx, qs.path(), requestId, keepAlive);
+            return;
+        }
         Request request = new Request(method, qs.path(), qs.parameters(), ByteBufUtil.getBytes(req.content()),
                 req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId, confidential(ctx));
         Response ready = routes.immediate(request);
@@ -104,6 +108,58 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             });
         } catch (RejectedExecutionException e) {
             send(ctx, method, Errors.body(new ApiError(503, "agent", "busy", "too many requests in flight; retry")),
+                    requestId, keepAlive);
+        }
+    }
+
+    private static final java.util.regex.Pattern FILE = java.util.regex.Pattern.compile("/v1/images/[^/]+/file/?");
+
+    /**
+     * GET /v1/images/{id}/file: the image's bytes, streamed from its file in 64 KiB chunks as the socket takes them
+     * (Netty's ChunkedWriteHandler reads the next chunk only when the channel is writable: memory stays bounded
+     * whatever the size), with Content-Length and X-Image-Sha256 (the digest the image is registered with).
+     */
+    private void streamFile(ChannelHandlerContext ctx, String path, String requestId, boolean keepAlive) {
+        try {
+            workers.execute(() -> {
+                ImageRoutes.ImageFile f;
+                java.io.RandomAccessFile raf;
+                try {
+                    String id = Routes.uuidSegment(path.split("/")[3]).toString();
+                    f = routes.images().file(id);
+                    raf = new java.io.RandomAccessFile(f.file().toFile(), "r");
+                } catch (java.io.IOException e) {
+                    send(ctx, "GET", Errors.body(new ApiError(404, "id", "not_found", "image file: " + e.getMessage())),
+                            requestId, keepAlive);
+                    return;
+                } catch (Throwable t) {
+                    send(ctx, "GET", Errors.toResponse(t, requestId), requestId, keepAlive);
+                    return;
+                }
+                routes.http.count("GET", 200);
+                io.netty.handler.codec.http.HttpResponse head = new io.netty.handler.codec.http.DefaultHttpResponse(
+                        HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+                head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream")
+                        .set("X-Image-Sha256", f.image().sha256()).set("X-Image-Id", f.image().id())
+                        .set(REQUEST_ID, requestId);
+                HttpUtil.setContentLength(head, f.size());
+                HttpUtil.setKeepAlive(head, keepAlive);
+                ctx.write(head);
+                try {
+                    ctx.writeAndFlush(new io.netty.handler.codec.http.HttpChunkedInput(
+                            new io.netty.handler.stream.ChunkedFile(raf, 0, f.size(), 64 * 1024)))
+                            .addListener(done -> {
+                                raf.close();
+                                if (!done.isSuccess()) {
+                                    ctx.close();
+                                }
+                            });
+                } catch (java.io.IOException e) {
+                    ctx.close();
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            send(ctx, "GET", Errors.body(new ApiError(503, "agent", "busy", "too many requests in flight; retry")),
                     requestId, keepAlive);
         }
     }

@@ -50,6 +50,9 @@ final class Errors {
         if (t instanceof PortConflict c) {
             return new ApiError(409, c.field(), "device_in_use", c.getMessage());
         }
+        if (t instanceof org.berth.agent.task.MigrationConflict c) {
+            return new ApiError(409, c.field(), c.rule(), c.getMessage());
+        }
         if (t instanceof TaskConflict c) {
             return new ApiError(409, "task_state", "one_task_at_a_time", c.getMessage());
         }

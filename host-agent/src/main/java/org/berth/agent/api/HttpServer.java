@@ -59,6 +59,8 @@ public final class HttpServer implements AutoCloseable {
                             ch.pipeline().addLast(new HttpServerCodec(4096, 16 * 1024, 16 * 1024))
                                     .addLast(new IdleGuard(idleTimeout.toMillis()))
                                     .addLast(new HttpServerKeepAliveHandler())
+                                    // GET /v1/images/{id}/file: a file streamed chunk by chunk as the socket drains
+                                    .addLast(new io.netty.handler.stream.ChunkedWriteHandler())
                                     .addLast(new ImageUploadHandler(routes, auth))
                                     .addLast(new BoundedAggregator(maxBody))
                                     .addLast(new ApiHandler(routes, auth, workers, events));

@@ -57,6 +57,9 @@ final class ImageRoutes {
             });
         }
         String id = Routes.uuidSegment(p[3]).toString();
+        if (p.length == 5 && p[4].equals("file")) {
+            throw Routes.notAllowed(r, "GET"); // GET is streamed by ApiHandler (see file())
+        }
         if (p.length != 4) {
             throw Routes.notFound(r.path());
         }
@@ -107,7 +110,7 @@ final class ImageRoutes {
             }
         });
         ImageMeta meta = ImageMeta.of(r.param("name"), r.param("disk_format"), r.param("container_format"),
-                r.param("sha256"), Map.of());
+                r.param("sha256"), uploadProperties(r.param("properties")));
         return ImageUpload.begin(store, meta);
     }
 
@@ -141,7 +144,48 @@ final class ImageRoutes {
                 .withHeader("Location", "/v1/images/" + image.id());
     }
 
-    private static final Set<String> UPLOAD_PARAMS = Set.of("name", "disk_format", "container_format", "sha256");
+    private static final Set<String> UPLOAD_PARAMS = Set.of("name", "disk_format", "container_format", "sha256",
+            "properties");
+
+    /** The upload's {@code properties} parameter: a JSON object of strings (a migration carries kernel_id etc.). */
+    private static Map<String, String> uploadProperties(String raw) {
+        if (raw == null) {
+            return Map.of();
+        }
+        JsonNode n;
+        try {
+            n = Views.MAPPER.readTree(raw);
+        } catch (java.io.IOException e) {
+            n = null;
+        }
+        if (n == null || !n.isObject()) {
+            throw new ApiError(400, "properties", "json_object", "properties: must be a JSON object of strings, "
+                    + "e.g. properties={\"kernel_id\":\"…\"} (URL-encoded)");
+        }
+        Map<String, String> out = new java.util.LinkedHashMap<>();
+        for (var f : n.properties()) {
+            if (!f.getValue().isTextual()) {
+                throw new ApiError(400, "properties." + Routes.cut(f.getKey()), "type", "properties."
+                        + Routes.cut(f.getKey()) + ": must be a string");
+            }
+            out.put(f.getKey(), f.getValue().asText());
+        }
+        return out;
+    }
+
+    /** The image behind GET /v1/images/{id}/file: its metadata and its file (404 if either is gone). */
+    record ImageFile(Image image, java.nio.file.Path file, long size) {
+    }
+
+    ImageFile file(String id) {
+        Image image = store.get(id);
+        java.nio.file.Path f = store.file(id);
+        try {
+            return new ImageFile(image, f, java.nio.file.Files.size(f));
+        } catch (java.io.IOException e) {
+            throw new ApiError(404, "id", "not_found", "image " + id + ": its file is gone");
+        }
+    }
 
     private static String importText(JsonNode b, String field) {
         JsonNode v = b.get(field);

@@ -187,8 +187,13 @@ public final class Routes {
             throw new ApiError(400, "driver", "unknown_driver", "driver: '" + cut(d.asText())
                     + "' is not an enabled driver; enabled: " + String.join(", ", drivers.names()));
         }
-        InstanceSpec spec = SpecJson.read(body, Set.of("driver"), config.bridge());
-        InstanceRecord rec = instances.spawn(d.asText(), spec, r.requestId());
+        InstanceSpec spec = SpecJson.read(body, Set.of("driver", "migration"), config.bridge());
+        var migration = arriving(body.get("migration"), spec);
+        if (migration != null && migration.peer().equals(config.placement().host())) {
+            throw new ApiError(400, "migration.source", "other_host", "migration.source: '" + migration.peer()
+                    + "' is this host");
+        }
+        InstanceRecord rec = instances.spawn(d.asText(), spec, r.requestId(), migration);
         return Response.json(202, Map.of("instance", Views.instance(rec)))
                 .withHeader("Location", "/v1/instances/" + rec.uuid());
     }
@@ -198,10 +203,14 @@ public final class Routes {
         JsonNode body = Views.parse(r.body());
         if (!body.isObject() || body.size() != 1) {
             throw new ApiError(400, "body", "one_action", "body: must be an object with exactly one action, e.g. "
-                    + "{\"reboot\": {\"type\": \"HARD\"}}; actions: reboot, pause, unpause, suspend, resume, stop, start, snapshot");
+                    + "{\"reboot\": {\"type\": \"HARD\"}}; actions: " + ACTIONS);
         }
         String verb = body.fieldNames().next();
         JsonNode arg = body.get(verb);
+        InstanceRecord moved = moveAction(r, uuid, verb, arg);
+        if (moved != null) {
+            return Response.json(202, Map.of("instance", Views.instance(moved)));
+        }
         Action action = switch (verb) {
             case "reboot" -> Action.reboot(rebootType(arg));
             case "pause" -> Action.pause();
@@ -212,13 +221,106 @@ public final class Routes {
             case "start", "os-start" -> Action.start();
             case "snapshot", "createImage" -> Action.snapshot(snapshotName(verb, arg));
             default -> throw new ApiError(400, verb, "unknown_action", verb.length() > 64 ? "unknown action"
-                    : verb + ": unknown action; actions: reboot, pause, unpause, suspend, resume, stop, start, snapshot");
+                    : verb + ": unknown action; actions: " + ACTIONS);
         };
         if (!verb.equals("reboot") && !verb.equals("snapshot") && !verb.equals("createImage")
                 && arg != null && !arg.isNull() && !(arg.isObject() && arg.isEmpty())) {
             throw new ApiError(400, verb, "no_arguments", verb + ": takes no arguments (use null or {})");
         }
         return Response.json(202, Map.of("instance", Views.instance(instances.act(uuid, action, r.requestId()))));
+    }
+
+    private static final String ACTIONS = "reboot, pause, unpause, suspend, resume, stop, start, snapshot, "
+            + "migrate_out, confirm_migration, revert_migration, rebuild";
+    /** A host name as Placement and OVN know it (the peer of a migration). */
+    private static final java.util.regex.Pattern HOST = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,254}");
+
+    /** The move actions (cold migration, resize, rebuild); null for any other verb. */
+    private InstanceRecord moveAction(Request r, UUID uuid, String verb, JsonNode arg) {
+        return switch (verb) {
+            case "migrate_out" -> {
+                JsonNode a = object(verb, arg, Set.of("migration_id", "destination"));
+                JsonNode id = a.get("migration_id");
+                if (id == null || !id.isTextual() || !SpecJson.isUuid(id.asText())) {
+                    throw new ApiError(400, "migrate_out.migration_id", id == null ? "required" : "uuid",
+                            "migrate_out.migration_id: must be given as a UUID (the migration's id)");
+                }
+                String dest = hostName(a.get("destination"), "migrate_out.destination");
+                if (dest.equals(config.placement().host())) {
+                    throw new ApiError(400, "migrate_out.destination", "other_host", "migrate_out.destination: '"
+                            + dest + "' is this host; a move on the same host is a rebuild");
+                }
+                yield instances.migrateOut(uuid, UUID.fromString(id.asText()), dest, r.requestId());
+            }
+            case "confirm_migration", "confirmResize" -> {
+                object(verb, arg, Set.of());
+                yield instances.confirmMigration(uuid, r.requestId());
+            }
+            case "revert_migration", "revertResize" -> {
+                object(verb, arg, Set.of());
+                yield instances.revertMigration(uuid, r.requestId());
+            }
+            case "rebuild" -> {
+                JsonNode a = object(verb, arg, Set.of("image_id", "imageRef"));
+                JsonNode img = a.has("image_id") ? a.get("image_id") : a.get("imageRef");
+                String field = a.has("image_id") ? "rebuild.image_id" : "rebuild.imageRef";
+                if (img != null && !img.isNull() && (!img.isTextual() || !SpecJson.isUuid(img.asText()))) {
+                    throw new ApiError(400, field, "uuid", field + ": must be an image id (a UUID)");
+                }
+                yield instances.rebuild(uuid, img == null || img.isNull() ? null
+                        : img.asText().toLowerCase(Locale.ROOT), r.requestId());
+            }
+            default -> null;
+        };
+    }
+
+    /** An action's argument: null or an object whose fields are among {@code allowed}. */
+    private static JsonNode object(String verb, JsonNode arg, Set<String> allowed) {
+        if (arg == null || arg.isNull()) {
+            return Views.MAPPER.createObjectNode();
+        }
+        if (!arg.isObject()) {
+            throw new ApiError(400, verb, "type", verb + ": must be an object" + (allowed.isEmpty()
+                    ? " (use {} or null)" : " with " + String.join(", ", allowed.stream().sorted().toList())));
+        }
+        arg.fieldNames().forEachRemaining(k -> {
+            if (!allowed.contains(k)) {
+                throw new ApiError(400, verb + "." + cut(k), "unknown_field", verb + "." + cut(k) + ": is not a field of "
+                        + verb + (allowed.isEmpty() ? ", which takes none" : "; fields: "
+                        + String.join(", ", allowed.stream().sorted().toList())));
+            }
+        });
+        return arg;
+    }
+
+    static String hostName(JsonNode v, String field) {
+        if (v == null || v.isNull()) {
+            throw new ApiError(400, field, "required", field + ": must be given (a host name, as in Placement)");
+        }
+        if (!v.isTextual() || !HOST.matcher(v.asText()).matches()) {
+            throw new ApiError(400, field, "host_name", field + ": '" + cut(v.asText()) + "' must be 1-255 letters, "
+                    + "digits and . _ - starting with a letter or digit");
+        }
+        return v.asText();
+    }
+
+    /** The spawn body's {@code "migration": {"id", "source"}}: the instance arrives as a move's destination. */
+    private static org.berth.agent.store.Migration arriving(JsonNode m, InstanceSpec spec) {
+        if (m == null || m.isNull()) {
+            return null;
+        }
+        object("migration", m, Set.of("id", "source"));
+        JsonNode id = m.get("id");
+        if (id == null || !id.isTextual() || !SpecJson.isUuid(id.asText())) {
+            throw new ApiError(400, "migration.id", id == null ? "required" : "uuid",
+                    "migration.id: must be given as a UUID (the migration's id)");
+        }
+        if (id.asText().equalsIgnoreCase(spec.uuid().toString())) {
+            throw new ApiError(400, "migration.id", "distinct", "migration.id: must differ from the instance's uuid");
+        }
+        String source = hostName(m.get("source"), "migration.source");
+        return new org.berth.agent.store.Migration(UUID.fromString(id.asText()),
+                org.berth.agent.store.Migration.Role.DESTINATION, source, spec.imageId(), null);
     }
 
     private Response interfaces(Request r, String[] p, UUID uuid) {

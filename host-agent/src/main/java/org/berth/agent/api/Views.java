@@ -54,6 +54,11 @@ final class Views {
                 .put("power_state_code", r.powerState().code()).put("task_state", r.taskState())
                 .put("fault", r.fault()).put("backend_id", r.backendId())
                 .put("created_at", r.createdAt().toString()).put("updated_at", r.updatedAt().toString());
+        if (r.migration() == null) {
+            n.putNull("migration");
+        } else {
+            n.set("migration", r.migration().toJson());
+        }
         try {
             n.set("spec", MAPPER.readTree(r.specJson()));
         } catch (IOException e) {

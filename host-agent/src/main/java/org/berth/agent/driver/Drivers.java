@@ -215,6 +215,14 @@ public final class Drivers implements AutoCloseable {
         return vifBindings;
     }
 
+    /**
+     * The agent's Open vSwitch plugger (empty when OVS is off): a cold migration's source unplugs a stopped
+     * instance's VIFs with it so that OVN can bind the same ports on the destination.
+     */
+    public Optional<VifPlugger> vifPlugger() {
+        return Optional.ofNullable(ovs);
+    }
+
     /** Names of the enabled drivers, available or not. */
     public List<String> names() {
         return List.copyOf(slots.keySet());

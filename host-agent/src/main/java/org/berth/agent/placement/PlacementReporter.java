@@ -270,17 +270,19 @@ public final class PlacementReporter implements AutoCloseable {
     /** Writes the instances changed since the last pass, comparing each with what Placement holds. */
     void flushPending() {
         for (Map.Entry<UUID, Change> e : Map.copyOf(pending).entrySet()) {
-            UUID uuid = e.getKey();
-            Map<String, Long> want = source.allocation(uuid);
-            Map<String, Long> have = placed.get(uuid);
-            if (want != null && !want.equals(have)) {
-                if (write(uuid, want)) {
-                    placed.put(uuid, want);
+            for (var c : source.allocations(e.getKey()).entrySet()) {
+                UUID consumer = c.getKey();
+                Map<String, Long> want = c.getValue();
+                Map<String, Long> have = placed.get(consumer);
+                if (want != null && !want.equals(have)) {
+                    if (write(consumer, want)) {
+                        placed.put(consumer, want);
+                    }
+                } else if (want == null && have != null && remove(consumer)) {
+                    placed.remove(consumer);
                 }
-            } else if (want == null && have != null && remove(uuid)) {
-                placed.remove(uuid);
             }
-            pending.remove(uuid, e.getValue()); // a change that came while writing stays for the next pass
+            pending.remove(e.getKey(), e.getValue()); // a change that came while writing stays for the next pass
         }
     }
 

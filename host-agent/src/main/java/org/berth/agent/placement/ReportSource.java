@@ -41,16 +41,32 @@ final class ReportSource {
         Map<String, Inventory> inv = inventories(t, config);
         Map<UUID, Map<String, Long>> allocations = new HashMap<>();
         for (InstanceRecord r : store.list(Optional.empty())) {
-            allocations.put(r.uuid(), resources(r, inv));
+            // a migration's source holds its usage under the migration's consumer (the instance's is the
+            // destination's now): that consumer is ours, and is never taken for an unknown one
+            allocations.put(r.consumer(), resources(r, inv));
         }
         return new HostReport(inv, Traits.wanted(drivers.states(), t.cpuInfo().arch(),
                 capacity.status().status().disabled()), allocations);
     }
 
-    /** The allocation the store says {@code uuid} holds now, or null when it has none (unknown or deleted). */
-    Map<String, Long> allocation(UUID uuid) {
+    /**
+     * What the store says this provider should hold for the consumers instance {@code uuid} touches: the instance's
+     * own and, while it is a migration's source, the migration's (which then has the usage, the instance's none);
+     * a value is null where the consumer should hold nothing here (unknown, deleted, moved).
+     */
+    Map<UUID, Map<String, Long>> allocations(UUID uuid) {
         Map<String, Inventory> inv = inventories(capacity.totals(), config);
-        return store.find(uuid).filter(r -> !r.deleted()).map(r -> resources(r, inv)).orElse(null);
+        Map<UUID, Map<String, Long>> out = new HashMap<>();
+        out.put(uuid, null);
+        store.find(uuid).ifPresent(r -> {
+            if (r.migration() != null && r.migration().role() == org.berth.agent.store.Migration.Role.SOURCE) {
+                out.put(r.migration().id(), null);
+            }
+            if (!r.deleted()) {
+                out.put(r.consumer(), resources(r, inv));
+            }
+        });
+        return out;
     }
 
     /** VCPU, MEMORY_MB (reserved_host_memory_mb), DISK_GB with the configured ratios; a class of total 0 is left out. */

@@ -48,6 +48,18 @@ public final class Reconciler implements AutoCloseable {
     /** Drivers whose first sweep (with the after-restart rules) has run. */
     private final Set<String> started = ConcurrentHashMap.newKeySet();
     private final AtomicLong sweeps = new AtomicLong();
+    private volatile InterruptedTask interrupted = (d, r, i) -> false;
+
+    /** Finishes or rolls back a task an agent restart cut off; false when it is not one it knows. */
+    @FunctionalInterface
+    public interface InterruptedTask {
+        boolean finish(ComputeDriver driver, InstanceRecord record, InstanceInfo info);
+    }
+
+    /** The move tasks (migrate_out, confirm, revert, rebuild) are the task service's to finish. */
+    public void onInterruptedTask(InterruptedTask handler) {
+        this.interrupted = handler;
+    }
 
     public Reconciler(AgentConfig config, Store store, Drivers drivers, TaskLocks locks, CapacityService capacity,
                       Runnable beforeSweep) {
@@ -149,6 +161,9 @@ public final class Reconciler implements AutoCloseable {
             if (info != null) {
                 runningDeleted(driver, r, info);
             }
+            return;
+        }
+        if (r.taskState() != null && interrupted.finish(driver, r, info)) {
             return;
         }
         if (info == null) {

@@ -19,7 +19,9 @@ final class Migrations {
                     CREATE TABLE events (
                       id INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL, request_id TEXT,
                       kind TEXT NOT NULL, detail TEXT, at TEXT NOT NULL)""",
-                    "CREATE INDEX events_uuid ON events(uuid)"));
+                    "CREATE INDEX events_uuid ON events(uuid)"),
+            // a cold migration's side on this host (Migration's JSON), null when none
+            List.of("ALTER TABLE instances ADD COLUMN migration_json TEXT"));
 
     private Migrations() {
     }

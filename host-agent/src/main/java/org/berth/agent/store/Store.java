@@ -23,7 +23,7 @@ import org.berth.driver.api.PowerState;
  */
 public final class Store implements AutoCloseable {
     private static final String COLUMNS = "uuid, name, driver, spec_json, vcpus, memory_mb, disk_gb, vm_state, "
-            + "power_state, task_state, backend_id, fault, created_at, updated_at";
+            + "power_state, task_state, backend_id, fault, created_at, updated_at, migration_json";
 
     private final Connection connection;
     private final Path file;
@@ -67,7 +67,7 @@ public final class Store implements AutoCloseable {
 
     public synchronized void insert(InstanceRecord r) {
         try (PreparedStatement p = connection.prepareStatement(
-                "INSERT INTO instances(" + COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
+                "INSERT INTO instances(" + COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
             bind(p, r);
             p.executeUpdate();
             instancesVersion++;
@@ -80,9 +80,9 @@ public final class Store implements AutoCloseable {
     public synchronized void update(InstanceRecord r) {
         try (PreparedStatement p = connection.prepareStatement("UPDATE instances SET uuid=?, name=?, driver=?, "
                 + "spec_json=?, vcpus=?, memory_mb=?, disk_gb=?, vm_state=?, power_state=?, task_state=?, "
-                + "backend_id=?, fault=?, created_at=?, updated_at=? WHERE uuid=?")) {
+                + "backend_id=?, fault=?, created_at=?, updated_at=?, migration_json=? WHERE uuid=?")) {
             bind(p, r);
-            p.setString(15, r.uuid().toString());
+            p.setString(16, r.uuid().toString());
             p.executeUpdate();
             instancesVersion++;
         } catch (SQLException e) {
@@ -227,7 +227,7 @@ public final class Store implements AutoCloseable {
                             rs.getString(4), rs.getInt(5), rs.getLong(6), rs.getLong(7),
                             VmState.valueOf(rs.getString(8)), PowerState.ofCode(rs.getInt(9)), rs.getString(10),
                             rs.getString(11), rs.getString(12), Instant.parse(rs.getString(13)),
-                            Instant.parse(rs.getString(14))));
+                            Instant.parse(rs.getString(14)), Migration.read(rs.getString(15))));
                 }
             }
             return out;
@@ -251,6 +251,7 @@ public final class Store implements AutoCloseable {
         p.setString(12, r.fault());
         p.setString(13, r.createdAt().toString());
         p.setString(14, r.updatedAt().toString());
+        p.setString(15, Migration.write(r.migration()));
     }
 
     @Override

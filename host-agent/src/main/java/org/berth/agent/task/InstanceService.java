@@ -14,10 +14,12 @@ import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.driver.Drivers;
 import org.berth.agent.store.FieldError;
 import org.berth.agent.store.InstanceRecord;
+import org.berth.agent.store.Migration;
 import org.berth.agent.store.SpecJson;
 import org.berth.agent.store.Store;
 import org.berth.agent.store.VmState;
 import org.berth.agent.vif.VifBinding;
+import org.berth.driver.api.Capability;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.DriverInfo;
@@ -63,6 +65,14 @@ public final class InstanceService {
 
     /** Validates, claims capacity, records the instance as BUILDING/spawning and starts the spawn. */
     public InstanceRecord spawn(String driverName, InstanceSpec spec, String requestId) {
+        return spawn(driverName, spec, requestId, null);
+    }
+
+    /**
+     * A spawn; with {@code migration} (role destination) the instance arrives from a cold migration or resize: the
+     * record carries the marker until {@code confirm_migration} (or a delete, the conductor's revert) ends it.
+     */
+    public InstanceRecord spawn(String driverName, InstanceSpec spec, String requestId, Migration migration) {
         ComputeDriver driver = drivers.require(driverName);
         DriverInfo info = driver.describe();
         Image image = images.get(spec.imageId());
@@ -81,13 +91,14 @@ public final class InstanceService {
             Instant now = Instant.now();
             InstanceRecord record = new InstanceRecord(uuid, spec.name(), driverName, SpecJson.writeString(spec),
                     spec.flavor().vcpus(), spec.flavor().memoryMb(), CapacityService.diskGb(spec.flavor()),
-                    VmState.BUILDING, PowerState.NOSTATE, "spawning", null, null, now, now);
+                    VmState.BUILDING, PowerState.NOSTATE, "spawning", null, null, now, now, migration);
             synchronized (deviceClaims) {
                 // checked and claimed (the record inserted) at once, so two concurrent spawns cannot share a tap
                 checkDevices(uuid, spec.vifs(), "vifs");
                 capacity.claim(record);
             }
-            store.addEvent(uuid, requestId, "spawn.start", "driver " + driverName + ", image " + image.id());
+            store.addEvent(uuid, requestId, "spawn.start", "driver " + driverName + ", image " + image.id()
+                    + (migration == null ? "" : ", migration " + migration.id() + " from " + migration.peer()));
             LOG.log(Level.INFO, requestId + " instance " + uuid + ": spawn accepted on driver " + driverName);
             submit(uuid, requestId, () -> runSpawn(driver, driverName, spec, requestId), () -> {
                 store.delete(uuid);
@@ -225,6 +236,357 @@ public final class InstanceService {
             drivers.vifBindings().take(uuid);
             return fail(uuid, requestId, a.verb(), e, false, d);
         }
+    }
+
+    // ---- cold migration, resize, rebuild (Nova's flows; the conductor is the CLI, org.berth.agent.cloud.Moves) ----
+
+    /**
+     * The source's side of a move: records the marker (role source) at once, then as task {@code resize_migrating}
+     * powers the instance off, unplugs its VIFs (so OVN can bind the ports on the destination) and snapshots its
+     * root disk to the image {@code migration-<id>}; ends STOPPED with the image id in the marker. A failure powers
+     * it on again (if it was active) and clears the marker. The same migration id again once done is a no-op.
+     */
+    public InstanceRecord migrateOut(UUID uuid, UUID migrationId, String destination, String requestId) {
+        InstanceRecord r = get(uuid);
+        ComputeDriver driver = drivers.require(r.driver());
+        if (!driver.describe().has(Capability.SNAPSHOT)) {
+            throw new DriverException.CapabilityMissing(r.driver(), Capability.SNAPSHOT);
+        }
+        locks.begin(uuid, "resize_migrating");
+        try {
+            InstanceRecord fresh = get(uuid);
+            Migration m = fresh.migration();
+            if (m != null) {
+                if (m.id().equals(migrationId) && m.role() == Migration.Role.SOURCE && m.imageId() != null) {
+                    locks.end(uuid);
+                    return fresh; // done already: a conductor run again on a half-moved instance goes on from here
+                }
+                throw new MigrationConflict("migrate_out.migration_id", "in_migration", "instance " + uuid
+                        + " is already in migration " + m.id() + " as its " + m.role().apiName()
+                        + "; confirm or revert that one first");
+            }
+            if (fresh.vmState() != VmState.ACTIVE && fresh.vmState() != VmState.STOPPED) {
+                throw new DriverException.InvalidInstanceState(uuid, "migrate_out", fresh.powerState());
+            }
+            InstanceSpec spec = SpecJson.readString(fresh.specJson());
+            Migration mine = new Migration(migrationId, Migration.Role.SOURCE, destination, null, spec.flavor());
+            InstanceRecord marked = fresh.withTask("resize_migrating").withMigration(mine);
+            store.update(marked);
+            store.addEvent(uuid, requestId, "migrate_out.start", "migration " + migrationId + " to " + destination);
+            LOG.log(Level.INFO, requestId + " instance " + uuid + ": migrate_out accepted (migration " + migrationId
+                    + " to " + destination + ")");
+            boolean wasActive = fresh.vmState() == VmState.ACTIVE;
+            submit(uuid, requestId, () -> runMigrateOut(driver, r.driver(), uuid, mine, wasActive, requestId),
+                    () -> store.update(fresh));
+            return marked;
+        } catch (RuntimeException e) {
+            locks.end(uuid);
+            throw e;
+        }
+    }
+
+    private Runnable runMigrateOut(ComputeDriver d, String driverName, UUID uuid, Migration m, boolean wasActive,
+                                   String requestId) {
+        long t0 = System.nanoTime();
+        try {
+            d.powerOff(uuid, STOP_TIMEOUT);
+            unplugAll(uuid, d.info(uuid).spec().vifs());
+            deleteImagesNamed(m.imageName()); // what an interrupted earlier try left
+            Image image = d.snapshot(uuid, m.imageName());
+            stats.record(driverName, "migrate_out", System.nanoTime() - t0, false);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            return () -> {
+                update(uuid, r -> r.withState(VmState.STOPPED, PowerState.SHUTDOWN).withTask(null).withFault(null)
+                        .withMigration(m.withImageId(image.id())));
+                store.addEvent(uuid, requestId, "migrate_out.end", "image " + image.id() + " (" + image.size()
+                        + " bytes), VIFs unplugged, " + ms + " ms");
+                LOG.log(Level.INFO, requestId + " instance " + uuid + ": migrate_out done, image " + image.id());
+            };
+        } catch (RuntimeException e) {
+            stats.record(driverName, "migrate_out", System.nanoTime() - t0, true);
+            Runnable failed = fail(uuid, requestId, "migrate_out", e, false, d);
+            String undone = rollBackMigrateOut(d, uuid, m, wasActive);
+            return () -> {
+                failed.run();
+                update(uuid, r -> r.withMigration(null));
+                store.addEvent(uuid, requestId, "migrate_out.rolled_back", undone);
+            };
+        }
+    }
+
+    /** Undoes a migrate_out that failed or was interrupted: the image goes, the instance is as it was. */
+    String rollBackMigrateOut(ComputeDriver d, UUID uuid, Migration m, boolean wasActive) {
+        StringBuilder said = new StringBuilder();
+        try {
+            deleteImagesNamed(m.imageName());
+        } catch (RuntimeException e) {
+            said.append("image ").append(m.imageName()).append(" not removed: ").append(e.getMessage()).append("; ");
+        }
+        try {
+            if (wasActive) {
+                d.powerOn(uuid); // plugs the VIFs again
+                said.append("powered on again");
+            } else {
+                d.replugVifs(uuid);
+                said.append("left stopped");
+            }
+        } catch (RuntimeException e) {
+            said.append("could not power on again: ").append(e.getMessage());
+        }
+        return said.toString();
+    }
+
+    /**
+     * {@code confirm_migration}. On the source (task {@code resize_confirming}): destroys the stopped copy, deletes the
+     * migration's image and records the instance deleted. On the destination: clears the marker (synchronously).
+     */
+    public InstanceRecord confirmMigration(UUID uuid, String requestId) {
+        InstanceRecord r = get(uuid);
+        ComputeDriver driver = drivers.require(r.driver());
+        locks.begin(uuid, "resize_confirming");
+        try {
+            InstanceRecord fresh = get(uuid);
+            Migration m = requireMigration(fresh, "confirm_migration");
+            if (m.role() == Migration.Role.DESTINATION) {
+                if (fresh.vmState() == VmState.BUILDING) {
+                    throw new DriverException.InvalidInstanceState(uuid, "confirm_migration", fresh.powerState());
+                }
+                InstanceRecord done = fresh.withMigration(null);
+                store.update(done);
+                store.addEvent(uuid, requestId, "confirm_migration.end", "migration " + m.id() + " confirmed");
+                locks.end(uuid);
+                return done;
+            }
+            if (m.imageId() == null) {
+                throw new MigrationConflict("confirm_migration", "not_migrated", "migration " + m.id()
+                        + " has not finished migrate_out on this host; revert it or run migrate_out again");
+            }
+            InstanceRecord marked = fresh.withTask("resize_confirming");
+            store.update(marked);
+            store.addEvent(uuid, requestId, "confirm_migration.start", "migration " + m.id());
+            submit(uuid, requestId, () -> runConfirm(driver, r.driver(), uuid, m, requestId), () -> store.update(fresh));
+            return marked;
+        } catch (RuntimeException e) {
+            locks.end(uuid);
+            throw e;
+        }
+    }
+
+    private Runnable runConfirm(ComputeDriver d, String driverName, UUID uuid, Migration m, String requestId) {
+        long t0 = System.nanoTime();
+        try {
+            finishConfirm(d, uuid, m);
+            stats.record(driverName, "confirm_migration", System.nanoTime() - t0, false);
+            return () -> {
+                update(uuid, r -> r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
+                store.addEvent(uuid, requestId, "confirm_migration.end", "source copy destroyed, image "
+                        + m.imageId() + " deleted");
+                LOG.log(Level.INFO, requestId + " instance " + uuid + ": migration " + m.id() + " confirmed");
+            };
+        } catch (RuntimeException e) {
+            stats.record(driverName, "confirm_migration", System.nanoTime() - t0, true);
+            return fail(uuid, requestId, "confirm_migration", e, false, d);
+        }
+    }
+
+    /** Destroys the source's copy and deletes the migration image (idempotent: reconcile calls it again). */
+    void finishConfirm(ComputeDriver d, UUID uuid, Migration m) {
+        d.destroy(uuid);
+        deleteImagesNamed(m.imageName());
+    }
+
+    /** {@code revert_migration} on the source (task {@code resize_reverting}): replug, power on, clear the marker. */
+    public InstanceRecord revertMigration(UUID uuid, String requestId) {
+        InstanceRecord r = get(uuid);
+        ComputeDriver driver = drivers.require(r.driver());
+        locks.begin(uuid, "resize_reverting");
+        try {
+            InstanceRecord fresh = get(uuid);
+            Migration m = requireMigration(fresh, "revert_migration");
+            if (m.role() != Migration.Role.SOURCE) {
+                throw new MigrationConflict("revert_migration", "not_source", "this host is migration " + m.id()
+                        + "'s destination; a revert deletes the instance here and reverts on the source "
+                        + m.peer());
+            }
+            InstanceRecord marked = fresh.withTask("resize_reverting");
+            store.update(marked);
+            store.addEvent(uuid, requestId, "revert_migration.start", "migration " + m.id());
+            submit(uuid, requestId, () -> runRevert(driver, r.driver(), uuid, m, requestId), () -> store.update(fresh));
+            return marked;
+        } catch (RuntimeException e) {
+            locks.end(uuid);
+            throw e;
+        }
+    }
+
+    private Runnable runRevert(ComputeDriver d, String driverName, UUID uuid, Migration m, String requestId) {
+        long t0 = System.nanoTime();
+        try {
+            d.powerOn(uuid);
+            deleteImagesNamed(m.imageName());
+            stats.record(driverName, "revert_migration", System.nanoTime() - t0, false);
+            List<VifBinding> bound = drivers.vifBindings().take(uuid);
+            InstanceInfo info = d.info(uuid);
+            return () -> {
+                update(uuid, r -> r.withState(VmState.of(info.powerState()), info.powerState()).withTask(null)
+                        .withFault(null).withMigration(null));
+                addBindingEvents(uuid, requestId, bound);
+                store.addEvent(uuid, requestId, "revert_migration.end", "power state " + info.powerState());
+                LOG.log(Level.INFO, requestId + " instance " + uuid + ": migration " + m.id() + " reverted");
+            };
+        } catch (RuntimeException e) {
+            stats.record(driverName, "revert_migration", System.nanoTime() - t0, true);
+            drivers.vifBindings().take(uuid);
+            return fail(uuid, requestId, "revert_migration", e, false, d);
+        }
+    }
+
+    /**
+     * {@code rebuild} (task {@code rebuilding}): destroys the backend object and spawns it again with the same uuid,
+     * VIFs, properties and flavor from {@code imageId} (null = the image it has). The spec is written first, so a
+     * rebuild cut off by a restart is finished by reconcile from it. The claim does not change.
+     */
+    public InstanceRecord rebuild(UUID uuid, String imageId, String requestId) {
+        InstanceRecord r = get(uuid);
+        ComputeDriver driver = drivers.require(r.driver());
+        InstanceSpec old = SpecJson.readString(r.specJson());
+        String target = imageId == null ? old.imageId() : imageId;
+        Image image = images.get(target);
+        if (!driver.describe().accepts(image)) {
+            throw new DriverException.ImageInvalid(image.id(), "format " + image.diskFormat().glanceName() + "/"
+                    + image.containerFormat().glanceName() + " is not one driver " + r.driver() + " spawns from");
+        }
+        locks.begin(uuid, "rebuilding");
+        try {
+            InstanceRecord fresh = get(uuid);
+            if (fresh.migration() != null) {
+                throw new MigrationConflict("rebuild", "in_migration", "instance " + uuid + " is in migration "
+                        + fresh.migration().id() + "; confirm or revert it first");
+            }
+            if (fresh.vmState() == VmState.BUILDING) {
+                throw new DriverException.InvalidInstanceState(uuid, "rebuild", fresh.powerState());
+            }
+            InstanceSpec now = SpecJson.readString(fresh.specJson());
+            InstanceSpec spec = new InstanceSpec(uuid, now.name(), now.flavor(), image.id(), now.vifs(),
+                    now.properties(), fresh.vmState() != VmState.STOPPED);
+            InstanceRecord marked = fresh.withTask("rebuilding").withSpecJson(SpecJson.writeString(spec));
+            store.update(marked);
+            store.addEvent(uuid, requestId, "rebuild.start", "image " + image.id());
+            submit(uuid, requestId, () -> runRebuild(driver, r.driver(), spec, requestId), () -> store.update(fresh));
+            return marked;
+        } catch (RuntimeException e) {
+            locks.end(uuid);
+            throw e;
+        }
+    }
+
+    private Runnable runRebuild(ComputeDriver d, String driverName, InstanceSpec spec, String requestId) {
+        UUID uuid = spec.uuid();
+        long t0 = System.nanoTime();
+        try {
+            InstanceInfo info = respawn(d, spec);
+            stats.record(driverName, "rebuild", System.nanoTime() - t0, false);
+            List<VifBinding> bound = drivers.vifBindings().take(uuid);
+            return () -> {
+                update(uuid, r -> r.withState(VmState.of(info.powerState()), info.powerState())
+                        .withBackendId(info.backendId()).withTask(null).withFault(null));
+                addBindingEvents(uuid, requestId, bound);
+                store.addEvent(uuid, requestId, "rebuild.end", "image " + spec.imageId() + ", power state "
+                        + info.powerState());
+                LOG.log(Level.INFO, requestId + " instance " + uuid + ": rebuilt from image " + spec.imageId());
+            };
+        } catch (RuntimeException e) {
+            stats.record(driverName, "rebuild", System.nanoTime() - t0, true);
+            drivers.vifBindings().take(uuid);
+            return fail(uuid, requestId, "rebuild", e, true, null);
+        }
+    }
+
+    /** Destroy (idempotent) and spawn again: a rebuild, or its finish by reconcile. */
+    InstanceInfo respawn(ComputeDriver d, InstanceSpec spec) {
+        d.destroy(spec.uuid());
+        return d.spawn(spec);
+    }
+
+    private static Migration requireMigration(InstanceRecord r, String verb) {
+        if (r.migration() == null) {
+            throw new MigrationConflict(verb, "no_migration", "instance " + r.uuid() + " is in no migration on "
+                    + "this host");
+        }
+        if (r.taskState() != null) {
+            throw new TaskConflict(r.uuid(), r.taskState());
+        }
+        return r.migration();
+    }
+
+    private void unplugAll(UUID uuid, List<VifSpec> vifs) {
+        drivers.vifPlugger().ifPresent(p -> vifs.forEach(v -> p.unplug(uuid, v)));
+    }
+
+    /** Deletes the agent's images of that name (a migration's snapshot; nothing else is named migration-…). */
+    void deleteImagesNamed(String name) {
+        for (Image i : images.list()) {
+            if (i.name().equals(name)) {
+                images.delete(i.id());
+            }
+        }
+    }
+
+    /**
+     * Finishes or rolls back a move task an agent restart cut off (called by reconcile under the instance's lock):
+     * {@code resize_migrating} is rolled back, {@code resize_confirming} and {@code resize_reverting} are finished,
+     * {@code rebuilding} is finished from the spec written before it started. Returns false for any other task.
+     */
+    public boolean finishInterrupted(ComputeDriver d, InstanceRecord r, InstanceInfo info) {
+        UUID uuid = r.uuid();
+        Migration m = r.migration();
+        String task = r.taskState();
+        if (task == null) {
+            return false;
+        }
+        switch (task) {
+            case "resize_migrating" -> {
+                if (m == null || info == null) {
+                    return false;
+                }
+                String undone = rollBackMigrateOut(d, uuid, m, r.vmState() == VmState.ACTIVE);
+                PowerState p = d.info(uuid).powerState();
+                store.update(r.withState(VmState.of(p), p).withTask(null).withMigration(null)
+                        .withFault("migrate_out interrupted by an agent restart; rolled back"));
+                store.addEvent(uuid, null, "reconcile.migrate_out_rolled_back", undone);
+            }
+            case "resize_confirming" -> {
+                if (m == null) {
+                    return false;
+                }
+                finishConfirm(d, uuid, m);
+                store.update(r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
+                store.addEvent(uuid, null, "reconcile.confirm_finished", "migration " + m.id());
+            }
+            case "resize_reverting" -> {
+                if (m == null || info == null) {
+                    return false;
+                }
+                d.powerOn(uuid);
+                deleteImagesNamed(m.imageName());
+                PowerState p = d.info(uuid).powerState();
+                store.update(r.withState(VmState.of(p), p).withTask(null).withMigration(null));
+                store.addEvent(uuid, null, "reconcile.revert_finished", "migration " + m.id() + ", " + p);
+            }
+            case "rebuilding" -> {
+                InstanceSpec spec = SpecJson.readString(r.specJson());
+                InstanceInfo now = info != null && info.spec().imageId().equals(spec.imageId())
+                        && info.powerState() == (spec.powerOn() ? PowerState.RUNNING : PowerState.SHUTDOWN)
+                        ? info : respawn(d, spec);
+                store.update(r.withState(VmState.of(now.powerState()), now.powerState())
+                        .withBackendId(now.backendId()).withTask(null));
+                store.addEvent(uuid, null, "reconcile.rebuild_finished", "image " + spec.imageId());
+            }
+            default -> {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
