@@ -32,9 +32,10 @@ import picocli.CommandLine.ScopeType;
                 InstanceCommands.Console.class, ActionCommands.Reboot.class, ActionCommands.Pause.class,
                 ActionCommands.Unpause.class, ActionCommands.Suspend.class, ActionCommands.Resume.class,
                 ActionCommands.Stop.class, ActionCommands.Start.class, ActionCommands.Snapshot.class,
-                ImageCommands.class, HostCommands.Events.class, TokenCommands.class},
+                ImageCommands.class, HostCommands.Events.class, TokenCommands.class,
+                org.berth.agent.cloud.CloudCommand.class},
         footer = {"", "Environment: BERTH_URL, BERTH_TOKEN, BERTH_STATE_DIR, BERTH_CACERT, BERTH_CERT, BERTH_KEY,",
-                "BERTH_INSECURE_HTTP=1.",
+                "BERTH_INSECURE_HTTP=1, BERTH_CLOUD_HOSTS (berth cloud).",
                 "Exit codes: 0 done, 1 the agent answered an error, 2 bad usage, 3 agent unreachable or no token."})
 public final class BerthCli implements java.util.concurrent.Callable<Integer> {
     public static final int EXIT_API_ERROR = 1;
