@@ -77,6 +77,18 @@ public final class ApiClient {
                 .expectContinue(true).POST(body), t));
     }
 
+    /**
+     * Streams {@code size} bytes from {@code body} as an image upload (never all in memory): {@code berth cloud}
+     * carries a migration's image from one agent's download straight into another's upload. Bounded as
+     * {@link #upload(Path, long, Map)}.
+     */
+    public JsonNode upload(java.util.function.Supplier<InputStream> body, long size, Map<String, String> query) {
+        Duration t = timeout.plus(PER_MIB.multipliedBy(Math.max(1, size >> 20)));
+        return json(send(request("/v1/images?" + query(query)).header("Content-Type", "application/octet-stream")
+                .expectContinue(true).POST(HttpRequest.BodyPublishers.fromPublisher(
+                        HttpRequest.BodyPublishers.ofInputStream(body), size)), t));
+    }
+
     /** GET returning the body as a stream (Server-Sent Events); the caller closes it. */
     public InputStream stream(String path) {
         HttpResponse<InputStream> r = exchange(request(path).timeout(timeout).GET().build(),

@@ -1,0 +1,417 @@
+package org.berth.agent.cloud;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Consumer;
+import org.berth.agent.capacity.CapacityService;
+import org.berth.agent.cli.CliException;
+import org.berth.agent.placement.Traits;
+import org.berth.driver.api.Flavor;
+
+/**
+ * The conductor of cold migration, resize, confirm, revert and rebuild (Nova's conductor + compute manager flow, run by
+ * a stateless CLI). Placement moves the source's usage to the migration consumer and claims the destination in one
+ * request; the source agent stops the instance, unplugs its VIFs and snapshots its disk ({@code migrate_out}); the
+ * image is streamed from the source's download into the destination's upload; the destination spawns the instance
+ * with the same uuid, ports, MACs and addresses, marked as the migration's destination. Confirm frees the source,
+ * revert goes back. Every step that fails is rolled back (Placement back, the source powered on again) and named.
+ */
+public final class Moves {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Nova's alternates: at most this many destinations are tried for one move. */
+    private static final int MAX_HOSTS = 3;
+
+    private final CloudCommand.Cloud cloud;
+    private final MovePlacement placement;
+    private final Duration wait;
+    private final Consumer<String> say;
+    private final MoveHook hook;
+
+    /**
+     * @param wait bound on each wait for an agent's task (--wait-timeout)
+     * @param say  where progress lines go (the terminal; nothing under --json)
+     * @param hook told when an instance settled on a host (after confirm, revert, rebuild)
+     */
+    public Moves(CloudCommand.Cloud cloud, Duration wait, Consumer<String> say, MoveHook hook) {
+        this.cloud = cloud;
+        this.placement = new MovePlacement(cloud.placement());
+        this.wait = wait;
+        this.say = say;
+        this.hook = hook;
+    }
+
+    /** What a move did. */
+    public record Moved(String action, UUID instance, UUID migration, String source, String destination,
+                        String flavor, long imageBytes, double seconds) {
+        public ObjectNode toJson() {
+            ObjectNode n = JSON.createObjectNode();
+            n.put("action", action).put("instance", instance.toString())
+                    .put("migration", migration == null ? null : migration.toString()).put("source", source)
+                    .put("destination", destination).put("flavor", flavor).put("image_bytes", imageBytes)
+                    .put("seconds", Math.round(seconds * 100) / 100.0);
+            return n;
+        }
+    }
+
+    // ---- migrate and resize ----
+
+    /**
+     * Migrates (flavor null) or resizes the instance to {@code host} (null: Placement's best candidate), or finishes
+     * a move of it that was cut off.
+     */
+    public Moved migrate(UUID uuid, String host, Flavor flavor) {
+        long t0 = System.nanoTime();
+        MoveState state = MoveState.read(cloud, uuid);
+        MoveState.Held marked = state.source();
+        if (marked != null) {
+            return resume(state, marked, flavor, t0);
+        }
+        if (state.destination() != null) {
+            throw new CliException.Failed("instance " + uuid + ": migration " + state.destination().migration()
+                    + " left it on " + state.destination().host() + " with the source's copy gone; finish it: "
+                    + "berth cloud confirm " + uuid);
+        }
+        MoveState.Held src = state.settled();
+        if (!src.idle() || !List.of("active", "stopped").contains(src.vmState())) {
+            throw new CliException.Failed("instance " + uuid + " on " + src.describe() + ": only an active or "
+                    + "stopped instance with no task can be moved");
+        }
+        JsonNode spec = src.record().path("spec");
+        Flavor old = flavor(spec.path("flavor"));
+        Flavor target = flavor == null ? old : flavor;
+        UUID srcRp = providerOf(src.host());
+        CloudPlacement.Consumer now = placement.consumer(uuid);
+        Map<UUID, Map<String, Long>> sourceAllocations = now.allocations().isEmpty()
+                ? Map.of(srcRp, resources(old)) : now.allocations();
+        Map<String, Long> wanted = flavor == null && sourceAllocations.containsKey(srcRp)
+                ? sourceAllocations.get(srcRp) : resources(target);
+        String driver = src.record().path("driver").asText();
+        UUID m = UUID.randomUUID();
+        String dest = null;
+        for (String candidate : destinations(src.host(), srcRp, host, wanted, driver)) {
+            if (placement.moveToMigration(uuid, m, sourceAllocations, providerOf(candidate), wanted)) {
+                dest = candidate;
+                break;
+            }
+            say.accept("Placement: " + candidate + " is full now (another claim won); trying the next host");
+        }
+        if (dest == null) {
+            throw new CliException.Failed("no valid host: every candidate for " + amounts(wanted)
+                    + " filled up while claiming" + (host == null ? "" : " (--host " + host + ")"));
+        }
+        say.accept("migration " + m + ": " + uuid + " from " + src.host() + " to " + dest + " (flavor "
+                + target.name() + "); Placement: source usage moved to the migration, " + dest + " claimed");
+        boolean wasActive = "active".equals(src.vmState());
+        migrateOut(src.host(), uuid, m, dest);
+        return finishOnDestination(uuid, m, src, dest, target, wasActive, t0);
+    }
+
+    /** A move cut off: goes on from the source's finished {@code migrate_out}, or says what to run. */
+    private Moved resume(MoveState state, MoveState.Held src, Flavor flavor, long t0) {
+        UUID uuid = state.instance();
+        UUID m = src.migration();
+        MoveState.Held dst = state.destination();
+        if (dst != null) {
+            String next = "error".equals(dst.vmState()) ? "berth cloud revert " + uuid
+                    : "berth cloud confirm " + uuid + " (or berth cloud revert " + uuid + ")";
+            throw new CliException.Failed("instance " + uuid + ": migration " + m + " from " + src.host() + " to "
+                    + dst.host() + " has its destination copy: " + dst.describe() + "; run " + next);
+        }
+        if (!src.idle() || src.imageId() == null) {
+            throw new CliException.Failed("instance " + uuid + ": migration " + m + "'s migrate_out on "
+                    + src.describe() + " has not finished; wait for it or run berth cloud revert " + uuid);
+        }
+        String dest = src.peer();
+        say.accept("migration " + m + " of " + uuid + " was cut off after migrate_out on " + src.host()
+                + "; going on to " + dest);
+        JsonNode spec = src.record().path("spec");
+        Flavor target = flavor == null ? flavor(spec.path("flavor")) : flavor;
+        if (placement.consumer(m).allocations().isEmpty()) {
+            CloudPlacement.Consumer now = placement.consumer(uuid);
+            if (!placement.moveToMigration(uuid, m, now.allocations(), providerOf(dest), resources(target))) {
+                throw new CliException.Failed("no valid host: " + dest + " has no room for " + amounts(resources(target))
+                        + " any more; run berth cloud revert " + uuid);
+            }
+        }
+        return finishOnDestination(uuid, m, src, dest, target, spec.path("power_on").asBoolean(true), t0);
+    }
+
+    private void migrateOut(String src, UUID uuid, UUID m, String dest) {
+        AgentCalls a = cloud.agent(src);
+        JsonNode done;
+        try {
+            ObjectNode body = JSON.createObjectNode();
+            body.putObject("migrate_out").put("migration_id", m.toString()).put("destination", dest);
+            a.api().post(AgentCalls.path(uuid) + "/action", body);
+            done = a.await(uuid, wait, false);
+        } catch (CliException e) {
+            placementBack(uuid, m);
+            throw new CliException.Failed("migrate_out on " + src + " failed: " + e.getMessage()
+                    + "; Placement moved back" + hint(uuid, src));
+        }
+        JsonNode marker = done.path("migration");
+        if (!marker.isObject() || !marker.path("image_id").isTextual()) {
+            placementBack(uuid, m);
+            throw new CliException.Failed("migrate_out on " + src + " failed: " + done.path("fault").asText("-")
+                    + "; the agent rolled it back (vm_state " + done.path("vm_state").asText()
+                    + ") and Placement moved back");
+        }
+        say.accept(src + ": migrate_out done (stopped, VIFs unplugged, image " + marker.path("image_id").asText() + ")");
+    }
+
+    /** Carries the image, spawns on the destination and waits; rolls everything back on a failure. */
+    private Moved finishOnDestination(UUID uuid, UUID m, MoveState.Held source, String dest, Flavor target,
+                                      boolean powerOn, long t0) {
+        String src = source.host();
+        JsonNode spec = source.record().path("spec");
+        AgentCalls from = cloud.agent(src);
+        AgentCalls to = cloud.agent(dest);
+        String image = from.instance(uuid).path("migration").path("image_id").asText();
+        ImageCarry.Carried copy;
+        try {
+            copy = ImageCarry.carry(from, to, image);
+            say.accept("image " + image + " carried " + src + " -> " + dest + " as " + copy.id() + " ("
+                    + copy.bytes() + " bytes)");
+            ObjectNode body = spec.deepCopy();
+            body.put("image_id", copy.id()).put("driver", source.record().path("driver").asText())
+                    .put("power_on", powerOn);
+            body.set("flavor", flavorJson(target));
+            body.putObject("migration").put("id", m.toString()).put("source", src);
+            to.spawn(body);
+            JsonNode there = to.await(uuid, wait, false);
+            String want = powerOn ? "active" : "stopped";
+            if (!want.equals(there.path("vm_state").asText())) {
+                throw new CliException.Failed(dest + ": the spawn ended " + there.path("vm_state").asText()
+                        + ": " + there.path("fault").asText("-"));
+            }
+        } catch (CliException e) {
+            String undone = rollBack(uuid, m, src, dest);
+            throw new CliException.Failed("migration " + m + " of " + uuid + " to " + dest + " failed: "
+                    + e.getMessage() + "; rolled back: " + undone);
+        }
+        double s = (System.nanoTime() - t0) / 1e9;
+        say.accept(dest + ": " + uuid + " " + (powerOn ? "active" : "stopped") + " (migration " + m + "), "
+                + String.format("%.1f s", s) + "; now: berth cloud confirm " + uuid + " (or berth cloud revert " + uuid
+                + ")");
+        return new Moved(target.equals(flavor(spec.path("flavor"))) ? "migrate" : "resize", uuid, m, src, dest,
+                target.name(), copy.bytes(), s);
+    }
+
+    /** Undoes a move after migrate_out: the destination's copy and image, Placement, the source powered on again. */
+    private String rollBack(UUID uuid, UUID m, String src, String dest) {
+        List<String> done = new ArrayList<>();
+        try {
+            if (cloud.agent(dest).deleteAndWait(uuid, wait)) {
+                done.add(dest + "'s copy deleted");
+            }
+            done.add(ImageCarry.deleteNamed(cloud.agent(dest), org.berth.agent.store.Migration.imageName(m))
+                    + " image(s) deleted on " + dest);
+        } catch (CliException e) {
+            done.add(dest + " not cleaned: " + e.getMessage());
+        }
+        done.add(placementBack(uuid, m));
+        try {
+            revertOnSource(uuid, src);
+            done.add(src + " reverted");
+        } catch (CliException e) {
+            done.add(src + " not reverted (" + e.getMessage() + "): berth cloud revert " + uuid);
+        }
+        return String.join(", ", done);
+    }
+
+    private String placementBack(UUID uuid, UUID m) {
+        try {
+            placement.moveBack(uuid, m);
+            return "Placement moved back";
+        } catch (RuntimeException e) {
+            return "Placement not moved back (" + e.getMessage() + "): berth cloud revert " + uuid;
+        }
+    }
+
+    private static String hint(UUID uuid, String src) {
+        return "; if " + src + " still shows the migration, run berth cloud revert " + uuid;
+    }
+
+    /** The hosts to try: --host, or Placement's candidates other than the source, most free RAM first. */
+    private List<String> destinations(String src, UUID srcRp, String host, Map<String, Long> wanted, String driver) {
+        if (host != null) {
+            cloud.hosts().host(host);
+            if (host.equals(src)) {
+                throw new IllegalArgumentException("--host: '" + host + "' is the instance's host; a migration goes "
+                        + "to another host (a rebuild stays on the same host)");
+            }
+            return List.of(host);
+        }
+        String trait = Traits.driverTrait(driver);
+        CloudPlacement.Candidates c = cloud.placement().candidates(wanted, List.of(trait), 50);
+        Map<UUID, String> names = new LinkedHashMap<>();
+        cloud.placement().providers().forEach(p -> names.put(p.uuid(), p.name()));
+        List<String> out = c.requests().stream().map(CloudPlacement.Candidate::provider).distinct()
+                .filter(p -> !p.equals(srcRp) && names.containsKey(p) && cloud.hosts().find(names.get(p)).isPresent())
+                .sorted(Comparator.comparingLong((UUID p) -> -c.summaries().get(p).free(CloudPlacement.MEMORY_MB)))
+                .limit(MAX_HOSTS).map(names::get).toList();
+        if (out.isEmpty()) {
+            throw new CliException.Failed("no valid host: no host other than " + src + " has " + amounts(wanted)
+                    + " free with trait " + trait);
+        }
+        return out;
+    }
+
+    // ---- confirm and revert ----
+
+    /** Confirms the instance's migration: the source's copy and image go, the migration consumer's usage is freed. */
+    public Moved confirm(UUID uuid) {
+        long t0 = System.nanoTime();
+        MoveState state = MoveState.read(cloud, uuid);
+        MoveState.Held src = state.source();
+        MoveState.Held dst = state.destination();
+        if (dst == null) {
+            throw new CliException.Failed("instance " + uuid + ": no destination copy in a migration ("
+                    + (src == null ? "no migration: " + state.describeAll() : "run berth cloud migrate " + uuid
+                    + " to finish migration " + src.migration() + ", or berth cloud revert " + uuid)
+                    + ")" + state.unreachableNote());
+        }
+        if (!dst.idle() || !List.of("active", "stopped").contains(dst.vmState())) {
+            throw new CliException.Failed("instance " + uuid + ": the destination copy is " + dst.describe()
+                    + "; only a running or stopped one can be confirmed (berth cloud revert " + uuid + ")");
+        }
+        UUID m = dst.migration();
+        String source = src != null ? src.host() : dst.peer();
+        if (src != null) {
+            AgentCalls a = cloud.agent(src.host());
+            a.api().post(AgentCalls.path(uuid) + "/action", confirmBody());
+            a.await(uuid, wait, true);
+            say.accept(src.host() + ": source copy and image " + src.imageId() + " destroyed");
+        }
+        cloud.agent(dst.host()).api().post(AgentCalls.path(uuid) + "/action", confirmBody());
+        boolean freed = placement.dropMigration(m);
+        say.accept(dst.host() + ": migration marker cleared; Placement: migration " + m + (freed ? " freed" : " had "
+                + "nothing left"));
+        hook.settled(cloud, uuid, dst.host());
+        return new Moved("confirm", uuid, m, source, dst.host(), dst.record().at("/spec/flavor/name").asText(), 0,
+                (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static ObjectNode confirmBody() {
+        ObjectNode b = JSON.createObjectNode();
+        b.putObject("confirm_migration");
+        return b;
+    }
+
+    /** Reverts the instance's migration: the destination's copy goes, Placement moves back, the source runs again. */
+    public Moved revert(UUID uuid) {
+        long t0 = System.nanoTime();
+        MoveState state = MoveState.read(cloud, uuid);
+        MoveState.Held src = state.source();
+        MoveState.Held dst = state.destination();
+        if (src == null) {
+            throw new CliException.Failed("instance " + uuid + ": no source copy to revert to ("
+                    + (dst == null ? "no migration: " + state.describeAll() : "confirmed on " + dst.peer()
+                    + " already; finish it: berth cloud confirm " + uuid) + ")" + state.unreachableNote());
+        }
+        UUID m = src.migration();
+        String dest = src.peer();
+        if (!src.idle()) {
+            cloud.agent(src.host()).await(uuid, wait, false);
+        }
+        AgentCalls d = cloud.agent(dest);
+        if (d.deleteAndWait(uuid, wait)) {
+            say.accept(dest + ": destination copy deleted");
+        }
+        int images = ImageCarry.deleteNamed(d, org.berth.agent.store.Migration.imageName(m));
+        placement.moveBack(uuid, m);
+        say.accept("Placement: migration " + m + "'s allocations moved back to " + uuid
+                + (images > 0 ? "; " + dest + "'s copy of the image deleted" : ""));
+        JsonNode back = revertOnSource(uuid, src.host());
+        say.accept(src.host() + ": " + uuid + " " + back.path("vm_state").asText() + " again");
+        hook.settled(cloud, uuid, src.host());
+        return new Moved("revert", uuid, m, src.host(), dest, back.at("/spec/flavor/name").asText(), 0,
+                (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** revert_migration on the source (if it still has the marker) and its wait. */
+    private JsonNode revertOnSource(UUID uuid, String src) {
+        AgentCalls a = cloud.agent(src);
+        JsonNode r = a.await(uuid, wait, false);
+        if (r.path("migration").isObject()) {
+            ObjectNode body = JSON.createObjectNode();
+            body.putObject("revert_migration");
+            a.api().post(AgentCalls.path(uuid) + "/action", body);
+            r = a.await(uuid, wait, false);
+        }
+        if (r.path("migration").isObject() || "error".equals(r.path("vm_state").asText())) {
+            throw new CliException.Failed(src + ": revert_migration ended " + r.path("vm_state").asText() + ": "
+                    + r.path("fault").asText("-"));
+        }
+        return r;
+    }
+
+    // ---- rebuild ----
+
+    /** Rebuilds the instance on its host from {@code image} (an id or a name on that host; null: its own image). */
+    public Moved rebuild(UUID uuid, String image) {
+        long t0 = System.nanoTime();
+        MoveState.Held at = MoveState.read(cloud, uuid).settled();
+        AgentCalls a = cloud.agent(at.host());
+        String id = image == null ? null : ImageCarry.resolve(a, image);
+        ObjectNode body = JSON.createObjectNode();
+        ObjectNode arg = body.putObject("rebuild");
+        if (id != null) {
+            arg.put("image_id", id);
+        }
+        a.api().post(AgentCalls.path(uuid) + "/action", body);
+        JsonNode r = a.await(uuid, wait, false);
+        if ("error".equals(r.path("vm_state").asText())) {
+            throw new CliException.Failed(at.host() + ": rebuild of " + uuid + " failed: " + r.path("fault").asText("-"));
+        }
+        say.accept(at.host() + ": " + uuid + " rebuilt from image " + r.at("/spec/image_id").asText() + ", "
+                + r.path("vm_state").asText() + " (backend " + r.path("backend_id").asText() + ")");
+        hook.settled(cloud, uuid, at.host());
+        return new Moved("rebuild", uuid, null, at.host(), at.host(), r.at("/spec/flavor/name").asText(), 0,
+                (System.nanoTime() - t0) / 1e9);
+    }
+
+    // ---- values ----
+
+    private UUID providerOf(String host) {
+        return cloud.placement().provider(host).map(CloudPlacement.Provider::uuid).orElseThrow(() ->
+                new CliException.Failed("host " + host + " has no resource provider in Placement (is its agent "
+                        + "reporting? placement.host must be " + host + ")"));
+    }
+
+    static Flavor flavor(JsonNode f) {
+        return new Flavor(f.path("name").asText(), f.path("vcpus").asInt(), f.path("memory_mb").asInt(),
+                f.path("root_gb").asInt(), f.path("ephemeral_gb").asInt(), f.path("swap_mb").asInt());
+    }
+
+    static ObjectNode flavorJson(Flavor f) {
+        return JSON.createObjectNode().put("name", f.name()).put("vcpus", f.vcpus()).put("memory_mb", f.memoryMb())
+                .put("root_gb", f.rootGb()).put("ephemeral_gb", f.ephemeralGb()).put("swap_mb", f.swapMb());
+    }
+
+    /** What the agent claims for a flavor (the classes with an amount; disk = root + ephemeral + swap). */
+    static Map<String, Long> resources(Flavor f) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        out.put(CloudPlacement.VCPU, (long) f.vcpus());
+        out.put(CloudPlacement.MEMORY_MB, (long) f.memoryMb());
+        long disk = CapacityService.diskGb(f);
+        if (disk > 0) {
+            out.put(CloudPlacement.DISK_GB, disk);
+        }
+        return out;
+    }
+
+    private static String amounts(Map<String, Long> r) {
+        List<String> out = new ArrayList<>();
+        r.forEach((k, v) -> out.add(k + ":" + v));
+        return String.join(",", out);
+    }
+}
