@@ -1,0 +1,274 @@
+package org.berth.agent.moves;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.BooleanSupplier;
+import org.berth.agent.TestAgent;
+import org.berth.agent.cli.BerthCli;
+import org.berth.agent.cloud.CloudHosts;
+import org.berth.agent.cloud.CloudPlacement;
+import org.berth.agent.placement.PlacementApi;
+import org.berth.agent.placement.PlacementServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code berth cloud migrate | resize | confirm | revert | rebuild} end to end on three in-process agents (fake
+ * driver) reporting to a real Placement: the allocations move as Nova's conductor moves them, a full destination is
+ * refused before anything stops, a migration cut off after the source's migrate_out is finished by running migrate
+ * again, and the refusals say what to run.
+ */
+class CloudMovesTest {
+    private static final Duration SETTLE = Duration.ofSeconds(15);
+    private static PlacementServer server;
+    private static CloudPlacement placement;
+    private static TestAgent a;
+    private static TestAgent b;
+    private static TestAgent small;
+    private static Path hosts;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = PlacementServer.shared();
+        a = agent("mv-a-", 8192);
+        b = agent("mv-b-", 8192);
+        small = agent("mv-s-", 512);
+        hosts = Files.createTempFile("berth-cloud-hosts", ".json");
+        ObjectNode file = TestAgent.JSON.createObjectNode();
+        file.putObject("placement").put("url", server.url.toString()).put("token", "admin");
+        ArrayNode list = file.putArray("hosts");
+        for (TestAgent t : List.of(a, b, small)) {
+            list.addObject().put("name", name(t)).put("api", "http://127.0.0.1:" + t.agent.port())
+                    .put("token_file", t.agent.tokenFile().toString());
+        }
+        Files.writeString(hosts, file.toString());
+        placement = CloudPlacement.of(CloudHosts.load(hosts), Duration.ofSeconds(10));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        PlacementApi api = new PlacementApi(server.url);
+        for (TestAgent t : List.of(a, b, small)) {
+            UUID rp = t.agent.placement().providerUuid();
+            t.close();
+            api.deleteProvider(rp);
+        }
+        Files.deleteIfExists(hosts);
+    }
+
+    private static TestAgent agent(String prefix, int memoryMb) throws Exception {
+        return new TestAgent("drivers: {fake: {options: {vcpus: 8, memory_mb: " + memoryMb + ", local_gb: 40}}}\n"
+                + "host: " + prefix + UUID.randomUUID().toString().substring(0, 8) + "\nupdate_resources_interval: 2s\n"
+                + "placement: {enabled: true, url: '" + server.url + "', token: admin, timeout: 3s, max_backoff: 1s}\n");
+    }
+
+    private static String name(TestAgent t) {
+        return t.agent.config().placement().host();
+    }
+
+    private static UUID rp(TestAgent t) {
+        return t.agent.placement().providerUuid();
+    }
+
+    @Test
+    void migrateConfirmMovesTheAllocationAndLeavesNothingOnTheSource() throws Exception {
+        UUID uuid = a.spawnAndWait("mover");
+        awaitAllocations(uuid, Set.of(rp(a)));
+        // no --host: Placement's candidate with the most free RAM that is not the source: b (small has 512 MB)
+        JsonNode moved = ok("migrate", uuid.toString());
+        assertEquals(name(b), moved.get("destination").asText());
+        UUID m = UUID.fromString(moved.get("migration").asText());
+        awaitAllocations(uuid, Set.of(rp(b)));
+        awaitAllocations(m, Set.of(rp(a)));
+        assertEquals("destination", b.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/migration/role")
+                .asText());
+        assertEquals("source", a.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/migration/role")
+                .asText());
+
+        String[] again = cli("migrate", uuid.toString());
+        assertEquals("1", again[0], again[1] + again[2]);
+        assertTrue(again[2].contains("berth cloud confirm " + uuid), "a migrate run again says what to run: "
+                + again[2]);
+
+        ok("confirm", uuid.toString());
+        awaitAllocations(m, Set.of());
+        awaitAllocations(uuid, Set.of(rp(b)));
+        assertEquals(404, a.call("GET", "/v1/instances/" + uuid, null).status());
+        assertTrue(b.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/migration").isNull());
+        assertEquals(List.of(), images(a, "migration-" + m), "the source's migration image is gone");
+        assertTrue(!a.fake().uuids().contains(uuid), "nothing in the source's backend");
+        delete(b, uuid);
+    }
+
+    @Test
+    void revertBringsTheInstanceBackAndDropsTheDestinationsCopy() throws Exception {
+        UUID uuid = a.spawnAndWait("reverted");
+        awaitAllocations(uuid, Set.of(rp(a)));
+        JsonNode moved = ok("migrate", uuid.toString(), "--host", name(b));
+        UUID m = UUID.fromString(moved.get("migration").asText());
+        JsonNode reverted = ok("revert", uuid.toString());
+        assertEquals(m.toString(), reverted.get("migration").asText());
+        JsonNode back = a.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
+        assertEquals("active", back.get("vm_state").asText());
+        assertTrue(back.get("migration").isNull());
+        assertEquals(404, b.call("GET", "/v1/instances/" + uuid, null).status());
+        assertEquals(List.of(), images(b, "migration-" + m));
+        assertEquals(List.of(), images(a, "migration-" + m));
+        awaitAllocations(uuid, Set.of(rp(a)));
+        awaitAllocations(m, Set.of());
+        delete(a, uuid);
+    }
+
+    @Test
+    void resizeClaimsTheNewFlavorAndAFullDestinationIsRefusedBeforeAnythingStops() throws Exception {
+        UUID uuid = a.spawnAndWait("resized");
+        awaitAllocations(uuid, Set.of(rp(a)));
+        String[] full = cli("resize", uuid.toString(), "--flavor", "m1.big", "--vcpus", "2", "--memory-mb", "1024",
+                "--host", name(small), "--json");
+        assertEquals("1", full[0], full[1] + full[2]);
+        assertTrue(full[2].contains("no valid host"), full[2]);
+        JsonNode still = a.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
+        assertEquals("active", still.get("vm_state").asText(), "nothing stopped");
+        assertTrue(still.get("migration").isNull());
+        awaitAllocations(uuid, Set.of(rp(a)));
+
+        JsonNode resized = ok("resize", uuid.toString(), "--flavor", "m1.big", "--vcpus", "2", "--memory-mb", "1024");
+        assertEquals("resize", resized.get("action").asText());
+        assertEquals(name(b), resized.get("destination").asText());
+        ok("confirm", uuid.toString());
+        assertTrue(eventually(() -> placement.consumer(uuid).allocations().equals(Map.of(rp(b),
+                Map.of("VCPU", 2L, "MEMORY_MB", 1024L, "DISK_GB", 1L)))), "the new flavor's allocation on b: "
+                + placement.consumer(uuid).allocations());
+        assertEquals("m1.big", b.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/spec/flavor/name")
+                .asText());
+
+        JsonNode rebuilt = ok("rebuild", uuid.toString(), "--image", "test-disk");
+        assertEquals(name(b), rebuilt.get("destination").asText());
+        assertEquals(TestAgent.IMAGE_ID, b.call("GET", "/v1/instances/" + uuid, null).json()
+                .at("/instance/spec/image_id").asText());
+        delete(b, uuid);
+    }
+
+    @Test
+    void aMigrationCutOffAfterMigrateOutIsFinishedByMigrateAgain() throws Exception {
+        UUID uuid = a.spawnAndWait("cut-off");
+        awaitAllocations(uuid, Set.of(rp(a)));
+        // what a conductor killed right after the source's migrate_out leaves: the marker, the image, no Placement move
+        UUID m = UUID.randomUUID();
+        assertEquals(202, a.call("POST", "/v1/instances/" + uuid + "/action", "{\"migrate_out\": {\"migration_id\": \""
+                + m + "\", \"destination\": \"" + name(b) + "\"}}").status());
+        a.awaitInstance(uuid, i -> i.get("task_state").isNull());
+        String[] confirm = cli("confirm", uuid.toString());
+        assertEquals("1", confirm[0]);
+        assertTrue(confirm[2].contains("berth cloud migrate " + uuid), confirm[2]);
+
+        JsonNode done = ok("migrate", uuid.toString());
+        assertEquals(m.toString(), done.get("migration").asText(), "the cut-off migration was finished");
+        assertEquals(name(b), done.get("destination").asText());
+        awaitAllocations(uuid, Set.of(rp(b)));
+        awaitAllocations(m, Set.of(rp(a)));
+        ok("confirm", uuid.toString());
+        awaitAllocations(m, Set.of());
+        delete(b, uuid);
+    }
+
+    @Test
+    void refusalsNameWhatIsWrong() throws Exception {
+        UUID uuid = a.spawnAndWait("refused");
+        String[] none = cli("confirm", uuid.toString());
+        assertEquals("1", none[0]);
+        assertTrue(none[2].contains("no migration"), none[2]);
+        String[] same = cli("migrate", uuid.toString(), "--host", name(a));
+        assertEquals("2", same[0]);
+        assertTrue(same[2].contains("--host") && same[2].contains("instance's host"), same[2]);
+        String[] sameHost = cli("resize", uuid.toString(), "--flavor", "x", "--vcpus", "1", "--memory-mb", "64",
+                "--allow-same-host");
+        assertEquals("2", sameHost[0]);
+        assertTrue(sameHost[2].contains("--allow-same-host"), sameHost[2]);
+        String[] unknown = cli("migrate", UUID.randomUUID().toString());
+        assertEquals("1", unknown[0]);
+        assertTrue(unknown[2].contains("no host has it"), unknown[2]);
+        String[] bad = cli("revert", "nope");
+        assertEquals("2", bad[0]);
+        assertTrue(bad[2].contains("UUID"), bad[2]);
+        delete(a, uuid);
+    }
+
+    // ---- helpers ----
+
+    private static JsonNode ok(String... args) throws Exception {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.add("--json");
+        String[] r = cli(all.toArray(String[]::new));
+        assertEquals("0", r[0], String.join(" ", args) + ": " + r[2] + r[1]);
+        return TestAgent.JSON.readTree(r[1]);
+    }
+
+    private static String[] cli(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        List<String> all = new ArrayList<>(List.of("cloud", "--hosts", hosts.toString()));
+        all.addAll(List.of(args));
+        int code = BerthCli.run(all.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err), Map.of());
+        return new String[] {Integer.toString(code), out.toString(), err.toString()};
+    }
+
+    private static List<String> images(TestAgent t, String name) throws Exception {
+        List<String> out = new ArrayList<>();
+        t.call("GET", "/v1/images", null).json().get("images").forEach(i -> {
+            if (i.get("name").asText().equals(name)) {
+                out.add(i.toString());
+            }
+        });
+        return out;
+    }
+
+    /** Deletes the instance and its migration image (the destination's disk), and waits for Placement to drop it. */
+    private static void delete(TestAgent t, UUID uuid) throws Exception {
+        assertEquals(202, t.call("DELETE", "/v1/instances/" + uuid, null).status());
+        assertTrue(eventually(() -> {
+            try {
+                return t.call("GET", "/v1/instances/" + uuid, null).status() == 404;
+            } catch (Exception e) {
+                return false;
+            }
+        }), "deleted");
+        for (JsonNode i : t.call("GET", "/v1/images", null).json().get("images")) {
+            if (i.get("name").asText().startsWith("migration-")) {
+                t.call("DELETE", "/v1/images/" + i.get("id").asText(), null);
+            }
+        }
+        awaitAllocations(uuid, Set.of());
+    }
+
+    private static void awaitAllocations(UUID consumer, Set<UUID> providers) throws InterruptedException {
+        assertTrue(eventually(() -> placement.consumer(consumer).allocations().keySet().equals(providers)),
+                consumer + " should be allocated on " + providers + ": " + placement.consumer(consumer).allocations());
+    }
+
+    private static boolean eventually(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + SETTLE.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            Thread.sleep(100);
+        }
+        return condition.getAsBoolean();
+    }
+}
