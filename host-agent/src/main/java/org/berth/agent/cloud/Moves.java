@@ -28,6 +28,8 @@ public final class Moves {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Nova's alternates: at most this many destinations are tried for one move. */
     private static final int MAX_HOSTS = 3;
+    /** The property naming the image a moved instance was first built from (Nova's image_base_image_ref). */
+    public static final String BASE_IMAGE_REF = "base_image_ref";
 
     private final CloudCommand.Cloud cloud;
     private final MovePlacement placement;
@@ -184,6 +186,13 @@ public final class Moves {
             body.put("image_id", copy.id()).put("driver", source.record().path("driver").asText())
                     .put("power_on", powerOn);
             body.set("flavor", flavorJson(target));
+            // Nova's base_image_ref: the image the instance was built from, which the carried image is not (an
+            // evacuation rebuilds from it where the carried image never went)
+            ObjectNode props = body.has("properties") && body.get("properties").isObject()
+                    ? (ObjectNode) body.get("properties") : body.putObject("properties");
+            if (!props.has(BASE_IMAGE_REF)) {
+                props.put(BASE_IMAGE_REF, spec.path("image_id").asText());
+            }
             body.putObject("migration").put("id", m.toString()).put("source", src);
             to.spawn(body);
             JsonNode there = to.await(uuid, wait, false);

@@ -155,15 +155,45 @@ public final class InstanceService {
         try {
             drivers.require(driverName).destroy(uuid);
             stats.record(driverName, "destroy", System.nanoTime() - t0, false);
+            String carried = dropCarriedImage(uuid);
             return () -> {
                 update(uuid, r -> r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
-                store.addEvent(uuid, requestId, "delete.end", null);
+                store.addEvent(uuid, requestId, "delete.end", carried);
                 LOG.log(Level.INFO, requestId + " instance " + uuid + ": deleted");
             };
         } catch (RuntimeException e) {
             stats.record(driverName, "destroy", System.nanoTime() - t0, true);
             return fail(uuid, requestId, "delete", e, false, drivers.find(driverName).orElse(null));
         }
+    }
+
+    /**
+     * A migrated instance runs from the image its migration carried here ({@code migration-<id>}): that image is the
+     * instance's disk, not a user's image, so it goes with the instance (unless another instance uses it). Returns
+     * what was done, for the delete's event (null: nothing).
+     */
+    private String dropCarriedImage(UUID uuid) {
+        try {
+            return dropCarriedImage(SpecJson.readString(get(uuid).specJson()).imageId(), uuid);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "instance " + uuid + ": its migration image was not deleted: " + e.getMessage());
+            return null;
+        }
+    }
+
+    /** Deletes image {@code id} if a migration carried it here and no instance but {@code self} runs from it. */
+    private String dropCarriedImage(String id, UUID self) {
+        Image image = images.list().stream().filter(i -> i.id().equals(id)).findFirst().orElse(null);
+        if (image == null || !image.name().startsWith("migration-")) {
+            return null;
+        }
+        boolean shared = store.list(Optional.empty()).stream().anyMatch(r -> !r.uuid().equals(self) && !r.deleted()
+                && SpecJson.readString(r.specJson()).imageId().equals(id));
+        if (shared) {
+            return null;
+        }
+        images.delete(id);
+        return "the migration's image " + id + " deleted with it";
     }
 
     /** Checks the action against the driver's capabilities and the vm_state, then runs it as a task. */
@@ -376,11 +406,12 @@ public final class InstanceService {
         long t0 = System.nanoTime();
         try {
             finishConfirm(d, uuid, m);
+            String carried = dropCarriedImage(uuid); // it came here by an earlier migration
             stats.record(driverName, "confirm_migration", System.nanoTime() - t0, false);
             return () -> {
                 update(uuid, r -> r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
                 store.addEvent(uuid, requestId, "confirm_migration.end", "source copy destroyed, image "
-                        + m.imageId() + " deleted");
+                        + m.imageId() + " deleted" + (carried == null ? "" : "; " + carried));
                 LOG.log(Level.INFO, requestId + " instance " + uuid + ": migration " + m.id() + " confirmed");
             };
         } catch (RuntimeException e) {
@@ -472,7 +503,8 @@ public final class InstanceService {
             InstanceRecord marked = fresh.withTask("rebuilding").withSpecJson(SpecJson.writeString(spec));
             store.update(marked);
             store.addEvent(uuid, requestId, "rebuild.start", "image " + image.id());
-            submit(uuid, requestId, () -> runRebuild(driver, r.driver(), spec, requestId), () -> store.update(fresh));
+            submit(uuid, requestId, () -> runRebuild(driver, r.driver(), spec, now.imageId(), requestId),
+                    () -> store.update(fresh));
             return marked;
         } catch (RuntimeException e) {
             locks.end(uuid);
@@ -480,12 +512,21 @@ public final class InstanceService {
         }
     }
 
-    private Runnable runRebuild(ComputeDriver d, String driverName, InstanceSpec spec, String requestId) {
+    private Runnable runRebuild(ComputeDriver d, String driverName, InstanceSpec spec, String previousImage,
+                                String requestId) {
         UUID uuid = spec.uuid();
         long t0 = System.nanoTime();
         try {
             InstanceInfo info = respawn(d, spec);
             stats.record(driverName, "rebuild", System.nanoTime() - t0, false);
+            if (!previousImage.equals(spec.imageId())) {
+                try {
+                    dropCarriedImage(previousImage, uuid); // its old disk, if a migration carried it here
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "instance " + uuid + ": image " + previousImage + " not deleted: "
+                            + e.getMessage());
+                }
+            }
             List<VifBinding> bound = drivers.vifBindings().take(uuid);
             return () -> {
                 update(uuid, r -> r.withState(VmState.of(info.powerState()), info.powerState())

@@ -97,11 +97,9 @@ class CloudMoveTest {
         for (LabHost h : lab.hosts()) {
             for (JsonNode i : h.call("GET", "/v1/images", null).json().get("images")) {
                 if (i.get("name").asText().startsWith("migration-")) {
-                    // a migration's image is the moved instance's disk on the destination; deleted with the test's
-                    LabHost.Reply r = h.call("DELETE", "/v1/images/" + i.get("id").asText(), null);
-                    if (r.status() != 204) {
-                        problems.add("DELETE image " + i + " on " + h.name() + ": " + r.status() + " " + r.body());
-                    }
+                    // a carried image is the moved instance's disk: it goes with the instance; removed here anyway
+                    problems.add("image " + i + " left on " + h.name());
+                    h.call("DELETE", "/v1/images/" + i.get("id").asText(), null);
                 }
             }
         }

@@ -95,8 +95,10 @@ class CloudMovesTest {
         UUID m = UUID.fromString(moved.get("migration").asText());
         awaitAllocations(uuid, Set.of(rp(b)));
         awaitAllocations(m, Set.of(rp(a)));
-        assertEquals("destination", b.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/migration/role")
-                .asText());
+        JsonNode there = b.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
+        assertEquals("destination", there.at("/migration/role").asText());
+        assertEquals(TestAgent.IMAGE_ID, there.at("/spec/properties/base_image_ref").asText(),
+                "the carried image names the image it was built from");
         assertEquals("source", a.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/migration/role")
                 .asText());
 
@@ -238,7 +240,7 @@ class CloudMovesTest {
         return out;
     }
 
-    /** Deletes the instance and its migration image (the destination's disk), and waits for Placement to drop it. */
+    /** Deletes the instance, checks no carried image is left anywhere, and waits for Placement to drop it. */
     private static void delete(TestAgent t, UUID uuid) throws Exception {
         assertEquals(202, t.call("DELETE", "/v1/instances/" + uuid, null).status());
         assertTrue(eventually(() -> {
@@ -248,9 +250,10 @@ class CloudMovesTest {
                 return false;
             }
         }), "deleted");
-        for (JsonNode i : t.call("GET", "/v1/images", null).json().get("images")) {
-            if (i.get("name").asText().startsWith("migration-")) {
-                t.call("DELETE", "/v1/images/" + i.get("id").asText(), null);
+        for (TestAgent any : List.of(a, b, small)) {
+            for (JsonNode i : any.call("GET", "/v1/images", null).json().get("images")) {
+                assertTrue(!i.get("name").asText().startsWith("migration-"), "a carried image goes with its instance "
+                        + "(or its rebuild): " + i + " on " + name(any));
             }
         }
         awaitAllocations(uuid, Set.of());
