@@ -54,7 +54,8 @@ public final class DockerDriverProvider implements ComputeDriverProvider {
                 ContainerFormat.DOCKER)));
         // The event stream idles for long stretches: its own client with a read timeout that only forces a
         // periodic reconnect, so the instance calls keep their short one.
-        var events = new EventPump(Engine.connect(settings, Duration.ofMinutes(5)), context.events());
+        var events = new EventPump(Engine.connect(settings, Duration.ofMinutes(5)), context.events(),
+                settings::containerName);
         var driver = new DockerDriver(info, settings, engine, events, context);
         events.start();
         return driver;

@@ -27,14 +27,20 @@ final class EventPump implements AutoCloseable {
 
     private final DockerClient client;
     private final EventSink sink;
+    private final java.util.function.Function<UUID, String> nameOf;
     private final Thread thread;
     private volatile boolean closed;
     private volatile ResultCallback.Adapter<Event> current;
     private long lastNanos;
 
-    EventPump(DockerClient client, EventSink sink) {
+    /**
+     * @param nameOf the name this host gives an instance's container: on one engine shared by several agents (the
+     *               lab), another host's container of the same uuid (a migration's other side) is not ours
+     */
+    EventPump(DockerClient client, EventSink sink, java.util.function.Function<UUID, String> nameOf) {
         this.client = client;
         this.sink = sink;
+        this.nameOf = nameOf;
         Instant now = Instant.now();
         this.lastNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
         this.thread = Thread.ofPlatform().daemon().name("berth-docker-events").unstarted(this::run);
@@ -110,8 +116,13 @@ final class EventPump implements AutoCloseable {
         if (label == null || t.isEmpty()) {
             return;
         }
+        String name = e.getActor().getAttributes().get("name");
         try {
-            sink.publish(new LifecycleEvent(UUID.fromString(label), t.get(), Instant.now()));
+            UUID uuid = UUID.fromString(label);
+            if (name != null && !name.replaceFirst("^/", "").equals(nameOf.apply(uuid))) {
+                return;
+            }
+            sink.publish(new LifecycleEvent(uuid, t.get(), Instant.now()));
         } catch (RuntimeException ex) {
             LOG.log(Level.WARNING, "event sink rejected a docker event", ex);
         }

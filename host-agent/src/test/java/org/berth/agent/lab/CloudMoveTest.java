@@ -142,9 +142,10 @@ class CloudMoveTest {
         awaitAllocatedOn(vm, a);
         awaitAllocatedOn(ct, a);
 
-        // migrate both A -> B: the VM to a named host, the container where Placement puts it (B: most free RAM)
-        JsonNode vmMove = cloud("migrate", vm.toString(), "--host", b.name());
+        // migrate both A -> B: the container where Placement puts it (B: nothing there yet, C has the peer: B has
+        // the most free RAM), then the VM to a named host
         JsonNode cMove = cloud("migrate", ct.toString());
+        JsonNode vmMove = cloud("migrate", vm.toString(), "--host", b.name());
         assertEquals(b.name(), cMove.get("destination").asText(), "Placement's pick: the host with most free RAM");
         step(String.format("migrated VM in %.1f s (%d bytes), container in %.1f s (%d bytes)",
                 vmMove.get("seconds").asDouble(), vmMove.get("image_bytes").asLong(), cMove.get("seconds").asDouble(),
