@@ -150,21 +150,18 @@ public final class Moves {
         AgentCalls a = cloud.agent(src);
         JsonNode done;
         try {
-            ObjectNode body = JSON.createObjectNode();
-            body.putObject("migrate_out").put("migration_id", m.toString()).put("destination", dest);
-            a.api().post(AgentCalls.path(uuid) + "/action", body);
+            act(a, uuid, "migrate_out", JSON.createObjectNode().put("migration_id", m.toString())
+                    .put("destination", dest));
             done = a.await(uuid, wait, false);
         } catch (CliException e) {
-            placementBack(uuid, m);
-            throw new CliException.Failed("migrate_out on " + src + " failed: " + e.getMessage()
-                    + "; Placement moved back" + hint(uuid, src));
+            throw new CliException.Failed("migration " + m + ": migrate_out on " + src + " failed: "
+                    + e.getMessage() + "; " + placementBack(uuid, m) + hint(uuid, src));
         }
         JsonNode marker = done.path("migration");
         if (!marker.isObject() || !marker.path("image_id").isTextual()) {
-            placementBack(uuid, m);
-            throw new CliException.Failed("migrate_out on " + src + " failed: " + done.path("fault").asText("-")
-                    + "; the agent rolled it back (vm_state " + done.path("vm_state").asText()
-                    + ") and Placement moved back");
+            throw new CliException.Failed("migration " + m + ": migrate_out on " + src + " failed: "
+                    + done.path("fault").asText("-") + "; the agent rolled it back (vm_state "
+                    + done.path("vm_state").asText() + "); " + placementBack(uuid, m));
         }
         say.accept(src + ": migrate_out done (stopped, VIFs unplugged, image " + marker.path("image_id").asText() + ")");
     }
@@ -296,11 +293,11 @@ public final class Moves {
         String source = src != null ? src.host() : dst.peer();
         if (src != null) {
             AgentCalls a = cloud.agent(src.host());
-            a.api().post(AgentCalls.path(uuid) + "/action", confirmBody());
+            act(a, uuid, "confirm_migration", JSON.createObjectNode());
             a.await(uuid, wait, true);
             say.accept(src.host() + ": source copy and image " + src.imageId() + " destroyed");
         }
-        cloud.agent(dst.host()).api().post(AgentCalls.path(uuid) + "/action", confirmBody());
+        act(cloud.agent(dst.host()), uuid, "confirm_migration", JSON.createObjectNode());
         boolean freed = placement.dropMigration(m);
         say.accept(dst.host() + ": migration marker cleared; Placement: migration " + m + (freed ? " freed" : " had "
                 + "nothing left"));
@@ -309,10 +306,11 @@ public final class Moves {
                 (System.nanoTime() - t0) / 1e9);
     }
 
-    private static ObjectNode confirmBody() {
-        ObjectNode b = JSON.createObjectNode();
-        b.putObject("confirm_migration");
-        return b;
+    /** {@code POST /v1/instances/{uuid}/action {verb: arg}}. */
+    private static void act(AgentCalls a, UUID uuid, String verb, ObjectNode arg) {
+        ObjectNode body = JSON.createObjectNode();
+        body.set(verb, arg);
+        a.api().post(AgentCalls.path(uuid) + "/action", body);
     }
 
     /** Reverts the instance's migration: the destination's copy goes, Placement moves back, the source runs again. */
@@ -351,9 +349,7 @@ public final class Moves {
         AgentCalls a = cloud.agent(src);
         JsonNode r = a.await(uuid, wait, false);
         if (r.path("migration").isObject()) {
-            ObjectNode body = JSON.createObjectNode();
-            body.putObject("revert_migration");
-            a.api().post(AgentCalls.path(uuid) + "/action", body);
+            act(a, uuid, "revert_migration", JSON.createObjectNode());
             r = a.await(uuid, wait, false);
         }
         if (r.path("migration").isObject() || "error".equals(r.path("vm_state").asText())) {
@@ -371,12 +367,11 @@ public final class Moves {
         MoveState.Held at = MoveState.read(cloud, uuid).settled();
         AgentCalls a = cloud.agent(at.host());
         String id = image == null ? null : ImageCarry.resolve(a, image);
-        ObjectNode body = JSON.createObjectNode();
-        ObjectNode arg = body.putObject("rebuild");
+        ObjectNode arg = JSON.createObjectNode();
         if (id != null) {
             arg.put("image_id", id);
         }
-        a.api().post(AgentCalls.path(uuid) + "/action", body);
+        act(a, uuid, "rebuild", arg);
         JsonNode r = a.await(uuid, wait, false);
         if ("error".equals(r.path("vm_state").asText())) {
             throw new CliException.Failed(at.host() + ": rebuild of " + uuid + " failed: " + r.path("fault").asText("-"));

@@ -262,6 +262,9 @@ class CloudMoveTest {
         String[] out = run.get(120, java.util.concurrent.TimeUnit.SECONDS);
         assertNotEquals("0", out[0], "the CLI's migrate failed: " + out[1] + out[2]);
         assertTrue(out[2].contains("Placement moved back"), "the CLI moved Placement back: " + out[2]);
+        java.util.regex.Matcher said = java.util.regex.Pattern.compile("migration ([0-9a-f-]{36}):").matcher(out[2]);
+        assertTrue(said.find(), "the CLI names the migration: " + out[2]);
+        UUID m = UUID.fromString(said.group(1));
         Cmd.Result up = lab.script(Duration.ofSeconds(120), "up", "3");
         assertTrue(up.ok(), "lab.sh up restarts the agent: " + up.stdout() + up.stderr());
         JsonNode back = LabGuests.await(a, ct, Duration.ofSeconds(90), "rolled back", n -> n != null
@@ -269,8 +272,13 @@ class CloudMoveTest {
         assertTrue(back.get("migration").isNull(), "the marker is gone: " + back);
         assertTrue(back.path("fault").asText().contains("rolled back"), "the fault says so: " + back);
         assertEquals(null, LabGuests.instance(b, ct));
-        assertTrue(eventually(SETTLE, () -> providersOf(ct).equals(Set.of(provider(a)))),
-                "Placement: the instance on " + a.name() + " only: " + placement.consumer(ct).allocations());
+        assertTrue(LabGuests.events(a, ct).stream().anyMatch(e -> e.get("kind").asText()
+                .equals("reconcile.migrate_out_rolled_back")), "the restarted agent's reconcile rolled it back");
+        assertEquals(List.of(), migrationImages(a, m), "no migration image left");
+        assertTrue(eventually(SETTLE, () -> providersOf(ct).equals(Set.of(provider(a)))
+                        && placement.consumer(m).allocations().isEmpty()),
+                "Placement: the instance on " + a.name() + " only, the migration consumer gone: "
+                        + placement.consumer(ct).allocations() + ", " + placement.consumer(m).allocations());
         assertTrue(eventually(Duration.ofSeconds(20), () -> a.name().equals(lab.chassisOf(kPort))));
         step("reconcile rolled migrate_out back: active on " + a.name() + ", marker gone; CLI said: "
                 + out[2].strip(), t0);
