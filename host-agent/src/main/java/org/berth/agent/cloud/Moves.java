@@ -215,7 +215,7 @@ public final class Moves {
     private String rollBack(UUID uuid, UUID m, String src, String dest) {
         List<String> done = new ArrayList<>();
         try {
-            if (cloud.agent(dest).deleteAndWait(uuid, wait)) {
+            if (deleteCopy(cloud.agent(dest), uuid, m)) {
                 done.add(dest + "'s copy deleted");
             }
             done.add(ImageCarry.deleteNamed(cloud.agent(dest), org.berth.agent.store.Migration.imageName(m))
@@ -231,6 +231,23 @@ public final class Moves {
             done.add(src + " not reverted (" + e.getMessage() + "): berth cloud revert " + uuid);
         }
         return String.join(", ", done);
+    }
+
+    /**
+     * Deletes the destination's copy of migration {@code m} and waits until it is gone; false when the host has none.
+     * An instance of that uuid there that this migration did not make (another migration's, or one spawned there by
+     * hand) is never touched: an error names it.
+     */
+    private boolean deleteCopy(AgentCalls d, UUID uuid, UUID m) {
+        JsonNode there = d.instance(uuid);
+        if (there == null) {
+            return false;
+        }
+        if (!m.toString().equals(there.path("migration").path("id").asText())) {
+            throw new CliException.Failed(d.host().name() + " holds an instance " + uuid + " that migration " + m
+                    + " did not make (migration: " + there.path("migration") + "); left alone");
+        }
+        return d.deleteAndWait(uuid, wait);
     }
 
     private String placementBack(UUID uuid, UUID m) {
@@ -330,7 +347,7 @@ public final class Moves {
             cloud.agent(src.host()).await(uuid, wait, false);
         }
         AgentCalls d = cloud.agent(dest);
-        if (d.deleteAndWait(uuid, wait)) {
+        if (deleteCopy(d, uuid, m)) {
             say.accept(dest + ": destination copy deleted");
         }
         int images = ImageCarry.deleteNamed(d, org.berth.agent.store.Migration.imageName(m));

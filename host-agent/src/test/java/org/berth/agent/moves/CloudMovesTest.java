@@ -23,6 +23,8 @@ import org.berth.agent.cloud.CloudHosts;
 import org.berth.agent.cloud.CloudPlacement;
 import org.berth.agent.placement.PlacementApi;
 import org.berth.agent.placement.PlacementServer;
+import org.berth.driver.api.Flavor;
+import org.berth.driver.api.InstanceSpec;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -187,6 +189,36 @@ class CloudMovesTest {
         ok("confirm", uuid.toString());
         awaitAllocations(m, Set.of());
         delete(b, uuid);
+    }
+
+    @Test
+    void aDestinationSpawnThatFailsIsRolledBack() throws Exception {
+        UUID uuid = a.spawnAndWait("blocked");
+        awaitAllocations(uuid, Set.of(rp(a)));
+        // b's backend already has an object of that uuid (one no record knows): the destination's spawn fails there
+        b.fake().spawn(new InstanceSpec(uuid, "stray", new Flavor("m1.test", 1, 64, 1, 0, 0), TestAgent.IMAGE_ID,
+                List.of(), Map.of(), false));
+        String[] r = cli("migrate", uuid.toString(), "--host", name(b));
+        assertEquals("1", r[0], r[1] + r[2]);
+        assertTrue(r[2].contains("rolled back") && r[2].contains("copy deleted") && r[2].contains("Placement moved back")
+                && r[2].contains("reverted"), "the failure says what was undone: " + r[2]);
+        JsonNode back = a.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
+        assertEquals("active", back.get("vm_state").asText(), "the source runs again");
+        assertTrue(back.get("migration").isNull());
+        assertEquals(404, b.call("GET", "/v1/instances/" + uuid, null).status(), "the failed copy is gone");
+        assertEquals(List.of(), images(b, "migration-" + Migrations.id(r[2])));
+        awaitAllocations(UUID.fromString(Migrations.id(r[2])), Set.of());
+        awaitAllocations(uuid, Set.of(rp(a)));
+        delete(a, uuid);
+    }
+
+    /** The migration's id in a CLI message ("migration <uuid> ..."). */
+    private static final class Migrations {
+        static String id(String text) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("migration ([0-9a-f-]{36})").matcher(text);
+            assertTrue(m.find(), text);
+            return m.group(1);
+        }
     }
 
     @Test
