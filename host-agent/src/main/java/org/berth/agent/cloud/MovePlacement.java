@@ -35,7 +35,7 @@ final class MovePlacement {
 
     /** The revert: the migration consumer's allocations go back to the instance; the migration consumer is emptied. */
     void moveBack(UUID instance, UUID migration) {
-        CloudPlacement.Consumer m = placement.consumer(migration);
+        CloudPlacement.Consumer m = consumer(migration);
         if (m.allocations().isEmpty()) {
             return; // moved back already (a revert run again)
         }
@@ -47,24 +47,47 @@ final class MovePlacement {
 
     /** The confirm: the source's usage held by the migration consumer is freed. */
     boolean dropMigration(UUID migration) {
-        return placement.release(migration);
+        return retried(() -> placement.release(migration));
     }
 
     /** The instance's allocations now. */
     CloudPlacement.Consumer consumer(UUID c) {
-        return placement.consumer(c);
+        return retried(() -> placement.consumer(c));
+    }
+
+    /**
+     * Runs a Placement call again after a 5xx (the lab's Placement on SQLite answers 500 "database is locked" when an
+     * agent's reporter writes the same consumer at that moment: seen at confirm, the source agent dropping its part
+     * of the migration while we delete it), up to 4 attempts, 200 ms apart.
+     */
+    private static <T> T retried(java.util.function.Supplier<T> call) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return call.get();
+            } catch (PlacementException.BadAnswer e) {
+                if (e.status() < 500 || attempt >= ATTEMPTS) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(200L * attempt);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while retrying Placement", e);
+            }
+        }
     }
 
     private boolean write(UUID first, Map<UUID, Map<String, Long>> firstAllocations, UUID second,
                           Map<UUID, Map<String, Long>> secondAllocations, String firstType, String secondType) {
         for (int attempt = 1; ; attempt++) {
-            CloudPlacement.Consumer a = placement.consumer(first);
-            CloudPlacement.Consumer b = placement.consumer(second);
+            CloudPlacement.Consumer a = consumer(first);
+            CloudPlacement.Consumer b = consumer(second);
             ObjectNode body = JSON.createObjectNode();
             entry(body, first, firstAllocations, a.generation(), firstType);
             entry(body, second, secondAllocations, b.generation(), secondType);
             try {
-                placement.client().post("/allocations", body);
+                retried(() -> placement.client().post("/allocations", body));
                 return true;
             } catch (PlacementException.Refused e) {
                 if (e.status() != 409) {

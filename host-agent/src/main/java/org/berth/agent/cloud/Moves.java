@@ -74,6 +74,10 @@ public final class Moves {
         MoveState state = MoveState.read(cloud, uuid);
         MoveState.Held marked = state.source();
         if (marked != null) {
+            if (host != null && !host.equals(marked.peer())) {
+                throw new IllegalArgumentException("--host: instance " + uuid + " is in migration " + marked.migration()
+                        + " to " + marked.peer() + "; finish it (berth cloud migrate " + uuid + ") or revert it first");
+            }
             return resume(state, marked, flavor, t0);
         }
         if (state.destination() != null) {
