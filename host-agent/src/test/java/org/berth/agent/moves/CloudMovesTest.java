@@ -123,8 +123,14 @@ class CloudMovesTest {
     void revertBringsTheInstanceBackAndDropsTheDestinationsCopy() throws Exception {
         UUID uuid = a.spawnAndWait("reverted");
         awaitAllocations(uuid, Set.of(rp(a)));
-        JsonNode moved = ok("migrate", uuid.toString(), "--host", name(b));
-        UUID m = UUID.fromString(moved.get("migration").asText());
+        String[] moved = cli("migrate", uuid.toString(), "--host", name(b));
+        assertEquals("0", moved[0], moved[2]);
+        // without --json: one line per step, and what to run next
+        for (String said : List.of("Placement: source usage moved to the migration", "migrate_out done", "carried",
+                name(b) + ": " + uuid + " active", "berth cloud confirm " + uuid)) {
+            assertTrue(moved[1].contains(said), "'" + said + "' in:\n" + moved[1]);
+        }
+        UUID m = UUID.fromString(Migrations.id(moved[1]));
         JsonNode reverted = ok("revert", uuid.toString());
         assertEquals(m.toString(), reverted.get("migration").asText());
         JsonNode back = a.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
