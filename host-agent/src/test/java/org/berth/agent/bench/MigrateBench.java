@@ -66,11 +66,19 @@ public final class MigrateBench {
                 String kind = uuid.equals(vm) ? "VM (kvm)" : "container (docker)";
                 List<Double> migrate = new ArrayList<>();
                 List<Double> copy = new ArrayList<>();
+                List<Double> migrateOut = new ArrayList<>();
+                List<Double> spawned = new ArrayList<>();
+                List<Double> rest = new ArrayList<>();
                 long bytes = 0;
                 LabHost from = a;
                 LabHost to = b;
                 for (int i = 0; i < rounds; i++) {
                     JsonNode moved = cloud(lab, "migrate", uuid.toString(), "--host", to.name());
+                    double out = between(from, uuid, "migrate_out.start", "migrate_out.end");
+                    double spawn = between(to, uuid, "spawn.start", "spawn.end");
+                    migrateOut.add(out);
+                    spawned.add(spawn);
+                    rest.add(moved.get("seconds").asDouble() - out - spawn);
                     cloud(lab, "confirm", uuid.toString());
                     bytes = moved.get("image_bytes").asLong();
                     migrate.add(moved.get("seconds").asDouble());
@@ -84,6 +92,9 @@ public final class MigrateBench {
                 System.out.printf("migrate %-18s %d rounds: median %.2f s (all %s); image %.1f MiB; cp of the same "
                                 + "bytes %.3f s; migrate / cp = %.0fx%n", kind, rounds, m, migrate, bytes / 1048576.0,
                         c, m / c);
+                System.out.printf("  of which: source migrate_out (stop, unplug, snapshot) %.2f s, destination spawn "
+                        + "(until active and bound by OVN) %.2f s, the rest (Placement, image carried, polling) %.2f s%n",
+                        median(migrateOut), median(spawned), median(rest));
             }
         } finally {
             for (UUID uuid : made) {
@@ -141,6 +152,24 @@ public final class MigrateBench {
             throw new IllegalStateException("berth " + all + " exited " + code + ": " + err + out);
         }
         return JSON.readTree(out.toString());
+    }
+
+    /** Seconds between the instance's first event of kind {@code from} and its last of kind {@code to} on a host. */
+    private static double between(LabHost h, UUID uuid, String from, String to) throws IOException, InterruptedException {
+        java.time.Instant start = null;
+        java.time.Instant end = null;
+        for (JsonNode e : h.call("GET", "/v1/instances/" + uuid + "/events", null).json().get("events")) {
+            java.time.Instant at = java.time.Instant.parse(e.get("at").asText());
+            if (e.get("kind").asText().equals(from)) {
+                start = at; // the last start: this migration's (an instance that came back has older ones)
+            } else if (e.get("kind").asText().equals(to)) {
+                end = at;
+            }
+        }
+        if (start == null || end == null) {
+            throw new IllegalStateException(h.name() + ": no " + from + "/" + to + " events of " + uuid);
+        }
+        return java.time.Duration.between(start, end).toNanos() / 1e9;
     }
 
     private static String port(Lab lab, String sw, String ip) {
