@@ -48,6 +48,30 @@ class ContainerNamePrefixTest extends DockerTestBase {
     }
 
     @Test
+    void anAgentHearsOnlyItsOwnContainersEventsNotAnotherHostsCopyOfTheSameUuid() throws Exception {
+        InstanceSpec spec = spec("sleep", "100000");
+        DriverConfig other = new DriverConfig("docker", Map.of("call_timeout", "30s",
+                "container_name_prefix", "berth-test-b-"));
+        java.util.concurrent.BlockingQueue<org.berth.driver.api.LifecycleEvent> heard =
+                new java.util.concurrent.LinkedBlockingQueue<>();
+        try (var b = new DockerDriverProvider().create(new DriverContext(other, store, Optional.empty(), heard::add,
+                stateDir, "berth-test-b"))) {
+            try {
+                driver.spawn(spec); // the other host's copy starts (a migration's destination): not b's event
+                assertEquals(null, heard.poll(2, java.util.concurrent.TimeUnit.SECONDS), "b heard another host's "
+                        + "container");
+                b.spawn(spec);
+                var e = heard.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+                assertTrue(e != null && e.uuid().equals(spec.uuid())
+                        && e.transition() == org.berth.driver.api.LifecycleEvent.Transition.STARTED, "b's own: " + e);
+            } finally {
+                driver.destroy(spec.uuid());
+                b.destroy(spec.uuid());
+            }
+        }
+    }
+
+    @Test
     void aPrefixOutsideTheRuleIsRefusedNamingTheOption() {
         for (String bad : List.of("lab-h1-", "berth-Lab-", "berth-x", "berth--", "berth-a/b-")) {
             var e = assertThrows(DriverException.InvalidConfiguration.class, () -> DockerSettings.from(
