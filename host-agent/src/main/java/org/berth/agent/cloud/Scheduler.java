@@ -144,6 +144,10 @@ public final class Scheduler {
                     + "an instance uuid is used once");
         }
         r.body().put("uuid", r.uuid().toString());
+        if (placement.client().get("/traits/" + trait).status() == 404) {
+            // no provider ever had it, and Placement refuses a query naming an unknown trait
+            throw new CliException.Failed(shortage(resources, trait, Map.of()));
+        }
         List<Attempt> attempts = new ArrayList<>();
         Set<UUID> excluded = new HashSet<>();
         int onHosts = 0;
