@@ -237,7 +237,7 @@ class CloudScheduleTest {
                 UUID rp = provider(h.name());
                 Map<String, CloudPlacement.Usage> usage = cloud.placement().usages(rp);
                 usage.forEach((rc, u) -> assertTrue(u.used() <= u.capacity(), h.name() + " " + rc + " over: " + u));
-                JsonNode agent = cloud.agent(h.name()).hostInfo();
+                JsonNode agent = cloud.agent(h.name()).hostInfo().path("host");
                 for (String[] k : new String[][] {{"vcpus", "VCPU"}, {"memory_mb", "MEMORY_MB"}, {"disk_gb", "DISK_GB"}}) {
                     assertTrue(agent.at("/free/" + k[0]).asLong() >= 0, h.name() + " agent free " + agent);
                     CloudPlacement.Usage u = usage.get(k[1]);
