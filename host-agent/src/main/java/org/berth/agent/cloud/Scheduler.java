@@ -16,6 +16,7 @@ import java.util.function.BiConsumer;
 import java.util.random.RandomGenerator;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.cli.CliException;
+import org.berth.agent.placement.PlacementException;
 import org.berth.agent.placement.Traits;
 import org.berth.driver.api.Flavor;
 
@@ -33,7 +34,8 @@ import org.berth.driver.api.Flavor;
  * <li>Hand-off: the spawn is POSTed to that host's agent, which honours the claim. If the agent refuses it, or
  * (when waiting) the spawn ends in ERROR, the instance is deleted there, the claim given back, and the request
  * rescheduled from fresh candidates without that host: at most {@code maxAttempts} hosts (Nova's
- * {@code [scheduler] max_attempts}, default 3).</li>
+ * {@code [scheduler] max_attempts}, default 3). A 400 on any field but {@code image_id} (images are per host) is
+ * the request's own fault: it is given back and reported at once, not retried elsewhere.</li>
  * <li>Nothing fits: "no valid host" naming the short resource, from the usages of the enabled hosts that have the
  * driver.</li>
  * </ol>
@@ -144,16 +146,12 @@ public final class Scheduler {
                     + "an instance uuid is used once");
         }
         r.body().put("uuid", r.uuid().toString());
-        if (placement.client().get("/traits/" + trait).status() == 404) {
-            // no provider ever had it, and Placement refuses a query naming an unknown trait
-            throw new CliException.Failed(shortage(resources, trait, Map.of()));
-        }
         List<Attempt> attempts = new ArrayList<>();
         Set<UUID> excluded = new HashSet<>();
         int onHosts = 0;
         for (int round = 0; round < ROUNDS && onHosts < r.maxAttempts(); round++) {
-            List<CloudPlacement.Candidate> order = weigh(placement.candidates(resources, List.of(trait),
-                    CANDIDATE_LIMIT), random).stream().filter(c -> !excluded.contains(c.provider())).toList();
+            List<CloudPlacement.Candidate> order = weigh(candidates(resources, trait), random).stream()
+                    .filter(c -> !excluded.contains(c.provider())).toList();
             if (order.isEmpty()) {
                 break;
             }
@@ -189,6 +187,18 @@ public final class Scheduler {
                 r.maxAttempts()));
     }
 
+    private CloudPlacement.Candidates candidates(Map<String, Long> resources, String trait) {
+        try {
+            return placement.candidates(resources, List.of(trait), CANDIDATE_LIMIT);
+        } catch (PlacementException.Refused e) {
+            if (e.status() == 400 && placement.client().get("/traits/" + trait).status() == 404) {
+                // Placement refuses a query naming a trait it does not know: no provider ever had that driver
+                throw new CliException.Failed(shortage(resources, trait, Map.of()));
+            }
+            throw e;
+        }
+    }
+
     /** Sends the spawn to the host; null (the instance deleted there and the claim given back) when it failed. */
     private JsonNode handOff(String host, Request r, List<Attempt> attempts) {
         JsonNode accepted;
@@ -197,6 +207,9 @@ public final class Scheduler {
         } catch (CliException.ApiAnswered e) {
             // the agent refused the request: it made nothing
             placement.release(r.uuid());
+            if (e.status() == 400 && !e.getMessage().startsWith("400 image_id ")) {
+                throw e; // the request itself is wrong (a field and its rule): every host would refuse it
+            }
             attempts.add(new Attempt(host, "refused", e.getMessage()));
             return null;
         } catch (CliException e) {

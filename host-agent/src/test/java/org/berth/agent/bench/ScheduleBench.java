@@ -72,7 +72,8 @@ public final class ScheduleBench {
     }
 
     private static ObjectNode body(String image, int memoryMb) {
-        ObjectNode b = ApiClient.JSON.createObjectNode().put("driver", "docker").put("image_id", image);
+        ObjectNode b = ApiClient.JSON.createObjectNode().put("driver", "docker").put("image_id", image)
+                .put("name", "bench-" + UUID.randomUUID().toString().substring(0, 8));
         b.putObject("flavor").put("name", "bench.c").put("vcpus", 1).put("memory_mb", memoryMb);
         return b;
     }
@@ -131,7 +132,8 @@ public final class ScheduleBench {
                         UUID u = UUID.randomUUID();
                         made.add(u);
                         CloudCli.Run r = cli.json("spawn", "--uuid", u.toString(), "--driver", "docker", "--image",
-                                TestImages.BUSYBOX, "--vcpus", "1", "--memory-mb", "48", "--wait");
+                                TestImages.BUSYBOX, "--vcpus", "1", "--memory-mb", "48", "--name",
+                                "bench-" + u.toString().substring(0, 8), "--wait");
                         if (r.code() == 0) {
                             JsonNode j = r.json();
                             perHost.merge(j.path("host").asText(), 1, Integer::sum);

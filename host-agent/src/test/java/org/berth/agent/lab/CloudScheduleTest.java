@@ -175,6 +175,14 @@ class CloudScheduleTest {
             assertEquals(List.of(last), hosts(d.json().path("hosts")));
         }
         squatters.forEach(n -> Cmd.run(CMD, List.of("docker", "rm", "-f", n)));
+        // a request every host refuses (400, no name) is reported at once, not rescheduled, and holds no claim
+        UUID nameless = UUID.randomUUID();
+        asked.add(nameless);
+        CloudCli.Run bad = cli.json("spawn", "--uuid", nameless.toString(), "--driver", "docker", "--image",
+                TestImages.BUSYBOX, "--vcpus", "1", "--memory-mb", "64");
+        assertEquals(1, bad.code(), bad.toString());
+        assertTrue(bad.err().startsWith("berth: 400 name (required)"), bad.toString());
+        assertTrue(!cloud.placement().consumer(nameless).exists(), "the refused request's claim is given back");
         List<String> left = leftovers();
         assertTrue(left.isEmpty(), left.toString());
         System.out.printf("reschedule: %s failed on %s, active on %s; %.1f s%n", target, failedOn, last,
