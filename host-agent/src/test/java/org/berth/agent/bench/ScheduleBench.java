@@ -85,6 +85,9 @@ public final class ScheduleBench {
         String fixed = cloud.hosts().hosts().get(0).name();
         List<Double> scheduled = new ArrayList<>();
         List<Double> direct = new ArrayList<>();
+        List<Double> cands = new ArrayList<>();
+        List<Double> checks = new ArrayList<>();
+        List<Double> claims = new ArrayList<>();
         for (int i = -2; i < pairs; i++) { // two warm-up pairs, not counted
             UUID s = UUID.randomUUID();
             made.add(s);
@@ -101,6 +104,9 @@ public final class ScheduleBench {
                 scheduled.add((t1 - t0) / 1e6);
                 direct.add((t3 - t2) / 1e6);
             }
+            if (i >= 0) {
+                parts(cloud, p.host(), cands, checks, claims);
+            }
             cloud.agent(p.host()).await(s, LIMIT, false);
             cloud.agent(fixed).await(d, LIMIT, false);
             cloud.agent(p.host()).deleteAndWait(s, LIMIT);
@@ -113,6 +119,27 @@ public final class ScheduleBench {
         System.out.printf("spawn hand-off latency (%d pairs, interleaved): scheduled (candidates + claim + POST) median "
                 + "%.1f ms, p90 %.1f ms; direct POST to %s median %.1f ms, p90 %.1f ms; ratio %.2fx (+%.1f ms)%n",
                 pairs, ms, p90(scheduled), fixed, md, p90(direct), ms / md, ms - md);
+        System.out.printf("  its Placement calls alone (medians): GET /allocation_candidates %.1f ms, GET /allocations/{c} "
+                + "(the uuid is new) %.1f ms, PUT /allocations/{c} (claim) %.1f ms%n", median(cands), median(checks),
+                median(claims));
+    }
+
+    /** The scheduler's Placement calls, each timed alone (a throwaway consumer, released after). */
+    private static void parts(CloudCommand.Cloud cloud, String host, List<Double> cands, List<Double> checks,
+                              List<Double> claims) {
+        Map<String, Long> res = Scheduler.resources(body("unused", 64));
+        UUID c = UUID.randomUUID();
+        long t0 = System.nanoTime();
+        cloud.placement().candidates(res, List.of("CUSTOM_BERTH_DRIVER_DOCKER"), 100);
+        long t1 = System.nanoTime();
+        cloud.placement().consumer(c);
+        long t2 = System.nanoTime();
+        cloud.placement().claim(c, cloud.placement().provider(host).orElseThrow().uuid(), res);
+        long t3 = System.nanoTime();
+        cloud.placement().release(c);
+        cands.add((t1 - t0) / 1e6);
+        checks.add((t2 - t1) / 1e6);
+        claims.add((t3 - t2) / 1e6);
     }
 
     /** MANY containers from THREADS concurrent CLIs, each with --wait. */
