@@ -332,16 +332,15 @@ public final class Scheduler {
                                int maxAttempts) {
         List<String> failed = attempts.stream().filter(Attempt::failed).map(a -> a.host() + ": " + a.reason())
                 .toList();
-        if (exhausted) {
-            return "no valid host: the spawn failed on " + failed.size() + " host(s), --max-attempts " + maxAttempts
-                    + " reached: " + String.join("; ", failed);
+        if (!failed.isEmpty()) {
+            return "no valid host: the spawn failed on " + failed.size() + " host(s)" + (exhausted ? ", --max-attempts "
+                    + maxAttempts + " reached" : " and no other host fits") + ": " + String.join("; ", failed);
         }
         Map<String, Map<String, CloudPlacement.Usage>> usage = new LinkedHashMap<>();
         for (CloudPlacement.Provider p : placement.providers(List.of(trait, "!" + Traits.DISABLED))) {
             usage.put(p.name(), placement.usages(p.uuid()));
         }
-        String why = shortage(resources, trait, usage);
-        return failed.isEmpty() ? why : why + "; failed before: " + String.join("; ", failed);
+        return shortage(resources, trait, usage);
     }
 
     /**
