@@ -10,14 +10,11 @@ import org.berth.agent.store.SpecJson;
 /**
  * Placement's answer to "was this instance evacuated while this host was down": its consumer has allocations on
  * other providers. Nova's evacuate keeps the source's part with the destination's until the source comes back, so
- * the destination sees the same picture; it is told apart by the property {@value #EVACUATED_FROM} that
+ * the destination sees the same picture; it is told apart by the property {@value EvacuatedCheck#EVACUATED_FROM} that
  * {@code berth cloud evacuate} puts in the rebuilt instance's spec (the source's host name): a record naming a
  * source that still holds a part of the consumer is the rebuilt copy, never the stale one. Stateless, thread-safe.
  */
 final class PlacementEvacuatedCheck implements EvacuatedCheck {
-    /** The spec property naming the host an instance was evacuated from (set by {@code berth cloud evacuate}). */
-    static final String EVACUATED_FROM = "berth.evacuated_from";
-
     private final PlacementClient client;
     private final ProviderCalls calls;
     private final ConsumerWrites writes;
