@@ -149,7 +149,7 @@ final class ReplicaRoutes {
     }
 
     private static ApiError missing(UUID uuid) {
-        return new ApiError(404, "uuid", "not_found", "no replica of instance " + uuid);
+        return new ApiError(404, "uuid", "not_found", "uuid: no replica of instance " + uuid);
     }
 
     static ObjectNode view(Replica r) {
