@@ -1,7 +1,6 @@
 package org.berth.agent.lab;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -48,24 +47,20 @@ class CloudEvacuateTest {
     private static final Duration SETTLE = Duration.ofSeconds(60);
 
     private static Lab lab;
-    private static final String SWITCH = "berth-evac-net-" + UUID.randomUUID().toString().substring(0, 8);
-    private static final List<String> DHCP_OPTIONS = new ArrayList<>();
+    private static LabNeutron neutron;
 
     @BeforeAll
     static void lab() {
         lab = Lab.shared(3, OvnAcrossHostsTest.VIF_PLUGGING_TIMEOUT);
+        neutron = new LabNeutron(lab, "berth-evac-net-");
         System.out.printf("lab up (3 hosts) in %.1f s%n", lab.upSeconds);
     }
 
     @AfterAll
     static void neutronCleanup() {
-        if (lab == null) {
-            return;
+        if (neutron != null) {
+            neutron.delete();
         }
-        lab.nbctl("--if-exists", "ls-del", SWITCH);
-        DHCP_OPTIONS.forEach(d -> lab.nbctl("dhcp-options-del", d));
-        assertEquals("", lab.nbctl("--bare", "--columns=name", "find", "Logical_Switch", "name=" + SWITCH)
-                .orThrow().strip(), "the test's logical switch is gone");
     }
 
     @Test
@@ -88,18 +83,11 @@ class CloudEvacuateTest {
             String vmMac = LabGuests.mac();
             String cMac = LabGuests.mac();
             String peerMac = LabGuests.mac();
-            lab.nbctl("ls-add", SWITCH).orThrow();
-            String dhcp = lab.nbctl("create", "DHCP_Options", "cidr=" + NET + ".0/24",
-                    "options=\"server_id\"=\"" + NET + ".1\" \"server_mac\"=\"fa:16:3e:00:00:01\" "
-                            + "\"lease_time\"=\"3600\" \"mtu\"=\"" + MTU + "\"").orThrow().strip();
-            DHCP_OPTIONS.add(dhcp);
-            for (String[] p : List.of(new String[] {vmPort, vmMac, VM_IP}, new String[] {cPort, cMac, C_IP},
-                    new String[] {peerPort, peerMac, PEER_IP})) {
-                lab.nbctl("lsp-add", SWITCH, p[0]).orThrow();
-                lab.nbctl("lsp-set-addresses", p[0], p[1] + " " + p[2]).orThrow();
-                lab.nbctl("lsp-set-port-security", p[0], p[1] + " " + p[2]).orThrow();
-                lab.nbctl("lsp-set-dhcpv4-options", p[0], dhcp).orThrow();
-            }
+            // no requested-chassis: a rebuilt instance's port binds on whichever chassis it lands
+            neutron.create(NET, MTU);
+            neutron.port(vmPort, vmMac, VM_IP, null);
+            neutron.port(cPort, cMac, C_IP, null);
+            neutron.port(peerPort, peerMac, PEER_IP, null);
             UUID vm = guests.vm(b, vmPort, LabGuests.vif(vmPort, vmMac, MTU, null),
                     "console=ttyS0 berth.ip=dhcp berth.mac=" + vmMac + " berth.ping=" + PEER_IP);
             UUID c = guests.container(b, cPort, LabGuests.vif(cPort, cMac, MTU, C_IP + "/24"));
@@ -118,7 +106,7 @@ class CloudEvacuateTest {
             awaitHolders(placement, vm, Set.of(rpB));
             awaitHolders(placement, c, Set.of(rpB));
             LabGuests.awaitConsole(b, vm, "BERTH-PING " + PEER_IP, Duration.ofSeconds(120));
-            awaitPing(LabGuests.pidOf(b, c), PEER_IP, SETTLE);
+            LabNeutron.awaitPing(LabGuests.pidOf(b, c), PEER_IP, SETTLE);
             step("VM and container active on " + b.name() + " and pinging the peer on " + a.name()
                     + "; replicas on every host; allocations on " + b.name(), t0);
 
@@ -176,12 +164,12 @@ class CloudEvacuateTest {
             assertTrue(link.contains(C_IP + "/24"), "the rebuilt container has its address: " + link);
             assertTrue(LabGuests.inContainerNet(cPid, CMD, "ip", "-o", "link", "show", "eth0").orThrow()
                     .contains(cMac), "and its MAC");
-            awaitPing(cPid, PEER_IP, SETTLE);
+            LabNeutron.awaitPing(cPid, PEER_IP, SETTLE);
             String console = LabGuests.awaitConsole(vmTo, vm, "BERTH-PING " + PEER_IP, Duration.ofSeconds(180));
             assertTrue(console.contains("BERTH-NET eth0 " + VM_IP + "/24 mac " + vmMac),
                     "the rebuilt VM took its address from OVN's DHCP: " + LabGuests.line(console, "BERTH-NET"));
             assertTrue(console.contains("BERTH-PING " + PEER_IP + " ok"), "the rebuilt VM pings the peer");
-            awaitPing(cPid, VM_IP, SETTLE);
+            LabNeutron.awaitPing(cPid, VM_IP, SETTLE);
             step("rebuilt VM and container ping the peer (and each other)", t0);
 
             // B comes back: lab.sh up restarts its ovn-controller and agent; the agent destroys its stale copies
@@ -205,8 +193,8 @@ class CloudEvacuateTest {
             assertTrue(log.contains("instance " + vm + ": evacuated: rebuilt on " + vmTo.name()), "B's agent says so");
             step(String.format("%s back in %.1f s: stale copies destroyed, its allocations gone, ports stay bound "
                     + "to the new hosts", b.name(), (System.nanoTime() - tb) / 1e9), t0);
-            awaitPing(LabGuests.pidOf(cTo, c), PEER_IP, SETTLE);
-            awaitPing(LabGuests.pidOf(cTo, c), VM_IP, SETTLE);
+            LabNeutron.awaitPing(LabGuests.pidOf(cTo, c), PEER_IP, SETTLE);
+            LabNeutron.awaitPing(LabGuests.pidOf(cTo, c), VM_IP, SETTLE);
             step("still pinging after B's return: nothing runs twice", t0);
         } finally {
             if (bDown) {
@@ -316,19 +304,6 @@ class CloudEvacuateTest {
             Thread.sleep(500);
         }
         fail("port " + port + " is bound to '" + last + "', expected " + chassis);
-    }
-
-    private static void awaitPing(long pid, String address, Duration limit) throws InterruptedException {
-        long deadline = System.nanoTime() + limit.toNanos();
-        Cmd.Result last = null;
-        while (System.nanoTime() < deadline) {
-            last = LabGuests.inContainerNet(pid, CMD, "ping", "-c", "3", "-W", "1", address);
-            if (last.ok()) {
-                return;
-            }
-            Thread.sleep(500);
-        }
-        fail("no ping from the container to " + address + " within " + limit.toSeconds() + " s: " + last);
     }
 
     private static void step(String what, long t0) {
