@@ -201,8 +201,13 @@ public final class Evacuate {
         } catch (CliException e) {
             // the destination's agent removes what it has when it reconciles; the claim is given back regardless
         }
-        CloudPlacement.Consumer c = cloud.placement().consumer(uuid);
-        cloud.placement().put(uuid, Map.of(source, c.allocations().getOrDefault(source, resources)), c.generation());
+        try {
+            CloudPlacement.Consumer c = cloud.placement().consumer(uuid);
+            cloud.placement().put(uuid, Map.of(source, c.allocations().getOrDefault(source, resources)),
+                    c.generation());
+        } catch (PlacementException e) {
+            // lost to the destination's own report, which removes its part of an instance it no longer has anyway
+        }
     }
 
     private Row spawnAndPublish(Replicas.Found replica, CloudPlacement.Provider source, String destName, UUID dest) {

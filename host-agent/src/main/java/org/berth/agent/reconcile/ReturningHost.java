@@ -75,11 +75,14 @@ final class ReturningHost {
             return Verdict.SKIP;
         }
         backoff = Duration.ZERO;
-        unchecked.remove(r.uuid());
         if (elsewhere == null) {
+            unchecked.remove(r.uuid());
             return Verdict.FIRST_RECONCILE;
         }
-        driver.destroy(r.uuid()); // the stale copy: the instance lives on the other host now
+        // the stale copy: the instance lives on the other host now. A destroy that fails leaves it unchecked, so
+        // the next sweep tries again rather than starting it
+        driver.destroy(r.uuid());
+        unchecked.remove(r.uuid());
         String detail = "evacuated: rebuilt on " + elsewhere + " while this host was down";
         store.update(r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
         store.addEvent(r.uuid(), null, "reconcile.evacuated", detail);
