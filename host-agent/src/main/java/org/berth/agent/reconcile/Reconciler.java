@@ -133,7 +133,7 @@ public final class Reconciler implements AutoCloseable {
                 thread.schedule(() -> {
                     retryQueued.set(false);
                     sweepSafely();
-                }, back.backoff().toMillis(), TimeUnit.MILLISECONDS);
+                }, Math.max(1000, back.backoff().toMillis()), TimeUnit.MILLISECONDS);
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 // closing
             }

@@ -80,8 +80,13 @@ final class ReturningHost {
             return Verdict.FIRST_RECONCILE;
         }
         // the stale copy: the instance lives on the other host now. A destroy that fails leaves it unchecked, so
-        // the next sweep tries again rather than starting it
-        driver.destroy(r.uuid());
+        // a later sweep tries again rather than starting it
+        try {
+            driver.destroy(r.uuid());
+        } catch (RuntimeException e) {
+            failed(r, e);
+            return Verdict.SKIP;
+        }
         unchecked.remove(r.uuid());
         String detail = "evacuated: rebuilt on " + elsewhere + " while this host was down";
         store.update(r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
@@ -103,8 +108,8 @@ final class ReturningHost {
             backoff = MAX_BACKOFF;
         }
         nextTry = Instant.now().plus(backoff);
-        LOG.log(Level.WARNING, "instance " + r.uuid() + ": Placement cannot tell whether it was evacuated while this "
-                + "host was down (" + e.getMessage() + "); " + unchecked.size() + " instance(s) left untouched, not "
-                + "started, checked again in " + backoff.toMillis() + " ms");
+        LOG.log(Level.WARNING, "instance " + r.uuid() + ": cannot settle whether it was evacuated while this host "
+                + "was down (" + e.getMessage() + "); " + unchecked.size() + " instance(s) left untouched, not "
+                + "started, tried again in " + backoff.toMillis() + " ms");
     }
 }
