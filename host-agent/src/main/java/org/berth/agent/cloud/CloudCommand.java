@@ -19,7 +19,8 @@ import picocli.CommandLine.ScopeType;
  * cluster database. Subcommands reach the hosts file, Placement and the agents through {@link #cloud()}.
  */
 @Command(name = "cloud", description = "Several hosts as one cloud: schedule through Placement, move, evacuate.",
-        subcommands = {ScheduleCommands.Spawn.class, ScheduleCommands.Hosts.class, ScheduleCommands.ListAll.class, ScheduleCommands.Delete.class},
+        subcommands = {ScheduleCommands.Spawn.class, ScheduleCommands.Hosts.class, ScheduleCommands.ListAll.class,
+                ScheduleCommands.Delete.class, EvacuateCommand.class},
         footer = {"", "Environment: BERTH_CLOUD_HOSTS (the hosts file, e.g. the lab's lab.json)."})
 public final class CloudCommand implements Callable<Integer> {
     @ParentCommand

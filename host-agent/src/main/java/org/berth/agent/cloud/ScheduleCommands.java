@@ -65,6 +65,8 @@ public final class ScheduleCommands {
                             b.put("image_id", imageOn(cloud, host, options.image()));
                         }
                     }));
+            // the spec copies evacuate rebuilds from if this host dies; a spawn never fails because of them
+            replicaWarning(parent, Replicas.publishQuietly(cloud, p.host(), uuid));
             ObjectNode answer = ApiClient.JSON.createObjectNode();
             answer.put("host", p.host());
             answer.set("instance", p.instance());
@@ -232,6 +234,7 @@ public final class ScheduleCommands {
                 }
             }
             boolean released = cloud.placement().release(uuid); // the agents remove their part too: 404 is fine
+            replicaWarning(parent, Replicas.withdraw(cloud, uuid).warning());
             if (deletedOn.isEmpty() && !released) {
                 throw new CliException.Failed("no host has instance " + uuid + " and Placement has no allocation for it"
                         + (silent.isEmpty() ? "" : " (did not answer: " + String.join(", ", silent) + ")"));
@@ -247,6 +250,14 @@ public final class ScheduleCommands {
             }
             root.out().flush();
             return silent.isEmpty() ? 0 : BerthCli.EXIT_UNREACHABLE;
+        }
+    }
+
+    /** Prints a replica spread's warning, if any, on standard error (the command still succeeds). */
+    static void replicaWarning(CloudCommand parent, String warning) {
+        if (!warning.isEmpty()) {
+            parent.spec.commandLine().getErr().println("berth: warning: " + warning);
+            parent.spec.commandLine().getErr().flush();
         }
     }
 }
