@@ -44,7 +44,10 @@ start() {
   local dir=$1 port=${2:-8778} pid url
   [[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] || die "PORT '$port' must be 1-65535"
   [[ $BIND =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "BERTH_PLACEMENT_BIND '$BIND' must be an IPv4 address"
-  ip -o -4 addr show 2>/dev/null | grep -qF " $BIND/" \
+  # captured first: with pipefail, `ip | grep -q` fails when grep's early exit gives ip a SIGPIPE (many addresses)
+  local addrs
+  addrs=$(ip -o -4 addr show 2>/dev/null || true)
+  grep -qF " $BIND/" <<<"$addrs" \
     || die "BERTH_PLACEMENT_BIND '$BIND' is not an address of this host (ip -4 addr shows none)"
   [ -x "$PY" ] || die "$PY is missing (Debian python3)"
   "$PY" -c 'import placement.wsgi, gunicorn' 2>/dev/null \

@@ -98,6 +98,9 @@ public final class Agent implements AutoCloseable {
             this.reconciler = rec;
             this.reconcilerRef = rec;
             placement = PlacementReporter.start(config, capacity, drivers, store);
+            if (placement != null) {
+                rec.onStartCheckEvacuated(placement.evacuatedCheck());
+            }
             Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops, rec::sweeps, placement,
                     auth, new ApiSecurity(tls != null, tls != null && tls.clientCertificatesRequired()));
             EventStream stream = new EventStream();

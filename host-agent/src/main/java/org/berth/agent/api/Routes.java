@@ -38,6 +38,7 @@ public final class Routes {
     private final Drivers drivers;
     private final CapacityService capacity;
     private final ImageRoutes images;
+    private final ReplicaRoutes replicas;
     private final InstanceService instances;
     private final OperationStats ops;
     private final LongSupplier sweeps;
@@ -56,6 +57,8 @@ public final class Routes {
         this.drivers = drivers;
         this.capacity = capacity;
         this.images = new ImageRoutes(config, store, images);
+        this.replicas = new ReplicaRoutes(org.berth.agent.replica.ReplicaStore.open(config.stateDir().resolve("replicas")),
+                config.bridge());
         this.instances = instances;
         this.ops = ops;
         this.sweeps = sweeps;
@@ -85,6 +88,7 @@ public final class Routes {
             case "drivers" -> p.length == 3 ? only(r, "GET", this::drivers) : raise(notFound(r.path()));
             case "images" -> images.handle(r, p);
             case "instances" -> instances(r, p);
+            case "replicas" -> replicas.handle(r, p);
             case "token" -> p.length == 4 && p[3].equals("rotate") ? only(r, "POST", () -> rotateToken(r))
                     : raise(notFound(r.path()));
             default -> throw notFound(r.path());

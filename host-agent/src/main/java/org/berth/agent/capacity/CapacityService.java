@@ -109,15 +109,15 @@ public final class CapacityService {
         status.checkEnabled();
         Capacity.Resources limits = limits(totals);
         Usage u = store.usage();
-        check("vcpus", record.vcpus(), limits.vcpus() - u.vcpus());
-        check("memory_mb", record.memoryMb(), limits.memoryMb() - u.memoryMb());
-        check("disk_gb", record.diskGb(), limits.diskGb() - u.diskGb());
+        check("vcpus", record.vcpus(), limits.vcpus(), u.vcpus());
+        check("memory_mb", record.memoryMb(), limits.memoryMb(), u.memoryMb());
+        check("disk_gb", record.diskGb(), limits.diskGb(), u.diskGb());
         store.insert(record);
     }
 
-    private static void check(String resource, long requested, long free) {
-        if (requested > free) {
-            throw new InsufficientCapacity(resource, requested, Math.max(0, free));
+    private static void check(String resource, long requested, long limit, long claimed) {
+        if (requested > limit - claimed) {
+            throw new InsufficientCapacity(resource, requested, limit, claimed);
         }
     }
 }

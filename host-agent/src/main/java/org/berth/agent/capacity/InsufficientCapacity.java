@@ -4,9 +4,14 @@ package org.berth.agent.capacity;
 public final class InsufficientCapacity extends RuntimeException {
     private final String resource;
 
-    public InsufficientCapacity(String resource, long requested, long free) {
-        super("not enough " + resource + " on this host: requested " + requested + ", free " + free
-                + " (after allocation ratios, counting instances being built)");
+    /**
+     * @param limit   what the host offers of it (total less reserved, times the allocation ratio)
+     * @param claimed what its instances (those being built included) hold
+     */
+    public InsufficientCapacity(String resource, long requested, long limit, long claimed) {
+        super("not enough " + resource + " on this host: requested " + requested + ", free " + Math.max(0, limit - claimed)
+                + " (limit " + limit + " after reserved and allocation ratio, claimed " + claimed
+                + " by instances, those being built included)");
         this.resource = resource;
     }
 

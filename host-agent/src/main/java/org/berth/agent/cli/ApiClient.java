@@ -60,6 +60,11 @@ public final class ApiClient {
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString())), timeout));
     }
 
+    public JsonNode put(String path, JsonNode body) {
+        return json(send(request(path).header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString(body.toString())), timeout));
+    }
+
     public String text(String path) {
         return send(request(path).GET(), timeout).body();
     }

@@ -16,7 +16,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /** berth list, show, spawn, delete, console. */
-final class InstanceCommands {
+public final class InstanceCommands {
     private static final String UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
 
     private InstanceCommands() {
@@ -63,14 +63,22 @@ final class InstanceCommands {
         }
     }
 
-    /** --wait and --wait-timeout, shared by the commands that start a task. */
-    static final class WaitOptions {
+    /** --wait and --wait-timeout, shared by the commands that start a task (and by berth cloud spawn). */
+    public static final class WaitOptions {
         @Option(names = "--wait", description = "wait until the instance's task has finished, then print it")
         boolean wait;
 
         @Option(names = "--wait-timeout", paramLabel = "DURATION", defaultValue = "5m",
                 converter = BerthCli.DurationConverter.class, description = "how long --wait waits (default: 5m)")
         Duration limit;
+
+        public boolean waits() {
+            return wait;
+        }
+
+        public Duration limit() {
+            return limit;
+        }
 
         void finish(BerthCli root, JsonNode accepted) {
             printInstance(root, wait ? await(root, accepted.at("/instance/uuid").asText(), limit, false) : accepted);
@@ -159,6 +167,24 @@ final class InstanceCommands {
         @ParentCommand
         BerthCli root;
 
+        @picocli.CommandLine.Mixin
+        SpawnOptions options;
+
+        @picocli.CommandLine.Mixin
+        WaitOptions waitOptions;
+
+        @Override
+        public void run() {
+            waitOptions.finish(root, root.client().post("/v1/instances",
+                    options.body(name -> imageByName(root.client(), name))));
+        }
+    }
+
+    /**
+     * The options that make a spawn request body ({@code berth spawn}, and {@code berth cloud spawn}, which resolves
+     * an image name on the host it chooses).
+     */
+    public static final class SpawnOptions {
         @Option(names = "--file", paramLabel = "SPEC.json", description = "the spawn request as JSON")
         Path file;
 
@@ -196,15 +222,21 @@ final class InstanceCommands {
         @Option(names = "--stopped", description = "create it powered off (power_on: false)")
         boolean stopped;
 
-        @picocli.CommandLine.Mixin
-        WaitOptions waitOptions;
-
-        @Override
-        public void run() {
-            waitOptions.finish(root, root.client().post("/v1/instances", body()));
+        /** --image as given (an id, or a name to resolve), or null. */
+        public String image() {
+            return image;
         }
 
-        ObjectNode body() {
+        /** True when --image is a name, not an id. */
+        public boolean imageIsName() {
+            return image != null && !image.matches(UUID);
+        }
+
+        /**
+         * The request body: --file's object with the options laid over it. A --image name goes through
+         * {@code imageByName} (returning null leaves image_id as it is, for the caller to set).
+         */
+        public ObjectNode body(java.util.function.UnaryOperator<String> imageByName) {
             ObjectNode b;
             if (file != null) {
                 try {
@@ -222,8 +254,9 @@ final class InstanceCommands {
             put(b, "driver", driver);
             put(b, "name", name);
             put(b, "uuid", uuid);
-            if (image != null) {
-                b.put("image_id", image.matches(UUID) ? image : imageByName(image));
+            String imageId = image == null ? null : imageIsName() ? imageByName.apply(image) : image;
+            if (imageId != null) {
+                b.put("image_id", imageId);
             }
             if (flavor != null || vcpus != null || memoryMb != null || rootGb != null || !b.has("flavor")) {
                 ObjectNode f = b.path("flavor") instanceof ObjectNode o ? o : b.putObject("flavor");
@@ -250,20 +283,6 @@ final class InstanceCommands {
                 b.put("power_on", false);
             }
             return b;
-        }
-
-        private String imageByName(String wanted) {
-            java.util.List<String> ids = new ArrayList<>();
-            root.client().get("/v1/images").path("images").forEach(i -> {
-                if (i.path("name").asText().equals(wanted)) {
-                    ids.add(i.path("id").asText());
-                }
-            });
-            if (ids.size() != 1) {
-                throw new IllegalArgumentException("--image: " + (ids.isEmpty() ? "no image is named '" + wanted + "'"
-                        : ids.size() + " images are named '" + wanted + "'; give an id: " + ids));
-            }
-            return ids.get(0);
         }
 
         static ObjectNode nic(String spec) {
@@ -298,5 +317,20 @@ final class InstanceCommands {
                 n.put(key, value);
             }
         }
+    }
+
+    /** The id of the one image of that name on the agent {@code client} talks to (--image NAME). */
+    public static String imageByName(ApiClient client, String wanted) {
+        java.util.List<String> ids = new ArrayList<>();
+        client.get("/v1/images").path("images").forEach(i -> {
+            if (i.path("name").asText().equals(wanted)) {
+                ids.add(i.path("id").asText());
+            }
+        });
+        if (ids.size() != 1) {
+            throw new IllegalArgumentException("--image: " + (ids.isEmpty() ? "no image is named '" + wanted + "'"
+                    : ids.size() + " images are named '" + wanted + "'; give an id: " + ids));
+        }
+        return ids.get(0);
     }
 }

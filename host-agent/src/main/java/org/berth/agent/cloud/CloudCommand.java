@@ -19,9 +19,9 @@ import picocli.CommandLine.ScopeType;
  * cluster database. Subcommands reach the hosts file, Placement and the agents through {@link #cloud()}.
  */
 @Command(name = "cloud", description = "Several hosts as one cloud: schedule through Placement, move, evacuate.",
-        subcommands = {
-                MoveCommands.Migrate.class, MoveCommands.Resize.class, MoveCommands.Confirm.class, MoveCommands.Revert.class, MoveCommands.Rebuild.class,
-        },
+        subcommands = {ScheduleCommands.Spawn.class, ScheduleCommands.Hosts.class, ScheduleCommands.ListAll.class,
+                ScheduleCommands.Delete.class, EvacuateCommand.class,
+                MoveCommands.Migrate.class, MoveCommands.Resize.class, MoveCommands.Confirm.class, MoveCommands.Revert.class, MoveCommands.Rebuild.class},
         footer = {"", "Environment: BERTH_CLOUD_HOSTS (the hosts file, e.g. the lab's lab.json)."})
 public final class CloudCommand implements Callable<Integer> {
     @ParentCommand

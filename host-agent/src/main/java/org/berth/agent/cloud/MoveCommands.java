@@ -19,10 +19,10 @@ import picocli.CommandLine.ParentCommand;
  */
 public final class MoveCommands {
     /**
-     * What confirm, revert and rebuild tell when an instance settled on a host; the evacuate side republishes the
-     * instance's replicas from here (set it once, before the command line runs).
+     * What confirm, revert and rebuild tell when an instance settled on a host: evacuate's spec replicas are
+     * republished from that host's record (as berth cloud spawn publishes them).
      */
-    public static volatile MoveHook settledHook = MoveHook.NONE;
+    static final MoveHook SETTLED = MoveHook.REPLICAS;
 
     private MoveCommands() {
     }
@@ -56,7 +56,7 @@ public final class MoveCommands {
                     out.println(line);
                     out.flush();
                 }
-            }, settledHook);
+            }, SETTLED);
             Moves.Moved done;
             try {
                 done = what.apply(moves);

@@ -8,7 +8,11 @@ import java.util.UUID;
  */
 @FunctionalInterface
 public interface MoveHook {
-    MoveHook NONE = (cloud, instance, host) -> { };
+    MoveHook NONE = (cloud, instance, host) -> "";
 
-    void settled(CloudCommand.Cloud cloud, UUID instance, String host);
+    /** Evacuate's spec replicas republished from the host's record (a failure is a warning: the move is done). */
+    MoveHook REPLICAS = (cloud, instance, host) -> Replicas.publishQuietly(cloud, host, instance);
+
+    /** Returns a warning for the user ("" when all went well); the move itself is done and stays done. */
+    String settled(CloudCommand.Cloud cloud, UUID instance, String host);
 }

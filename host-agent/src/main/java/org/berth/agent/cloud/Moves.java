@@ -52,9 +52,17 @@ public final class Moves {
 
     /** What a move did. */
     public record Moved(String action, UUID instance, UUID migration, String source, String destination,
-                        String flavor, long imageBytes, double seconds) {
+                        String flavor, long imageBytes, double seconds, String warning) {
+        Moved(String action, UUID instance, UUID migration, String source, String destination, String flavor,
+              long imageBytes, double seconds) {
+            this(action, instance, migration, source, destination, flavor, imageBytes, seconds, "");
+        }
+
         public ObjectNode toJson() {
             ObjectNode n = JSON.createObjectNode();
+            if (!warning.isEmpty()) {
+                n.put("warning", warning);
+            }
             n.put("action", action).put("instance", instance.toString())
                     .put("migration", migration == null ? null : migration.toString()).put("source", source)
                     .put("destination", destination).put("flavor", flavor).put("image_bytes", imageBytes)
@@ -322,9 +330,8 @@ public final class Moves {
         boolean freed = placement.dropMigration(m);
         say.accept(dst.host() + ": migration marker cleared; Placement: migration " + m + (freed ? " freed" : " had "
                 + "nothing left"));
-        hook.settled(cloud, uuid, dst.host());
         return new Moved("confirm", uuid, m, source, dst.host(), dst.record().at("/spec/flavor/name").asText(), 0,
-                (System.nanoTime() - t0) / 1e9);
+                (System.nanoTime() - t0) / 1e9, settled(uuid, dst.host()));
     }
 
     /** {@code POST /v1/instances/{uuid}/action {verb: arg}}. */
@@ -360,9 +367,8 @@ public final class Moves {
                 + (images > 0 ? "; " + dest + "'s copy of the image deleted" : ""));
         JsonNode back = revertOnSource(uuid, src.host());
         say.accept(src.host() + ": " + uuid + " " + back.path("vm_state").asText() + " again");
-        hook.settled(cloud, uuid, src.host());
         return new Moved("revert", uuid, m, src.host(), dest, back.at("/spec/flavor/name").asText(), 0,
-                (System.nanoTime() - t0) / 1e9);
+                (System.nanoTime() - t0) / 1e9, settled(uuid, src.host()));
     }
 
     /** revert_migration on the source (if it still has the marker) and its wait. */
@@ -399,9 +405,17 @@ public final class Moves {
         }
         say.accept(at.host() + ": " + uuid + " rebuilt from image " + r.at("/spec/image_id").asText() + ", "
                 + r.path("vm_state").asText() + " (backend " + r.path("backend_id").asText() + ")");
-        hook.settled(cloud, uuid, at.host());
         return new Moved("rebuild", uuid, null, at.host(), at.host(), r.at("/spec/flavor/name").asText(), 0,
-                (System.nanoTime() - t0) / 1e9);
+                (System.nanoTime() - t0) / 1e9, settled(uuid, at.host()));
+    }
+
+    /** Tells the hook the instance settled on {@code host}; its warning is said and returned. */
+    private String settled(UUID uuid, String host) {
+        String warning = hook.settled(cloud, uuid, host);
+        if (!warning.isEmpty()) {
+            say.accept("warning: " + warning);
+        }
+        return warning;
     }
 
     // ---- values ----

@@ -96,6 +96,11 @@ public final class PlacementReporter implements AutoCloseable {
         return calls.uuid();
     }
 
+    /** Whether a local instance was evacuated while this host was down (the reconciler's after-restart rule). */
+    public org.berth.agent.reconcile.EvacuatedCheck evacuatedCheck() {
+        return new PlacementEvacuatedCheck(client, calls);
+    }
+
     /** An instance's claim may have changed (spawn admitted, deleted, adopted...): written soon, without waiting. */
     public void changed(UUID instance) {
         Change c = new Change(clock.instant(), changes.incrementAndGet());

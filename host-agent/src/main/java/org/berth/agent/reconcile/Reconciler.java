@@ -49,6 +49,9 @@ public final class Reconciler implements AutoCloseable {
     private final Set<String> started = ConcurrentHashMap.newKeySet();
     private final AtomicLong sweeps = new AtomicLong();
     private volatile InterruptedTask interrupted = (d, r, i) -> false;
+    /** The evacuated-while-away rule (null without Placement); see {@link ReturningHost}. */
+    private volatile ReturningHost returning;
+    private final java.util.concurrent.atomic.AtomicBoolean retryQueued = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** Finishes or rolls back a task an agent restart cut off; false when it is not one it knows. */
     @FunctionalInterface
@@ -59,6 +62,11 @@ public final class Reconciler implements AutoCloseable {
     /** The move tasks (migrate_out, confirm, revert, rebuild) are the task service's to finish. */
     public void onInterruptedTask(InterruptedTask handler) {
         this.interrupted = handler;
+    }
+
+    /** Before its first sweep: instances Placement shows rebuilt elsewhere (evacuated) are destroyed, not started. */
+    public void onStartCheckEvacuated(EvacuatedCheck check) {
+        this.returning = new ReturningHost(store, check);
     }
 
     public Reconciler(AgentConfig config, Store store, Drivers drivers, TaskLocks locks, CapacityService capacity,
@@ -109,10 +117,26 @@ public final class Reconciler implements AutoCloseable {
                 drivers.find(name).ifPresent(d -> sweep(name, d));
             }
             capacity.refresh();
+            retryEvacuatedCheck();
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "reconcile sweep failed; next one in " + config.syncPowerStateInterval(), e);
         } finally {
             sweeps.incrementAndGet();
+        }
+    }
+
+    /** While Placement could not tell whether some instances were evacuated: one more sweep after the backoff. */
+    private void retryEvacuatedCheck() {
+        ReturningHost back = returning;
+        if (back != null && back.waiting() && retryQueued.compareAndSet(false, true)) {
+            try {
+                thread.schedule(() -> {
+                    retryQueued.set(false);
+                    sweepSafely();
+                }, Math.max(1000, back.backoff().toMillis()), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // closing
+            }
         }
     }
 
@@ -141,7 +165,22 @@ public final class Reconciler implements AutoCloseable {
                 continue;
             }
             try {
-                reconcile(driver, r, info, firstSweep);
+                boolean first = firstSweep;
+                ReturningHost back = returning;
+                if (back != null) {
+                    InstanceRecord now = store.find(r.uuid()).orElse(r);
+                    if (firstSweep) {
+                        back.firstSweep(now);
+                    }
+                    switch (back.check(driver, now)) {
+                        case SKIP, DESTROYED -> {
+                            continue;
+                        }
+                        case FIRST_RECONCILE -> first = true;
+                        case RECONCILE -> { }
+                    }
+                }
+                reconcile(driver, r, info, first);
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "reconcile: instance " + r.uuid() + ": " + e.getMessage());
             } finally {

@@ -1,11 +1,8 @@
 package org.berth.agent.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
-import org.berth.agent.cli.BerthCli;
+import org.berth.agent.cloud.CloudCli;
 import org.berth.lab.Cmd;
 import org.berth.lab.Lab;
 import org.berth.lab.Lab.LabHost;
@@ -29,7 +26,6 @@ import org.berth.lab.TestImages;
  * disk has to be copied once). Prints medians and the ratio. Leaves nothing.
  */
 public final class MigrateBench {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final String NET = "198.18.222";
     private static final int MTU = 1442;
     private static final Duration CMD = Duration.ofSeconds(120);
@@ -141,20 +137,15 @@ public final class MigrateBench {
         }
     }
 
-    private static JsonNode cloud(Lab lab, String... args) throws IOException {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        List<String> all = new ArrayList<>(List.of("cloud", "--hosts", lab.hostsFile().toString()));
-        all.addAll(List.of(args));
-        all.add("--json");
-        int code = BerthCli.run(all.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err), Map.of());
-        if (code != 0) {
-            throw new IllegalStateException("berth " + all + " exited " + code + ": " + err + out);
+    private static JsonNode cloud(Lab lab, String... args) {
+        CloudCli.Run r = new CloudCli(lab.hostsFile()).json(args);
+        if (r.code() != 0) {
+            throw new IllegalStateException("berth cloud " + String.join(" ", args) + ": " + r);
         }
-        return JSON.readTree(out.toString());
+        return r.json();
     }
 
-    /** Seconds between the instance's first event of kind {@code from} and its last of kind {@code to} on a host. */
+    /** Seconds between the instance's last event of kind {@code from} and its last of kind {@code to} on a host. */
     private static double between(LabHost h, UUID uuid, String from, String to) throws IOException, InterruptedException {
         java.time.Instant start = null;
         java.time.Instant end = null;

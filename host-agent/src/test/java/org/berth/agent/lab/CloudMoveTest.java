@@ -6,10 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,7 +17,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
-import org.berth.agent.cli.BerthCli;
+import org.berth.agent.cloud.CloudCli;
 import org.berth.agent.cloud.CloudHosts;
 import org.berth.agent.cloud.CloudPlacement;
 import org.berth.lab.Cmd;
@@ -51,12 +48,10 @@ class CloudMoveTest {
     private static final int MTU = 1442;
     private static final Duration CMD = Duration.ofSeconds(60);
     private static final Duration SETTLE = Duration.ofSeconds(30);
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String SWITCH = "berth-mv-net-" + UUID.randomUUID().toString().substring(0, 8);
 
     private static Lab lab;
     private static CloudPlacement placement;
-    private static String dhcp;
+    private static LabNeutron neutron;
     /** Every instance the tests made and every port (cleaned on every host at the end). */
     private static final Map<UUID, String> PORTS = new LinkedHashMap<>();
 
@@ -64,10 +59,8 @@ class CloudMoveTest {
     static void lab() {
         lab = Lab.shared(3, OvnAcrossHostsTest.VIF_PLUGGING_TIMEOUT);
         placement = CloudPlacement.of(CloudHosts.load(lab.hostsFile()), Duration.ofSeconds(15));
-        lab.nbctl("ls-add", SWITCH).orThrow();
-        dhcp = lab.nbctl("create", "DHCP_Options", "cidr=" + NET + ".0/24",
-                "options=\"server_id\"=\"" + NET + ".1\" \"server_mac\"=\"fa:16:3e:00:00:01\" "
-                        + "\"lease_time\"=\"3600\" \"mtu\"=\"" + MTU + "\"").orThrow().strip();
+        neutron = new LabNeutron(lab, "berth-mv-net-");
+        neutron.create(NET, MTU);
     }
 
     @AfterAll
@@ -108,12 +101,17 @@ class CloudMoveTest {
                 problems.add("Placement still holds " + uuid + ": " + placement.consumer(uuid).allocations());
             }
         }
-        lab.nbctl("--if-exists", "ls-del", SWITCH);
-        lab.nbctl("dhcp-options-del", dhcp);
-        if (!lab.nbctl("--bare", "--columns=name", "find", "Logical_Switch", "name=" + SWITCH).orThrow().isBlank()) {
-            problems.add("logical switch " + SWITCH + " left");
+        for (UUID uuid : PORTS.keySet()) {
+            for (LabHost h : lab.hosts()) {
+                // evacuate's spec replicas, which confirm/revert/rebuild republished (berth cloud delete withdraws)
+                int st = h.call("DELETE", "/v1/replicas/" + uuid, null).status();
+                if (st != 204 && st != 404) {
+                    problems.add("DELETE replica " + uuid + " on " + h.name() + ": " + st);
+                }
+            }
         }
         assertTrue(problems.isEmpty(), "cleanup: " + problems);
+        neutron.delete();
     }
 
     @Test
@@ -286,36 +284,26 @@ class CloudMoveTest {
 
     // ---- helpers ----
 
-    /** Runs {@code berth cloud ARGS --json} in this JVM and returns its JSON answer (exit 0 required). */
-    private static JsonNode cloud(String... args) throws IOException {
-        List<String> all = new ArrayList<>(List.of(args));
-        all.add("--json");
-        String[] r = cli(all.toArray(String[]::new));
-        if (!r[0].equals("0")) {
-            fail("berth cloud " + String.join(" ", args) + " exited " + r[0] + ": " + r[2] + r[1]);
+    /** Runs {@code berth --json cloud ARGS} in this JVM and returns its JSON answer (exit 0 required). */
+    private static JsonNode cloud(String... args) {
+        CloudCli.Run r = new CloudCli(lab.hostsFile()).json(args);
+        if (r.code() != 0) {
+            fail("berth cloud " + String.join(" ", args) + ": " + r);
         }
-        System.out.println("berth cloud " + String.join(" ", args) + " -> " + JSON.readTree(r[1]).toString());
-        return JSON.readTree(r[1]);
+        System.out.println("berth cloud " + String.join(" ", args) + " -> " + r.json());
+        return r.json();
     }
 
-    /** {exit code, stdout, stderr} of {@code berth cloud --hosts <lab.json> ARGS}. */
+    /** {exit code, stdout, stderr} of {@code berth cloud ARGS} against the lab's hosts file. */
     private static String[] cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        List<String> all = new ArrayList<>(List.of("cloud", "--hosts", lab.hostsFile().toString()));
-        all.addAll(List.of(args));
-        int code = BerthCli.run(all.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err), Map.of());
-        return new String[] {Integer.toString(code), out.toString(), err.toString()};
+        CloudCli.Run r = new CloudCli(lab.hostsFile()).text(args);
+        return new String[] {Integer.toString(r.code()), r.out(), r.err()};
     }
 
     /** A Neutron port on the switch: address, port security, DHCP; no requested-chassis (OVN binds where plugged). */
     private static String port(String ip) {
         String port = UUID.randomUUID().toString();
-        String mac = LabGuests.mac();
-        lab.nbctl("lsp-add", SWITCH, port).orThrow();
-        lab.nbctl("lsp-set-addresses", port, mac + " " + ip).orThrow();
-        lab.nbctl("lsp-set-port-security", port, mac + " " + ip).orThrow();
-        lab.nbctl("lsp-set-dhcpv4-options", port, dhcp).orThrow();
+        neutron.port(port, LabGuests.mac(), ip, null);
         return port;
     }
 
@@ -356,17 +344,7 @@ class CloudMoveTest {
 
     /** Pings {@code address} from the container's network namespace on {@code host}, bounded. */
     private static void awaitPing(LabHost host, UUID container, String address) throws InterruptedException {
-        long pid = LabGuests.pidOf(host, container);
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        Cmd.Result last = null;
-        while (System.nanoTime() < deadline) {
-            last = LabGuests.inContainerNet(pid, CMD, "ping", "-c", "2", "-W", "1", address);
-            if (last.ok()) {
-                return;
-            }
-            Thread.sleep(500);
-        }
-        fail("no ping from " + container + " on " + host.name() + " to " + address + ": " + last);
+        LabNeutron.awaitPing(LabGuests.pidOf(host, container), address, Duration.ofSeconds(60));
     }
 
     private static List<String> migrationImages(LabHost host, UUID m) throws IOException, InterruptedException {

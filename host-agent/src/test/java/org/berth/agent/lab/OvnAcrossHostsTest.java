@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
@@ -43,13 +42,13 @@ class OvnAcrossHostsTest {
     private static final Duration CMD = Duration.ofSeconds(60);
 
     private static Lab lab;
-    private static final String SWITCH = "berth-it-net-" + UUID.randomUUID().toString().substring(0, 8);
+    private static LabNeutron neutron;
     private static final String PORT_GROUP = "pg_it_" + UUID.randomUUID().toString().substring(0, 8);
-    private static final List<String> DHCP_OPTIONS = new ArrayList<>();
 
     @BeforeAll
     static void lab() {
         lab = Lab.shared(3, VIF_PLUGGING_TIMEOUT);
+        neutron = new LabNeutron(lab, "berth-it-net-");
         System.out.printf("lab up (3 hosts) in %.1f s%n", lab.upSeconds);
     }
 
@@ -59,10 +58,7 @@ class OvnAcrossHostsTest {
             return;
         }
         lab.nbctl("--if-exists", "pg-del", PORT_GROUP);
-        lab.nbctl("--if-exists", "ls-del", SWITCH);
-        DHCP_OPTIONS.forEach(d -> lab.nbctl("dhcp-options-del", d));
-        assertEquals("", lab.nbctl("--bare", "--columns=name", "find", "Logical_Switch", "name=" + SWITCH)
-                .orThrow().strip(), "the test's logical switch is gone");
+        neutron.delete();
     }
 
     @Test
@@ -78,19 +74,9 @@ class OvnAcrossHostsTest {
             String vmMac = LabGuests.mac();
             String cMac = LabGuests.mac();
             // Neutron's part: a network with DHCP, two ports pinned to their hosts, port security on both
-            lab.nbctl("ls-add", SWITCH).orThrow();
-            String dhcp = lab.nbctl("create", "DHCP_Options", "cidr=" + NET + ".0/24",
-                    "options=\"server_id\"=\"" + NET + ".1\" \"server_mac\"=\"fa:16:3e:00:00:01\" "
-                            + "\"lease_time\"=\"3600\" \"mtu\"=\"" + MTU + "\"").orThrow().strip();
-            DHCP_OPTIONS.add(dhcp);
-            for (String[] p : List.of(new String[] {vmPort, vmMac, VM_IP, a.name()},
-                    new String[] {cPort, cMac, C_IP, b.name()})) {
-                lab.nbctl("lsp-add", SWITCH, p[0]).orThrow();
-                lab.nbctl("lsp-set-addresses", p[0], p[1] + " " + p[2]).orThrow();
-                lab.nbctl("lsp-set-port-security", p[0], p[1] + " " + p[2]).orThrow();
-                lab.nbctl("lsp-set-dhcpv4-options", p[0], dhcp).orThrow();
-                lab.nbctl("lsp-set-options", p[0], "requested-chassis=" + p[3]).orThrow();
-            }
+            neutron.create(NET, MTU);
+            neutron.port(vmPort, vmMac, VM_IP, a.name());
+            neutron.port(cPort, cMac, C_IP, b.name());
 
             UUID vm = guests.vm(a, vmPort, LabGuests.vif(vmPort, vmMac, MTU, null),
                     "console=ttyS0 berth.ip=dhcp berth.mac=" + vmMac + " berth.serve=" + HTTP_PORT
@@ -137,7 +123,7 @@ class OvnAcrossHostsTest {
             long txBefore = txPackets(b, tunnel);
             LabGuests.awaitConsole(a, vm, "BERTH-PING " + C_IP, Duration.ofSeconds(120));
             assertTrue(console(a, vm).contains("BERTH-PING " + C_IP + " ok"), "VM -> container ping across hosts");
-            awaitPing(pid, VM_IP, Duration.ofSeconds(60));
+            LabNeutron.awaitPing(pid, VM_IP, Duration.ofSeconds(60));
             long txAfter = txPackets(b, tunnel);
             assertTrue(txAfter - txBefore >= 3, "the pings left host " + b.name() + " through its Geneve port to "
                     + a.name() + " (" + tunnel + "): tx " + txBefore + " -> " + txAfter);
@@ -157,7 +143,7 @@ class OvnAcrossHostsTest {
             lab.nbctl("acl-add", PORT_GROUP, "to-lport", "1001", "outport == @" + PORT_GROUP + " && ip4 && tcp && "
                     + "tcp.dst == " + HTTP_PORT, "drop").orThrow();
             lab.nbctl("--wait=hv", "sync").orThrow();
-            awaitPing(pid, VM_IP, Duration.ofSeconds(30));
+            LabNeutron.awaitPing(pid, VM_IP, Duration.ofSeconds(30));
             Cmd.Result blocked = LabGuests.inContainerNet(pid, CMD, "curl", "-sS", "--max-time", "4", "-o",
                     "/dev/null", "http://" + VM_IP + ":" + HTTP_PORT + "/blob");
             assertEquals(28, blocked.exit(), "the security group drops TCP to port " + HTTP_PORT
@@ -178,7 +164,7 @@ class OvnAcrossHostsTest {
             lab.nbctl("--wait=hv", "sync").orThrow();
             assertTrue(dropped < 5 && passed >= 5, "5 echo requests from a spoofed MAC: with port security "
                     + dropped + " reached the VM's port, without it " + passed);
-            awaitPing(pid, VM_IP, Duration.ofSeconds(30));
+            LabNeutron.awaitPing(pid, VM_IP, Duration.ofSeconds(30));
             step("port security: spoofed MAC dropped, real MAC passes", t0);
         } finally {
             guests.cleanUp();
@@ -254,19 +240,6 @@ class OvnAcrossHostsTest {
 
     private static String console(LabHost h, UUID vm) throws IOException, InterruptedException {
         return h.call("GET", "/v1/instances/" + vm + "/console?bytes=65536", null).body();
-    }
-
-    private static void awaitPing(long pid, String address, Duration limit) throws InterruptedException {
-        long deadline = System.nanoTime() + limit.toNanos();
-        Cmd.Result last = null;
-        while (System.nanoTime() < deadline) {
-            last = LabGuests.inContainerNet(pid, CMD, "ping", "-c", "3", "-W", "1", address);
-            if (last.ok()) {
-                return;
-            }
-            Thread.sleep(500);
-        }
-        fail("no ping from the container to " + address + " within " + limit.toSeconds() + " s: " + last);
     }
 
     /** Fetches the VM's blob from the container's network namespace with curl; returns its SHA-256. */

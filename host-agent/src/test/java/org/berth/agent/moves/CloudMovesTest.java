@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,7 +16,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.function.BooleanSupplier;
 import org.berth.agent.TestAgent;
-import org.berth.agent.cli.BerthCli;
+import org.berth.agent.cloud.CloudCli;
 import org.berth.agent.cloud.CloudHosts;
 import org.berth.agent.cloud.CloudPlacement;
 import org.berth.agent.placement.PlacementApi;
@@ -116,7 +114,16 @@ class CloudMovesTest {
         assertTrue(b.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/migration").isNull());
         assertEquals(List.of(), images(a, "migration-" + m), "the source's migration image is gone");
         assertTrue(!a.fake().uuids().contains(uuid), "nothing in the source's backend");
+        // evacuate's spec replicas are republished from b: the others hold {host b, the spec b runs}
+        for (TestAgent other : List.of(a, small)) {
+            JsonNode r = other.call("GET", "/v1/replicas/" + uuid, null).json();
+            assertEquals(name(b), r.at("/replica/host").asText(), "replica on " + name(other) + ": " + r);
+        }
+        assertEquals(404, b.call("GET", "/v1/replicas/" + uuid, null).status(), "b holds the instance, no replica");
         delete(b, uuid);
+        for (TestAgent t : List.of(a, b, small)) {
+            t.call("DELETE", "/v1/replicas/" + uuid, null); // what berth cloud delete would withdraw
+        }
     }
 
     @Test
@@ -251,21 +258,15 @@ class CloudMovesTest {
 
     // ---- helpers ----
 
-    private static JsonNode ok(String... args) throws Exception {
-        List<String> all = new ArrayList<>(List.of(args));
-        all.add("--json");
-        String[] r = cli(all.toArray(String[]::new));
-        assertEquals("0", r[0], String.join(" ", args) + ": " + r[2] + r[1]);
-        return TestAgent.JSON.readTree(r[1]);
+    private static JsonNode ok(String... args) {
+        CloudCli.Run r = new CloudCli(hosts).json(args);
+        assertEquals(0, r.code(), String.join(" ", args) + ": " + r);
+        return r.json();
     }
 
     private static String[] cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        List<String> all = new ArrayList<>(List.of("cloud", "--hosts", hosts.toString()));
-        all.addAll(List.of(args));
-        int code = BerthCli.run(all.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err), Map.of());
-        return new String[] {Integer.toString(code), out.toString(), err.toString()};
+        CloudCli.Run r = new CloudCli(hosts).text(args);
+        return new String[] {Integer.toString(r.code()), r.out(), r.err()};
     }
 
     private static List<String> images(TestAgent t, String name) throws Exception {

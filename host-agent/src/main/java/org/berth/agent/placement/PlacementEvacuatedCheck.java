@@ -1,0 +1,65 @@
+package org.berth.agent.placement;
+
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import org.berth.agent.reconcile.EvacuatedCheck;
+import org.berth.agent.store.InstanceRecord;
+import org.berth.agent.store.SpecJson;
+
+/**
+ * Placement's answer to "was this instance evacuated while this host was down": its consumer has allocations on
+ * other providers. Nova's evacuate keeps the source's part with the destination's until the source comes back, so
+ * the destination sees the same picture; it is told apart by the property {@value EvacuatedCheck#EVACUATED_FROM} that
+ * {@code berth cloud evacuate} puts in the rebuilt instance's spec (the source's host name): a record naming a
+ * source that still holds a part of the consumer is the rebuilt copy, never the stale one. Stateless, thread-safe.
+ */
+final class PlacementEvacuatedCheck implements EvacuatedCheck {
+    private final PlacementClient client;
+    private final ProviderCalls calls;
+    private final ConsumerWrites writes;
+
+    PlacementEvacuatedCheck(PlacementClient client, ProviderCalls calls) {
+        this.client = client;
+        this.calls = calls;
+        this.writes = new ConsumerWrites(calls);
+    }
+
+    @Override
+    public String rebuiltOn(InstanceRecord r) {
+        String ours = calls.uuid().toString();
+        Set<String> others = new TreeSet<>(calls.consumer(r.uuid()).byProvider().keySet());
+        others.remove(ours);
+        if (others.isEmpty()) {
+            return null;
+        }
+        String source = SpecJson.readString(r.specJson()).property(EVACUATED_FROM, null);
+        if (source != null) {
+            UUID sourceUuid = providerUuid(source);
+            if (sourceUuid != null && others.contains(sourceUuid.toString())) {
+                return null; // this is the rebuilt copy; the dead source's part is still held, as Nova does
+            }
+        }
+        return String.join(", ", others.stream().map(this::name).toList());
+    }
+
+    @Override
+    public void releaseOurs(UUID uuid) {
+        writes.removeOurs(uuid);
+    }
+
+    private UUID providerUuid(String name) {
+        for (var rp : client.get("/resource_providers?name=" + name).body().path("resource_providers")) {
+            if (name.equals(rp.path("name").asText())) {
+                return UUID.fromString(rp.path("uuid").asText());
+            }
+        }
+        return null;
+    }
+
+    /** The provider's name (a host), or its uuid when Placement no longer has it. */
+    private String name(String uuid) {
+        PlacementClient.Answer a = client.get("/resource_providers/" + uuid);
+        return a.status() == 404 ? uuid : a.body().path("name").asText(uuid);
+    }
+}
