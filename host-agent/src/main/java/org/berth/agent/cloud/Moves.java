@@ -426,6 +426,16 @@ public final class Moves {
                         + "reporting? placement.host must be " + host + ")"));
     }
 
+    /**
+     * The image to build an instance from on a host its disk never went to (evacuate): a migrated instance runs
+     * from the image its migration carried ({@code migration-<id>}, on its host only), so the image it was first
+     * built from ({@link #BASE_IMAGE_REF}); any other instance its own image.
+     */
+    public static String buildImage(JsonNode spec) {
+        JsonNode base = spec.path("properties").path(BASE_IMAGE_REF);
+        return base.isTextual() && !base.asText().isBlank() ? base.asText() : spec.path("image_id").asText();
+    }
+
     static Flavor flavor(JsonNode f) {
         return new Flavor(f.path("name").asText(), f.path("vcpus").asInt(), f.path("memory_mb").asInt(),
                 f.path("root_gb").asInt(), f.path("ephemeral_gb").asInt(), f.path("swap_mb").asInt());

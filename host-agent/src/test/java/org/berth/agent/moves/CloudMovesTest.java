@@ -99,6 +99,9 @@ class CloudMovesTest {
         assertEquals("destination", there.at("/migration/role").asText());
         assertEquals(TestAgent.IMAGE_ID, there.at("/spec/properties/base_image_ref").asText(),
                 "the carried image names the image it was built from");
+        assertEquals(TestAgent.IMAGE_ID, org.berth.agent.cloud.Moves.buildImage(there.get("spec")),
+                "an evacuation rebuilds it from that image, not from the carried one (on b only)");
+        assertTrue(!there.at("/spec/image_id").asText().equals(TestAgent.IMAGE_ID));
         assertEquals("source", a.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/migration/role")
                 .asText());
 
