@@ -216,6 +216,8 @@ public final class Evacuate {
         JsonNode have = agent.instance(uuid);
         if (have == null || "deleted".equals(have.path("vm_state").asText())) {
             ObjectNode body = replica.spec().deepCopy();
+            // a migrated instance's image_id is the image carried to the dead host; rebuild from the one it was built from
+            body.put("image_id", Moves.buildImage(replica.spec()));
             body.put("driver", replica.driver());
             ObjectNode props = body.has("properties") && body.get("properties").isObject()
                     ? (ObjectNode) body.get("properties") : body.putObject("properties");
