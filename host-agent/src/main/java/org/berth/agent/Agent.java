@@ -97,9 +97,12 @@ public final class Agent implements AutoCloseable {
             rec.onInterruptedTask(instances::finishInterrupted);
             this.reconciler = rec;
             this.reconcilerRef = rec;
-            placement = PlacementReporter.start(config, capacity, drivers, store);
+            if (config.placement().enabled()) {
+                rec.expectEvacuatedCheck();
+            }
+            placement = PlacementReporter.start(config, capacity, drivers, store, rec::settling);
             if (placement != null) {
-                rec.onStartCheckEvacuated(placement.evacuatedCheck());
+                rec.onStartCheckEvacuated(placement.evacuatedCheck(), placement::changed);
             }
             Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops, rec::sweeps, placement,
                     auth, new ApiSecurity(tls != null, tls != null && tls.clientCertificatesRequired()));

@@ -29,8 +29,10 @@ final class PlacementEvacuatedCheck implements EvacuatedCheck {
     public String rebuiltOn(InstanceRecord r) {
         String ours = calls.uuid().toString();
         Set<String> others = new TreeSet<>(calls.consumer(r.uuid()).byProvider().keySet());
-        others.remove(ours);
-        if (others.isEmpty()) {
+        // evacuate keeps the source's part next to the destination's until the source is back: without this
+        // host's part the consumer moved for another reason (a migration's source cut off before it recorded its
+        // marker holds its usage under the migration's consumer): never a reason to destroy the local copy
+        if (!others.remove(ours) || others.isEmpty()) {
             return null;
         }
         String source = SpecJson.readString(r.specJson()).property(EVACUATED_FROM, null);

@@ -79,12 +79,21 @@ public final class PlacementReporter implements AutoCloseable {
 
     /** The reporter for the agent, started; null when placement.enabled is false. */
     public static PlacementReporter start(AgentConfig config, CapacityService capacity, Drivers drivers, Store store) {
+        return start(config, capacity, drivers, store, uuid -> false);
+    }
+
+    /**
+     * The reporter, started; {@code held} names instances whose consumers it must leave as Placement has them for
+     * now (neither written nor removed: the returning-host check has not settled them yet).
+     */
+    public static PlacementReporter start(AgentConfig config, CapacityService capacity, Drivers drivers, Store store,
+                                          java.util.function.Predicate<UUID> held) {
         PlacementConfig p = config.placement();
         if (!p.enabled()) {
             return null;
         }
         UUID provider = ProviderUuid.loadOrCreate(config.stateDir());
-        PlacementReporter r = new PlacementReporter(p, new ReportSource(config, capacity, drivers, store),
+        PlacementReporter r = new PlacementReporter(p, new ReportSource(config, capacity, drivers, store, held),
                 new PlacementClient(p.url(), p.token(), p.timeout()), provider, Clock.systemUTC());
         LOG.log(Level.INFO, "placement: reporting host '" + p.host() + "' as resource provider " + provider + " to "
                 + p.url() + " every " + p.updateResourcesInterval().toSeconds() + " s");
@@ -227,7 +236,7 @@ public final class PlacementReporter implements AutoCloseable {
         }
         Set<UUID> unknown = new HashSet<>();
         for (UUID consumer : inPlacement.keySet()) {
-            if (want.allocations().containsKey(consumer)) {
+            if (want.allocations().containsKey(consumer) || want.held().contains(consumer)) {
                 continue;
             }
             // two strikes: a scheduler claims before its spawn reaches this host, so a consumer the store does not

@@ -28,8 +28,16 @@ final class ReportSource {
     private final CapacityService capacity;
     private final Drivers drivers;
     private final Store store;
+    private final java.util.function.Predicate<UUID> held;
 
     ReportSource(AgentConfig config, CapacityService capacity, Drivers drivers, Store store) {
+        this(config, capacity, drivers, store, uuid -> false);
+    }
+
+    /** {@code held}: instances whose consumers are left as Placement has them for now (not settled after a restart). */
+    ReportSource(AgentConfig config, CapacityService capacity, Drivers drivers, Store store,
+                 java.util.function.Predicate<UUID> held) {
+        this.held = held;
         this.config = config;
         this.capacity = capacity;
         this.drivers = drivers;
@@ -40,13 +48,19 @@ final class ReportSource {
         HostTotals t = capacity.refresh().totals();
         Map<String, Inventory> inv = inventories(t, config);
         Map<UUID, Map<String, Long>> allocations = new HashMap<>();
+        java.util.Set<UUID> keep = new java.util.HashSet<>();
         for (InstanceRecord r : store.list(Optional.empty())) {
+            if (held.test(r.uuid())) {
+                keep.add(r.uuid());
+                keep.add(r.consumer());
+                continue;
+            }
             // a migration's source holds its usage under the migration's consumer (the instance's is the
             // destination's now): that consumer is ours, and is never taken for an unknown one
             allocations.put(r.consumer(), resources(r, inv));
         }
         return new HostReport(inv, Traits.wanted(drivers.states(), t.cpuInfo().arch(),
-                capacity.status().status().disabled()), allocations);
+                capacity.status().status().disabled()), allocations, keep);
     }
 
     /**
@@ -57,6 +71,9 @@ final class ReportSource {
     Map<UUID, Map<String, Long>> allocations(UUID uuid) {
         Map<String, Inventory> inv = inventories(capacity.totals(), config);
         Map<UUID, Map<String, Long>> out = new HashMap<>();
+        if (held.test(uuid)) {
+            return out; // written once the returning-host check has settled it
+        }
         out.put(uuid, null);
         store.find(uuid).ifPresent(r -> {
             if (r.migration() != null && r.migration().role() == org.berth.agent.store.Migration.Role.SOURCE) {

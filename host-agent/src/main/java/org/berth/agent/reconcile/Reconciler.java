@@ -64,9 +64,30 @@ public final class Reconciler implements AutoCloseable {
         this.interrupted = handler;
     }
 
-    /** Before its first sweep: instances Placement shows rebuilt elsewhere (evacuated) are destroyed, not started. */
-    public void onStartCheckEvacuated(EvacuatedCheck check) {
-        this.returning = new ReturningHost(store, check);
+    /**
+     * Before its first sweep: instances Placement shows rebuilt elsewhere (evacuated) are destroyed, not started.
+     * Called before the Placement report starts: the instances to check are taken from the store now.
+     */
+    public void expectEvacuatedCheck() {
+        this.returning = new ReturningHost(store);
+    }
+
+    /** The check itself, once the Placement client exists; {@code onSettled} hears each instance the check cleared. */
+    public void onStartCheckEvacuated(EvacuatedCheck check, java.util.function.Consumer<UUID> onSettled) {
+        if (returning == null) {
+            expectEvacuatedCheck();
+        }
+        returning.check(check, onSettled);
+    }
+
+    /**
+     * True while the instance waits for the evacuated check: the Placement report must then neither write nor
+     * remove its consumers (a migration's source cut off before its marker, whose consumer holds only the
+     * destination, must not get this host's part back, which would make it look evacuated).
+     */
+    public boolean settling(UUID uuid) {
+        ReturningHost back = returning;
+        return back != null && back.pending(uuid);
     }
 
     public Reconciler(AgentConfig config, Store store, Drivers drivers, TaskLocks locks, CapacityService capacity,

@@ -25,15 +25,30 @@ final class ReturningHost {
     static final Duration MAX_BACKOFF = Duration.ofSeconds(60);
 
     private final Store store;
-    private final EvacuatedCheck check;
+    private volatile EvacuatedCheck check;
+    private volatile java.util.function.Consumer<UUID> settled = u -> { };
     /** Instances the first sweep found and Placement has not answered for yet. */
     private final Set<UUID> unchecked = ConcurrentHashMap.newKeySet();
     private Duration backoff = Duration.ZERO;
     private Instant nextTry = Instant.EPOCH;
 
-    ReturningHost(Store store, EvacuatedCheck check) {
+    /**
+     * Takes the store's candidates at once (before the Placement report starts: until each is settled the report
+     * leaves its consumers alone, so the report cannot add this host's part to a consumer that has moved on).
+     */
+    ReturningHost(Store store) {
         this.store = store;
-        this.check = check;
+        store.listAll().forEach(this::firstSweep);
+    }
+
+    void check(EvacuatedCheck placementCheck, java.util.function.Consumer<UUID> onSettled) {
+        this.check = placementCheck;
+        this.settled = onSettled;
+    }
+
+    /** True while the instance waits for the check (the Placement report holds its consumers as they are). */
+    boolean pending(UUID uuid) {
+        return unchecked.contains(uuid);
     }
 
     /** What to do with an instance this sweep. */
@@ -64,7 +79,7 @@ final class ReturningHost {
         if (!unchecked.contains(r.uuid())) {
             return Verdict.RECONCILE;
         }
-        if (Instant.now().isBefore(nextTry)) {
+        if (check == null || Instant.now().isBefore(nextTry)) {
             return Verdict.SKIP;
         }
         String elsewhere;
@@ -77,6 +92,7 @@ final class ReturningHost {
         backoff = Duration.ZERO;
         if (elsewhere == null) {
             unchecked.remove(r.uuid());
+            settled.accept(r.uuid());
             return Verdict.FIRST_RECONCILE;
         }
         // the stale copy: the instance lives on the other host now. A destroy that fails leaves it unchecked, so
@@ -88,6 +104,7 @@ final class ReturningHost {
             return Verdict.SKIP;
         }
         unchecked.remove(r.uuid());
+        settled.accept(r.uuid());
         String detail = "evacuated: rebuilt on " + elsewhere + " while this host was down";
         store.update(r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
         store.addEvent(r.uuid(), null, "reconcile.evacuated", detail);

@@ -134,6 +134,46 @@ class ReturningHostTest {
     }
 
     @Test
+    void aMigrationCutOffBeforeItsMarkerIsNotTakenForAnEvacuation() throws Exception {
+        PlacementServer placement = PlacementServer.shared();
+        TestAgent b = agent(placement, "resume_guests_state_on_host_boot: true\n");
+        UUID rpB = b.agent.placement().providerUuid();
+        UUID uuid = spawn(b, "migrating", "{}");
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(uuid)));
+        UUID other = api.createProvider("r-dest-" + UUID.randomUUID().toString().substring(0, 8));
+        providers.add(other);
+        b.agent.close();
+        // the conductor moved the source's part to the migration's consumer and claimed the destination, then the
+        // source restarted before migrate_out recorded its marker: the instance consumer holds only the destination
+        UUID migration = UUID.randomUUID();
+        JsonNode c = api.get("/allocations/" + uuid);
+        PlacementApi.Answer moved = api.send("POST", "/allocations", """
+                {"%s": {"allocations": {"%s": {"resources": %s}}, "project_id": "berth", "user_id": "berth",
+                        "consumer_generation": %s, "consumer_type": "INSTANCE"},
+                 "%s": {"allocations": {"%s": {"resources": %s}}, "project_id": "berth", "user_id": "berth",
+                        "consumer_generation": null, "consumer_type": "MIGRATION"}}
+                """.formatted(uuid, other, json(ON_OTHER), c.path("consumer_generation"), migration, rpB,
+                json(FLAVOR)));
+        assertEquals(204, moved.status(), String.valueOf(moved.json()));
+        b.start();
+
+        JsonNode rec = b.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
+        assertEquals("active", rec.get("vm_state").asText(), "kept: " + rec);
+        assertTrue(b.fake().uuids().contains(uuid), "the local copy is not destroyed");
+        String events = b.agent.store().events(uuid, 50).toString();
+        assertFalse(events.contains("evacuated"), events);
+        assertEquals(202, b.call("DELETE", "/v1/instances/" + uuid, null).status());
+        awaitGone(b, uuid);
+        // the agent's report removes its part of both as the record goes; the test's own parts go with them
+        PlacementApi.await(Duration.ofSeconds(20), () -> {
+            api.deleteAllocations(uuid);
+            api.deleteAllocations(migration);
+            assertEquals(Set.of(), holders(uuid));
+            assertEquals(Set.of(), holders(migration));
+        });
+    }
+
+    @Test
     void whilePlacementCannotTellNothingIsStartedOrDestroyedAndTheCheckIsRetried() throws Exception {
         PlacementServer own = PlacementServer.own();
         servers.add(own);
