@@ -11,8 +11,8 @@ import org.berth.agent.store.SpecJson;
  * Placement's answer to "was this instance evacuated while this host was down": its consumer has allocations on
  * other providers. Nova's evacuate keeps the source's part with the destination's until the source comes back, so
  * the destination sees the same picture; it is told apart by the property {@value EvacuatedCheck#EVACUATED_FROM} that
- * {@code berth cloud evacuate} puts in the rebuilt instance's spec (the source's host name): a record naming a
- * source that still holds a part of the consumer is the rebuilt copy, never the stale one. Stateless, thread-safe.
+ * {@code berth cloud evacuate} puts in the rebuilt instance's spec (the source's host name): a record whose other
+ * holders are all sources it names is the rebuilt copy, never the stale one. Stateless, thread-safe.
  */
 final class PlacementEvacuatedCheck implements EvacuatedCheck {
     private final PlacementClient client;
@@ -35,14 +35,31 @@ final class PlacementEvacuatedCheck implements EvacuatedCheck {
         if (!others.remove(ours) || others.isEmpty()) {
             return null;
         }
-        String source = SpecJson.readString(r.specJson()).property(EVACUATED_FROM, null);
-        if (source != null) {
-            UUID sourceUuid = providerUuid(source);
-            if (sourceUuid != null && others.contains(sourceUuid.toString())) {
-                return null; // this is the rebuilt copy; the dead source's part is still held, as Nova does
-            }
+        if (rebuiltHereFromAll(r, others)) {
+            return null; // this is the rebuilt copy; the dead source's part is still held, as Nova does
         }
         return String.join(", ", others.stream().map(this::name).toList());
+    }
+
+    /**
+     * True when every other holder is a host this copy names as evacuated from. Only then is it the rebuilt copy:
+     * a holder it does not name is a later destination (a chained evacuation: C evacuated to A, C still dead, then
+     * A evacuated to B gives {C, A, B}, and A's copy names C only), so it is the stale one. The property may name a
+     * chain "C,A" (oldest first) for a copy evacuated twice whose earlier sources are still dead.
+     */
+    private boolean rebuiltHereFromAll(InstanceRecord r, Set<String> others) {
+        String named = SpecJson.readString(r.specJson()).property(EVACUATED_FROM, null);
+        if (named == null || named.isBlank()) {
+            return false;
+        }
+        Set<String> sources = new TreeSet<>();
+        for (String host : named.split(",")) {
+            UUID rp = host.isBlank() ? null : providerUuid(host.strip());
+            if (rp != null) {
+                sources.add(rp.toString());
+            }
+        }
+        return sources.containsAll(others);
     }
 
     @Override

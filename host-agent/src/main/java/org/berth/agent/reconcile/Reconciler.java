@@ -189,10 +189,9 @@ public final class Reconciler implements AutoCloseable {
                 boolean first = firstSweep;
                 ReturningHost back = returning;
                 if (back != null) {
+                    // before reconcile(), whose interrupted-task handling would finish a rebuild or spawn of a copy
+                    // that was evacuated: the candidates were taken from the store at start, tasks included
                     InstanceRecord now = store.find(r.uuid()).orElse(r);
-                    if (firstSweep) {
-                        back.firstSweep(now);
-                    }
                     switch (back.check(driver, now)) {
                         case SKIP, DESTROYED -> {
                             continue;

@@ -14,8 +14,10 @@ import org.berth.driver.api.PowerState;
 
 /**
  * The after-restart rule of an evacuated host (Nova's {@code _destroy_evacuated_instances}): before the first sweep
- * starts or power-syncs anything, each local instance that is not deleted, not in a migration and has no task is
- * checked against Placement. One whose allocations are on other providers was rebuilt there while this host was down:
+ * starts, power-syncs or finishes anything, each local instance that is not deleted and not in a migration is checked
+ * against Placement, whatever its task: a host that lost power mid-rebuild or mid-spawn and was evacuated must not
+ * finish that task on its return (the rebuild's respawn would run the instance twice). A destroyed one has its task
+ * cleared, so the reconciler's interrupted-task handling never sees it. One whose allocations are on other providers was rebuilt there while this host was down:
  * its local copy is destroyed (never started), its record marked DELETED, this provider's part of its allocations
  * removed. While Placement cannot tell, such instances are left alone (no start, no power sync) and checked again on
  * later sweeps, with a backoff from 1 s to {@link #MAX_BACKOFF}. Used on the reconcile thread only.
@@ -38,7 +40,7 @@ final class ReturningHost {
      */
     ReturningHost(Store store) {
         this.store = store;
-        store.listAll().forEach(this::firstSweep);
+        store.listAll().forEach(this::candidate);
     }
 
     void check(EvacuatedCheck placementCheck, java.util.function.Consumer<UUID> onSettled) {
@@ -54,9 +56,12 @@ final class ReturningHost {
     /** What to do with an instance this sweep. */
     enum Verdict { RECONCILE, FIRST_RECONCILE, SKIP, DESTROYED }
 
-    /** At a driver's first sweep: the instances the rule applies to. */
-    void firstSweep(InstanceRecord r) {
-        if (!r.deleted() && r.migration() == null && r.taskState() == null) {
+    /**
+     * The instances the rule applies to, taken once from the store at start. A task does not exempt one (see the
+     * class comment); a migration marker does: its consumers are the migration's, settled by confirm or revert.
+     */
+    private void candidate(InstanceRecord r) {
+        if (!r.deleted() && r.migration() == null) {
             unchecked.add(r.uuid());
         }
     }

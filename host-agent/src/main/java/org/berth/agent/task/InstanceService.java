@@ -577,37 +577,84 @@ public final class InstanceService {
      * Finishes or rolls back a move task an agent restart cut off (called by reconcile under the instance's lock):
      * {@code resize_migrating} is rolled back, {@code resize_confirming} and {@code resize_reverting} are finished,
      * {@code rebuilding} is finished from the spec written before it started. Returns false for any other task.
+     * A finish that fails leaves the record ERROR with the fault and no task (as a failed task does), never the task
+     * itself: every sweep would try again and the API would refuse everything, delete included, with 409.
      */
     public boolean finishInterrupted(ComputeDriver d, InstanceRecord r, InstanceInfo info) {
-        UUID uuid = r.uuid();
-        Migration m = r.migration();
         String task = r.taskState();
-        if (task == null) {
+        if (task == null || !finishable(r, info)) {
             return false;
         }
-        switch (task) {
+        try {
+            finishTask(d, r, info);
+        } catch (RuntimeException e) {
+            failInterrupted(d, r, e);
+        }
+        return true;
+    }
+
+    /** Whether {@link #finishTask} knows the task in this state (else reconcile's own rules apply). */
+    private static boolean finishable(InstanceRecord r, InstanceInfo info) {
+        return switch (r.taskState()) {
+            case "resize_migrating", "resize_reverting" -> r.migration() != null && info != null;
+            case "resize_confirming" -> r.migration() != null;
+            case "rebuilding" -> true;
+            default -> false;
+        };
+    }
+
+    /**
+     * Records a finish that threw: ERROR, the fault, no task, an event (as a failed task's {@code fail}). A revert's
+     * marker is cleared (the source copy is the instance now, broken or not); a confirm keeps its marker so that
+     * confirm_migration can be asked again; a migrate_out rollback records its own outcome and does not get here.
+     */
+    private void failInterrupted(ComputeDriver d, InstanceRecord r, RuntimeException e) {
+        UUID uuid = r.uuid();
+        String op = switch (r.taskState()) {
+            case "resize_migrating" -> "migrate_out rollback";
+            case "resize_confirming" -> "confirm_migration";
+            case "resize_reverting" -> "revert_migration";
+            default -> "rebuild";
+        };
+        String fault = op + " after an agent restart failed: " + e.getMessage();
+        LOG.log(e instanceof DriverException ? Level.WARNING : Level.ERROR, "instance " + uuid + ": " + fault,
+                e instanceof DriverException ? null : e);
+        PowerState power = PowerState.NOSTATE;
+        try {
+            power = d.info(uuid).powerState();
+        } catch (RuntimeException ignored) {
+            // gone or unreadable: NOSTATE, the periodic sync catches up
+        }
+        InstanceRecord now = store.find(uuid).orElse(r);
+        InstanceRecord failed = now.withState(VmState.ERROR, power).withTask(null).withFault(fault);
+        store.update("resize_reverting".equals(r.taskState()) ? failed.withMigration(null) : failed);
+        store.addEvent(uuid, null, "reconcile." + r.taskState() + ".error", fault);
+    }
+
+    private void finishTask(ComputeDriver d, InstanceRecord r, InstanceInfo info) {
+        UUID uuid = r.uuid();
+        Migration m = r.migration();
+        switch (r.taskState()) {
             case "resize_migrating" -> {
-                if (m == null || info == null) {
-                    return false;
-                }
+                // the rollback reports its own failures in its words; only the power state can still be unknown
                 String undone = rollBackMigrateOut(d, uuid, m, r.vmState() == VmState.ACTIVE);
-                PowerState p = d.info(uuid).powerState();
+                PowerState p;
+                try {
+                    p = d.info(uuid).powerState();
+                } catch (RuntimeException e) {
+                    p = PowerState.NOSTATE;
+                    undone += "; power state unknown: " + e.getMessage();
+                }
                 store.update(r.withState(VmState.of(p), p).withTask(null).withMigration(null)
                         .withFault("migrate_out interrupted by an agent restart; rolled back"));
                 store.addEvent(uuid, null, "reconcile.migrate_out_rolled_back", undone);
             }
             case "resize_confirming" -> {
-                if (m == null) {
-                    return false;
-                }
                 finishConfirm(d, uuid, m);
                 store.update(r.withState(VmState.DELETED, PowerState.NOSTATE).withTask(null));
                 store.addEvent(uuid, null, "reconcile.confirm_finished", "migration " + m.id());
             }
             case "resize_reverting" -> {
-                if (m == null || info == null) {
-                    return false;
-                }
                 d.powerOn(uuid);
                 deleteImagesNamed(m.imageName());
                 PowerState p = d.info(uuid).powerState();
@@ -623,11 +670,8 @@ public final class InstanceService {
                         .withBackendId(now.backendId()).withTask(null));
                 store.addEvent(uuid, null, "reconcile.rebuild_finished", "image " + spec.imageId());
             }
-            default -> {
-                return false;
-            }
+            default -> throw new IllegalStateException("task " + r.taskState() + " is not a move task");
         }
-        return true;
     }
 
     /**

@@ -33,16 +33,20 @@ class ReturningHostTest {
 
     @AfterEach
     void cleanUp() throws Exception {
-        for (TestAgent t : agents) {
-            t.close();
-        }
-        if (api != null) {
-            for (UUID rp : providers) {
-                api.deleteProvider(rp);
-                assertEquals(null, api.provider(rp), "provider " + rp + " left");
+        try {
+            for (TestAgent t : agents) {
+                t.close();
             }
+            if (api != null) {
+                for (UUID rp : providers) {
+                    api.deleteProvider(rp);
+                    assertEquals(null, api.provider(rp), "provider " + rp + " left");
+                }
+            }
+        } finally {
+            // a failed check above must not leave the test's own Placement processes running
+            servers.forEach(PlacementServer::close);
         }
-        servers.forEach(PlacementServer::close);
     }
 
     private TestAgent agent(PlacementServer on, String extra) throws Exception {
