@@ -177,6 +177,45 @@ class MoveActionsTest {
     }
 
     @Test
+    void anInterruptedRebuildWhoseFinishFailsEndsInErrorAndCanBeDeleted() throws Exception {
+        try (TestAgent t = new TestAgent("host: test-c\ndrivers: {fake: {}}\n")) {
+            UUID uuid = t.spawnAndWait("rebuild-cut-off");
+            t.agent.close();
+            // the agent died mid-rebuild to an image that is gone since: reconcile's respawn fails on it
+            String missing = UUID.randomUUID().toString();
+            try (org.berth.agent.store.Store s = org.berth.agent.store.Store.open(t.dir.resolve("state/berth.db"))) {
+                var r = s.find(uuid).orElseThrow();
+                var spec = org.berth.agent.store.SpecJson.readString(r.specJson());
+                var target = new org.berth.driver.api.InstanceSpec(uuid, spec.name(), spec.flavor(), missing,
+                        spec.vifs(), spec.properties(), spec.powerOn());
+                s.update(r.withTask("rebuilding").withSpecJson(org.berth.agent.store.SpecJson.writeString(target)));
+            }
+            t.start(); // its first sweep tries to finish the rebuild
+
+            JsonNode failed = t.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
+            assertEquals("error", failed.get("vm_state").asText(), failed.toString());
+            assertTrue(failed.get("task_state").isNull(), "no task left: " + failed);
+            var rec = t.agent.store().find(uuid).orElseThrow();
+            assertTrue(rec.fault() != null && rec.fault().startsWith("rebuild after an agent restart failed")
+                    && rec.fault().contains(missing), String.valueOf(rec.fault()));
+            t.agent.reconciler().sweepNow(Duration.ofSeconds(10)); // a later sweep leaves it alone
+            var events = t.agent.store().events(uuid, 50).stream().map(e -> e.kind()).toList();
+            assertEquals(1, events.stream().filter("reconcile.rebuilding.error"::equals).count(), events.toString());
+            assertFalse(events.contains("reconcile.rebuild_finished"), events.toString());
+            assertEquals("error", t.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/vm_state").asText());
+
+            Reply del = t.call("DELETE", "/v1/instances/" + uuid, null);
+            assertEquals(202, del.status(), del.body());
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (t.call("GET", "/v1/instances/" + uuid, null).status() != 404 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(404, t.call("GET", "/v1/instances/" + uuid, null).status());
+            assertTrue(t.fake().uuids().isEmpty(), "backend empty: " + t.fake().uuids());
+        }
+    }
+
+    @Test
     void badMoveRequestsNameTheFieldAndTheRule() throws Exception {
         UUID uuid = a.spawnAndWait("refusals");
         String[][] cases = {

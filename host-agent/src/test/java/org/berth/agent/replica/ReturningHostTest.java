@@ -177,6 +177,112 @@ class ReturningHostTest {
         });
     }
 
+    /** Writes the consumer as held by exactly these providers (a test-made provider has ON_OTHER's classes). */
+    private void heldBy(UUID consumer, Map<UUID, Map<String, Long>> parts) {
+        JsonNode c = api.get("/allocations/" + consumer);
+        var allocations = PlacementApi.JSON.createObjectNode();
+        parts.forEach((rp, res) -> allocations.putObject(rp.toString()).set("resources",
+                PlacementApi.JSON.valueToTree(res)));
+        String body = """
+                {"allocations": %s, "project_id": "berth", "user_id": "berth", "consumer_generation": %s,
+                 "consumer_type": "INSTANCE"}
+                """.formatted(allocations, c.path("consumer_generation"));
+        PlacementApi.Answer a = api.send("PUT", "/allocations/" + consumer, body);
+        assertEquals(204, a.status(), String.valueOf(a.json()));
+    }
+
+    private UUID otherHost(String prefix) {
+        UUID rp = api.createProvider(prefix + UUID.randomUUID().toString().substring(0, 8));
+        providers.add(rp);
+        return rp;
+    }
+
+    private String nameOf(UUID rp) {
+        return api.get("/resource_providers/" + rp).path("name").asText();
+    }
+
+    @Test
+    void aChainedEvacuationsStaleMiddleCopyIsDestroyedAndTheLastCopyNamingTheWholeChainIsKept() throws Exception {
+        PlacementServer placement = PlacementServer.shared();
+        TestAgent b = agent(placement, "resume_guests_state_on_host_boot: true\n");
+        UUID rpB = b.agent.placement().providerUuid();
+        UUID middle = spawn(b, "chain-middle", "{}");
+        UUID last = spawn(b, "chain-last", "{}");
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(middle)));
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(last)));
+        UUID c = otherHost("r-c-");
+        UUID next = otherHost("r-next-");
+        b.agent.close();
+        // 'middle': C evacuated to this host, C stays dead, then this host evacuated to 'next': {C, this, next};
+        // this copy names C only, so 'next' is a later destination and this copy is the stale one
+        markEvacuatedFrom(b, middle, nameOf(c));
+        heldBy(middle, Map.of(c, ON_OTHER, rpB, FLAVOR, next, ON_OTHER));
+        // 'last': C evacuated to 'next', then 'next' evacuated to this host; its spec names the chain "C,next"
+        markEvacuatedFrom(b, last, nameOf(c) + "," + nameOf(next));
+        heldBy(last, Map.of(c, ON_OTHER, next, ON_OTHER, rpB, FLAVOR));
+        b.start();
+
+        var gone = b.agent.store().find(middle).orElseThrow();
+        assertEquals(org.berth.agent.store.VmState.DELETED, gone.vmState(), gone.toString());
+        assertFalse(b.fake().uuids().contains(middle), "the stale middle copy does not run next to the later one");
+        String events = b.agent.store().events(middle, 50).toString();
+        assertTrue(events.contains("evacuated: rebuilt on "), events);
+        PlacementApi.await(Duration.ofSeconds(10),
+                () -> assertEquals(new java.util.TreeSet<>(Set.of(c.toString(), next.toString())), holders(middle)));
+
+        JsonNode kept = b.call("GET", "/v1/instances/" + last, null).json().get("instance");
+        assertEquals("active", kept.get("vm_state").asText(), kept.toString());
+        assertEquals(PowerState.RUNNING, b.fake().info(last).powerState());
+        assertEquals(Set.of(c.toString(), next.toString(), rpB.toString()), holders(last), "the sources' parts wait");
+
+        assertEquals(202, b.call("DELETE", "/v1/instances/" + last, null).status());
+        awaitGone(b, last);
+        assertTrue(b.fake().uuids().isEmpty(), "backend empty: " + b.fake().uuids());
+        api.deleteAllocations(middle);
+        api.deleteAllocations(last);
+        assertEquals(Set.of(), holders(middle));
+        assertEquals(Set.of(), holders(last));
+    }
+
+    @Test
+    void anEvacuatedCopyCutOffMidRebuildOrMidSpawnIsDestroyedNotFinished() throws Exception {
+        PlacementServer placement = PlacementServer.shared();
+        TestAgent b = agent(placement, "resume_guests_state_on_host_boot: true\n");
+        UUID rpB = b.agent.placement().providerUuid();
+        UUID rebuilding = spawn(b, "cut-mid-rebuild", "{}");
+        UUID spawning = spawn(b, "cut-mid-spawn", "{}");
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(rebuilding)));
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(spawning)));
+        UUID other = otherHost("r-other-");
+        b.agent.close();
+        powerLoss(b); // the host lost power mid-task: the backend has them SHUTDOWN, a rebuild would respawn
+        rewrite(b, rebuilding, r -> r.withTask("rebuilding"));
+        rewrite(b, spawning, r -> r.withState(org.berth.agent.store.VmState.BUILDING, PowerState.NOSTATE)
+                .withTask("spawning"));
+        evacuatedTo(rebuilding, rpB, other, true);
+        evacuatedTo(spawning, rpB, other, true);
+        b.start();
+
+        for (UUID u : List.of(rebuilding, spawning)) {
+            var rec = b.agent.store().find(u).orElseThrow();
+            assertEquals(org.berth.agent.store.VmState.DELETED, rec.vmState(), rec.toString());
+            assertEquals(null, rec.taskState(), "the task is cleared: " + rec);
+            assertFalse(b.fake().uuids().contains(u), "destroyed, not respawned: " + u);
+            String events = b.agent.store().events(u, 50).toString();
+            assertTrue(events.contains("reconcile.evacuated"), events);
+            assertFalse(events.contains("rebuild_finished") || events.contains("task_finished")
+                    || events.contains("spawn_rolled_back"), "the task was not finished: " + events);
+            PlacementApi.await(Duration.ofSeconds(10), () -> assertEquals(Set.of(other.toString()), holders(u)));
+            assertEquals(404, b.call("GET", "/v1/instances/" + u, null).status());
+        }
+        b.agent.reconciler().sweepNow(Duration.ofSeconds(10));
+        assertTrue(b.fake().uuids().isEmpty(), "a later sweep starts nothing: " + b.fake().uuids());
+        api.deleteAllocations(rebuilding);
+        api.deleteAllocations(spawning);
+        assertEquals(Set.of(), holders(rebuilding));
+        assertEquals(Set.of(), holders(spawning));
+    }
+
     @Test
     void whilePlacementCannotTellNothingIsStartedOrDestroyedAndTheCheckIsRetried() throws Exception {
         PlacementServer own = PlacementServer.own();
@@ -224,14 +330,22 @@ class ReturningHostTest {
 
     /** Rewrites the stored spec of {@code uuid} as berth cloud evacuate spawns it: property evacuated_from. */
     private static void markEvacuatedFrom(TestAgent t, UUID uuid, String source) throws Exception {
-        try (org.berth.agent.store.Store s = org.berth.agent.store.Store.open(t.dir.resolve("state/berth.db"))) {
-            var r = s.find(uuid).orElseThrow();
+        rewrite(t, uuid, r -> {
             var spec = org.berth.agent.store.SpecJson.readString(r.specJson());
             var props = new java.util.HashMap<>(spec.properties());
             props.put(org.berth.agent.reconcile.EvacuatedCheck.EVACUATED_FROM, source);
             var marked = new org.berth.driver.api.InstanceSpec(spec.uuid(), spec.name(), spec.flavor(), spec.imageId(),
                     spec.vifs(), props, spec.powerOn());
-            s.update(r.withSpecJson(org.berth.agent.store.SpecJson.writeString(marked)));
+            return r.withSpecJson(org.berth.agent.store.SpecJson.writeString(marked));
+        });
+    }
+
+    /** Changes the stored record of {@code uuid} while the agent is stopped (what a crash left behind). */
+    private static void rewrite(TestAgent t, UUID uuid,
+                                java.util.function.UnaryOperator<org.berth.agent.store.InstanceRecord> change)
+            throws Exception {
+        try (org.berth.agent.store.Store s = org.berth.agent.store.Store.open(t.dir.resolve("state/berth.db"))) {
+            s.update(change.apply(s.find(uuid).orElseThrow()));
         }
     }
 }
