@@ -191,10 +191,53 @@ class ReturningHostTest {
         assertEquals(204, a.status(), String.valueOf(a.json()));
     }
 
-    private UUID otherHost(String prefix) {
-        UUID rp = api.createProvider(prefix + UUID.randomUUID().toString().substring(0, 8));
-        providers.add(rp);
+    /**
+     * Another host's provider (VCPU and MEMORY_MB, as {@link PlacementApi#createProvider}), made with retries: the
+     * shared Placement's sqlite answers 500 "database is locked" now and then on a loaded machine.
+     */
+    private UUID otherHost(String prefix) throws InterruptedException {
+        UUID rp = UUID.randomUUID();
+        providers.add(rp); // cleaned up even if only half made
+        PlacementApi.await(Duration.ofSeconds(20), () -> {
+            JsonNode have = api.provider(rp);
+            if (have == null) {
+                PlacementApi.Answer made = api.send("POST", "/resource_providers", "{\"uuid\": \"" + rp
+                        + "\", \"name\": \"" + prefix + rp.toString().substring(0, 8) + "\"}");
+                assertEquals(200, made.status(), String.valueOf(made.json()));
+                have = api.provider(rp);
+            }
+            PlacementApi.Answer inv = api.send("PUT", "/resource_providers/" + rp + "/inventories", """
+                    {"resource_provider_generation": %s,
+                     "inventories": {"VCPU": {"total": 64}, "MEMORY_MB": {"total": 65536}}}
+                    """.formatted(have.path("generation")));
+            assertEquals(200, inv.status(), String.valueOf(inv.json()));
+        });
         return rp;
+    }
+
+    /** Spawns one instance per name on {@code t} and waits until its report has put each on its provider. */
+    private List<UUID> spawnHeldHere(TestAgent t, String... names) throws Exception {
+        String rp = t.agent.placement().providerUuid().toString();
+        List<UUID> out = new ArrayList<>();
+        for (String name : names) {
+            UUID u = spawn(t, name, "{}");
+            PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rp), holders(u)));
+            out.add(u);
+        }
+        return out;
+    }
+
+    /**
+     * The test's own parts of these consumers go, checked; retried while the agent's report, removing its own part
+     * of a deleted instance, may write the consumer back from what it read just before.
+     */
+    private void dropAllocations(UUID... consumers) throws InterruptedException {
+        for (UUID u : consumers) {
+            PlacementApi.await(Duration.ofSeconds(20), () -> {
+                api.deleteAllocations(u);
+                assertEquals(Set.of(), holders(u), "allocations of " + u + " left");
+            });
+        }
     }
 
     private String nameOf(UUID rp) {
@@ -203,13 +246,11 @@ class ReturningHostTest {
 
     @Test
     void aChainedEvacuationsStaleMiddleCopyIsDestroyedAndTheLastCopyNamingTheWholeChainIsKept() throws Exception {
-        PlacementServer placement = PlacementServer.shared();
-        TestAgent b = agent(placement, "resume_guests_state_on_host_boot: true\n");
+        TestAgent b = agent(PlacementServer.shared(), "resume_guests_state_on_host_boot: true\n");
         UUID rpB = b.agent.placement().providerUuid();
-        UUID middle = spawn(b, "chain-middle", "{}");
-        UUID last = spawn(b, "chain-last", "{}");
-        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(middle)));
-        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(last)));
+        List<UUID> spawned = spawnHeldHere(b, "chain-middle", "chain-last");
+        UUID middle = spawned.get(0);
+        UUID last = spawned.get(1);
         UUID c = otherHost("r-c-");
         UUID next = otherHost("r-next-");
         b.agent.close();
@@ -238,22 +279,17 @@ class ReturningHostTest {
         assertEquals(202, b.call("DELETE", "/v1/instances/" + last, null).status());
         awaitGone(b, last);
         assertTrue(b.fake().uuids().isEmpty(), "backend empty: " + b.fake().uuids());
-        api.deleteAllocations(middle);
-        api.deleteAllocations(last);
-        assertEquals(Set.of(), holders(middle));
-        assertEquals(Set.of(), holders(last));
+        dropAllocations(middle, last);
     }
 
     @Test
     void anEvacuatedCopyCutOffMidRebuildOrMidSpawnIsDestroyedNotFinished() throws Exception {
-        PlacementServer placement = PlacementServer.shared();
-        TestAgent b = agent(placement, "resume_guests_state_on_host_boot: true\n");
-        UUID rpB = b.agent.placement().providerUuid();
-        UUID rebuilding = spawn(b, "cut-mid-rebuild", "{}");
-        UUID spawning = spawn(b, "cut-mid-spawn", "{}");
-        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(rebuilding)));
-        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(spawning)));
+        TestAgent b = agent(PlacementServer.shared(), "resume_guests_state_on_host_boot: true\n");
         UUID other = otherHost("r-other-");
+        List<UUID> spawned = spawnHeldHere(b, "cut-mid-rebuild", "cut-mid-spawn");
+        UUID rpB = b.agent.placement().providerUuid();
+        UUID rebuilding = spawned.get(0);
+        UUID spawning = spawned.get(1);
         b.agent.close();
         powerLoss(b); // the host lost power mid-task: the backend has them SHUTDOWN, a rebuild would respawn
         rewrite(b, rebuilding, r -> r.withTask("rebuilding"));
@@ -277,10 +313,7 @@ class ReturningHostTest {
         }
         b.agent.reconciler().sweepNow(Duration.ofSeconds(10));
         assertTrue(b.fake().uuids().isEmpty(), "a later sweep starts nothing: " + b.fake().uuids());
-        api.deleteAllocations(rebuilding);
-        api.deleteAllocations(spawning);
-        assertEquals(Set.of(), holders(rebuilding));
-        assertEquals(Set.of(), holders(spawning));
+        dropAllocations(rebuilding, spawning);
     }
 
     @Test
