@@ -11,6 +11,8 @@ public interface EvacuatedCheck {
     /**
      * The spec property naming the host an instance was evacuated from ({@code berth cloud evacuate} sets it): the
      * rebuilt copy is told apart from the stale one by it, since both hosts' parts stay on the consumer meanwhile.
+     * A copy is the rebuilt one only when every other holder is a host it names; a chain "C,A" (oldest first) names
+     * the earlier sources of an instance evacuated twice while they stayed dead.
      */
     String EVACUATED_FROM = "berth.evacuated_from";
 
