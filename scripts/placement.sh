@@ -9,6 +9,8 @@
 # python3-gunicorn) with BERTH_PLACEMENT_WORKERS (default 2) worker processes under /usr/bin/python3 (the
 # python3 first on PATH may be another Python without Debian's modules), each in the server's own session, so that
 # stop can kill the whole group and nothing else.
+# SQLite waits up to 30 s for a lock (pysqlite's timeout, 5 s by default): two workers and several writers (the
+# agents' reports, concurrent schedulers) otherwise answer 500 "database is locked" under load.
 # Environment: BERTH_PLACEMENT_TIMEOUT (seconds, default 60) bounds the readiness wait and the stop;
 # BERTH_PLACEMENT_BIND (default 127.0.0.1) the address it listens on.
 set -euo pipefail
@@ -68,7 +70,7 @@ log_file = $dir/placement-app.log
 [api]
 auth_strategy = noauth2
 [placement_database]
-connection = sqlite:///$dir/placement.sqlite
+connection = sqlite:///$dir/placement.sqlite?timeout=30
 EOF
   # the app reads \$OS_PLACEMENT_CONFIG_DIR/placement.conf and ignores arguments
   cat > "$dir/$APP.py" <<'EOF'
