@@ -101,14 +101,12 @@ class CloudMovesTest {
 
     @Test
     void migrateConfirmMovesTheAllocationAndLeavesNothingOnTheSource() throws Exception {
-        UUID uuid = a.spawnAndWait("mover");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("mover");
         // no --host: Placement's candidate with the most free RAM that is not the source: b (small has 512 MB)
         JsonNode moved = ok("migrate", uuid.toString());
         assertEquals(name(b), moved.get("destination").asText());
         UUID m = UUID.fromString(moved.get("migration").asText());
-        awaitAllocations(uuid, Set.of(rp(b)));
-        awaitAllocations(m, Set.of(rp(a)));
+        awaitMovedToB(uuid, m);
         JsonNode there = b.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
         assertEquals("destination", there.at("/migration/role").asText());
         assertEquals(TestAgent.IMAGE_ID, there.at("/spec/properties/base_image_ref").asText(),
@@ -145,8 +143,7 @@ class CloudMovesTest {
 
     @Test
     void revertBringsTheInstanceBackAndDropsTheDestinationsCopy() throws Exception {
-        UUID uuid = a.spawnAndWait("reverted");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("reverted");
         String[] moved = cli("migrate", uuid.toString(), "--host", name(b));
         assertEquals("0", moved[0], moved[2]);
         // without --json: one line per step, and what to run next
@@ -163,15 +160,12 @@ class CloudMovesTest {
         assertEquals(404, b.call("GET", "/v1/instances/" + uuid, null).status());
         assertEquals(List.of(), images(b, "migration-" + m));
         assertEquals(List.of(), images(a, "migration-" + m));
-        awaitAllocations(uuid, Set.of(rp(a)));
-        awaitAllocations(m, Set.of());
-        delete(a, uuid);
+        revertedAndDelete(uuid, m);
     }
 
     @Test
     void resizeClaimsTheNewFlavorAndAFullDestinationIsRefusedBeforeAnythingStops() throws Exception {
-        UUID uuid = a.spawnAndWait("resized");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("resized");
         String[] full = cli("resize", uuid.toString(), "--flavor", "m1.big", "--vcpus", "2", "--memory-mb", "1024",
                 "--host", name(small), "--json");
         assertEquals("1", full[0], full[1] + full[2]);
@@ -200,8 +194,7 @@ class CloudMovesTest {
 
     @Test
     void aMigrationCutOffAfterMigrateOutIsFinishedByMigrateAgain() throws Exception {
-        UUID uuid = a.spawnAndWait("cut-off");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("cut-off");
         // what a conductor killed right after the source's migrate_out leaves: the marker, the image, no Placement move
         UUID m = UUID.randomUUID();
         assertEquals(202, a.call("POST", "/v1/instances/" + uuid + "/action", "{\"migrate_out\": {\"migration_id\": \""
@@ -214,17 +207,13 @@ class CloudMovesTest {
         JsonNode done = ok("migrate", uuid.toString());
         assertEquals(m.toString(), done.get("migration").asText(), "the cut-off migration was finished");
         assertEquals(name(b), done.get("destination").asText());
-        awaitAllocations(uuid, Set.of(rp(b)));
-        awaitAllocations(m, Set.of(rp(a)));
-        ok("confirm", uuid.toString());
-        awaitAllocations(m, Set.of());
-        delete(b, uuid);
+        awaitMovedToB(uuid, m);
+        confirmAndDelete(uuid, m);
     }
 
     @Test
     void aDestinationSpawnThatFailsIsRolledBack() throws Exception {
-        UUID uuid = a.spawnAndWait("blocked");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("blocked");
         // b's backend already has an object of that uuid (one no record knows): the destination's spawn fails there
         b.fake().spawn(new InstanceSpec(uuid, "stray", new Flavor("m1.test", 1, 64, 1, 0, 0), TestAgent.IMAGE_ID,
                 List.of(), Map.of(), false));
@@ -275,8 +264,7 @@ class CloudMovesTest {
 
     @Test
     void noMoveGoesAheadWhileTheMigrationsOtherHostDoesNotAnswer() throws Exception {
-        UUID uuid = a.spawnAndWait("peer-down");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("peer-down");
         UUID m = UUID.fromString(ok("migrate", uuid.toString(), "--host", name(b)).get("migration").asText());
         // a (the source, still holding its copy and the marker) does not answer: its side of the move is unknown
         for (String verb : List.of("confirm", "revert", "migrate")) {
@@ -289,17 +277,13 @@ class CloudMovesTest {
                 .at("/instance/migration/role").asText(), "b's marker is kept");
         assertEquals("source", a.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/migration/role")
                 .asText());
-        awaitAllocations(m, Set.of(rp(a)));
-        awaitAllocations(uuid, Set.of(rp(b)));
-        ok("confirm", uuid.toString());
-        awaitAllocations(m, Set.of());
-        delete(b, uuid);
+        awaitMovedToB(uuid, m);
+        confirmAndDelete(uuid, m);
     }
 
     @Test
     void aDestinationStillBuildingPastTheWaitIsNotRolledBackUnderIt() throws Exception {
-        UUID uuid = a.spawnAndWait("slow-dest");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("slow-dest");
         String[] r = cli("migrate", uuid.toString(), "--host", name(slow), "--wait-timeout", "2s");
         assertEquals("1", r[0], r[1] + r[2]);
         assertTrue(r[2].contains("may still be building on " + name(slow)) && r[2].contains("berth cloud revert "
@@ -316,15 +300,12 @@ class CloudMovesTest {
         assertEquals("active", a.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/vm_state").asText());
         assertEquals(404, slow.call("GET", "/v1/instances/" + uuid, null).status());
         assertTrue(!slow.fake().uuids().contains(uuid), "nothing left in the slow host's backend");
-        awaitAllocations(uuid, Set.of(rp(a)));
-        awaitAllocations(m, Set.of());
-        delete(a, uuid);
+        revertedAndDelete(uuid, m);
     }
 
     @Test
     void anInstanceStillHoldingAPartOnAnotherHostIsNotMigrated() throws Exception {
-        UUID uuid = a.spawnAndWait("evacuated-part");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("evacuated-part");
         PlacementApi api = new PlacementApi(server.url);
         String goneName = "mv-gone-" + UUID.randomUUID().toString().substring(0, 8);
         UUID gone = api.createProvider(goneName);
@@ -354,8 +335,7 @@ class CloudMovesTest {
 
     @Test
     void aStoppedInstancesCutOffMigrationIsFinishedStopped() throws Exception {
-        UUID uuid = a.spawnAndWait("stopped-cut-off");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("stopped-cut-off");
         assertEquals(202, a.call("POST", "/v1/instances/" + uuid + "/action", "{\"stop\": null}").status());
         a.awaitInstance(uuid, i -> i.get("task_state").isNull() && "stopped".equals(i.get("vm_state").asText()));
         UUID m = UUID.randomUUID();
@@ -366,12 +346,37 @@ class CloudMovesTest {
         assertEquals(m.toString(), done.get("migration").asText());
         assertEquals("stopped", b.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/vm_state").asText(),
                 "a stopped instance stays stopped when its migration is finished");
+        confirmAndDelete(uuid, m);
+    }
+
+    // ---- helpers ----
+
+    /** Waits until Placement holds the instance on b and its source's usage (a's) in migration {@code m}. */
+    private static void awaitMovedToB(UUID uuid, UUID m) throws InterruptedException {
+        awaitAllocations(uuid, Set.of(rp(b)));
+        awaitAllocations(m, Set.of(rp(a)));
+    }
+
+    /** Checks Placement holds the reverted instance on a and migration {@code m} nothing, then deletes it on a. */
+    private static void revertedAndDelete(UUID uuid, UUID m) throws Exception {
+        awaitAllocations(uuid, Set.of(rp(a)));
+        awaitAllocations(m, Set.of());
+        delete(a, uuid);
+    }
+
+    /** Spawns an instance on a and waits until Placement holds it there. */
+    private static UUID spawnOnA(String name) throws Exception {
+        UUID uuid = a.spawnAndWait(name);
+        awaitAllocations(uuid, Set.of(rp(a)));
+        return uuid;
+    }
+
+    /** Confirms the instance's migration {@code m} to b, checks the migration consumer is freed, deletes it on b. */
+    private static void confirmAndDelete(UUID uuid, UUID m) throws Exception {
         ok("confirm", uuid.toString());
         awaitAllocations(m, Set.of());
         delete(b, uuid);
     }
-
-    // ---- helpers ----
 
     private static JsonNode ok(String... args) {
         CloudCli.Run r = new CloudCli(hosts).json(args);
