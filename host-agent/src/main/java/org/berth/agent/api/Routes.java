@@ -249,6 +249,11 @@ public final class Routes {
                     throw new ApiError(400, "migrate_out.migration_id", id == null ? "required" : "uuid",
                             "migrate_out.migration_id: must be given as a UUID (the migration's id)");
                 }
+                if (id.asText().equalsIgnoreCase(uuid.toString())) {
+                    // the migration consumer must not be the instance's own consumer (as spawn's migration.id)
+                    throw new ApiError(400, "migrate_out.migration_id", "distinct",
+                            "migrate_out.migration_id: must differ from the instance's uuid");
+                }
                 String dest = hostName(a.get("destination"), "migrate_out.destination");
                 if (dest.equals(config.placement().host())) {
                     throw new ApiError(400, "migrate_out.destination", "other_host", "migrate_out.destination: '"
@@ -266,6 +271,10 @@ public final class Routes {
             }
             case "rebuild" -> {
                 JsonNode a = object(verb, arg, Set.of("image_id", "imageRef"));
+                if (a.has("image_id") && a.has("imageRef")) {
+                    throw new ApiError(400, "rebuild", "one_of", "rebuild: give image_id or imageRef (Nova's "
+                            + "name), not both");
+                }
                 JsonNode img = a.has("image_id") ? a.get("image_id") : a.get("imageRef");
                 String field = a.has("image_id") ? "rebuild.image_id" : "rebuild.imageRef";
                 if (img != null && !img.isNull() && (!img.isTextual() || !SpecJson.isUuid(img.asText()))) {

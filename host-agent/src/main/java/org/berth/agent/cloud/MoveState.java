@@ -104,6 +104,20 @@ record MoveState(UUID instance, List<Held> holders, List<String> unreachable) {
                 + " (delete the stale copies first)");
     }
 
+    /**
+     * Refuses to act on a migration while the other host of {@code marked}'s marker did not answer: its side of the
+     * move is unknown (a confirm would drop the migration consumer its record still reports; a resume could start a
+     * copy it still holds).
+     */
+    void requirePeerAnswered(Held marked, String verb) {
+        if (marked != null && unreachable.contains(marked.peer())) {
+            throw new CliException.Failed("instance " + instance + ": " + verb + " of migration " + marked.migration()
+                    + " refused: " + marked.peer() + " (the migration's " + ("source".equals(marked.role())
+                    ? "destination" : "source") + ") did not answer; bring its agent back (or wait until it answers)"
+                    + " and run berth cloud " + verb + " " + instance + " again");
+        }
+    }
+
     String describeAll() {
         List<String> out = new ArrayList<>();
         holders.forEach(h -> out.add(h.describe() + (h.role() == null ? "" : " as " + h.role())));

@@ -81,6 +81,8 @@ public final class Moves {
         long t0 = System.nanoTime();
         MoveState state = MoveState.read(cloud, uuid);
         MoveState.Held marked = state.source();
+        state.requirePeerAnswered(marked, "migrate");
+        state.requirePeerAnswered(state.destination(), "migrate");
         if (marked != null) {
             if (host != null && !host.equals(marked.peer())) {
                 throw new IllegalArgumentException("--host: instance " + uuid + " is in migration " + marked.migration()
@@ -103,6 +105,7 @@ public final class Moves {
         Flavor target = flavor == null ? old : flavor;
         UUID srcRp = providerOf(src.host());
         CloudPlacement.Consumer now = placement.consumer(uuid);
+        requireOnlyOn(uuid, now, srcRp, src.host());
         Map<UUID, Map<String, Long>> sourceAllocations = now.allocations().isEmpty()
                 ? Map.of(srcRp, resources(old)) : now.allocations();
         Map<String, Long> wanted = flavor == null && sourceAllocations.containsKey(srcRp)
@@ -111,7 +114,7 @@ public final class Moves {
         UUID m = UUID.randomUUID();
         String dest = null;
         for (String candidate : destinations(src.host(), srcRp, host, wanted, driver)) {
-            if (placement.moveToMigration(uuid, m, sourceAllocations, providerOf(candidate), wanted)) {
+            if (placement.moveToMigration(uuid, now, m, sourceAllocations, providerOf(candidate), wanted)) {
                 dest = candidate;
                 break;
             }
@@ -124,7 +127,7 @@ public final class Moves {
         say.accept("migration " + m + ": " + uuid + " from " + src.host() + " to " + dest + " (flavor "
                 + target.name() + "); Placement: source usage moved to the migration, " + dest + " claimed");
         boolean wasActive = "active".equals(src.vmState());
-        migrateOut(src.host(), uuid, m, dest);
+        migrateOut(src.host(), uuid, m, dest, Map.of(providerOf(dest), wanted), sourceAllocations);
         return finishOnDestination(uuid, m, src, dest, target, wasActive, t0);
     }
 
@@ -150,15 +153,45 @@ public final class Moves {
         Flavor target = flavor == null ? flavor(spec.path("flavor")) : flavor;
         if (placement.consumer(m).allocations().isEmpty()) {
             CloudPlacement.Consumer now = placement.consumer(uuid);
-            if (!placement.moveToMigration(uuid, m, now.allocations(), providerOf(dest), resources(target))) {
+            if (!placement.moveToMigration(uuid, now, m, now.allocations(), providerOf(dest), resources(target))) {
                 throw new CliException.Failed("no valid host: " + dest + " has no room for " + amounts(resources(target))
                         + " any more; run berth cloud revert " + uuid);
             }
         }
-        return finishOnDestination(uuid, m, src, dest, target, spec.path("power_on").asBoolean(true), t0);
+        // powered on only if it ran when migrate_out stopped it (the source's marker says; the spec's power_on is
+        // what it was spawned with, not how it was left)
+        boolean wasActive = src.record().path("migration").path("was_active").asBoolean(false);
+        return finishOnDestination(uuid, m, src, dest, target, wasActive, t0);
     }
 
-    private void migrateOut(String src, UUID uuid, UUID m, String dest) {
+    /**
+     * Refuses a move while the instance's consumer holds a part on a provider other than its host's: an evacuated
+     * instance whose dead source still holds its part (moving both parts into the migration and confirming would drop
+     * that host's part, and the returning host would then keep and start its stale copy), or another move's claim.
+     */
+    private void requireOnlyOn(UUID uuid, CloudPlacement.Consumer now, UUID srcRp, String src) {
+        List<UUID> others = now.allocations().keySet().stream().filter(rp -> !rp.equals(srcRp)).toList();
+        if (others.isEmpty()) {
+            return;
+        }
+        Map<UUID, String> names = new LinkedHashMap<>();
+        cloud.placement().providers().forEach(p -> names.put(p.uuid(), p.name()));
+        String other = names.getOrDefault(others.get(0), others.get(0).toString());
+        if (now.allocations().containsKey(srcRp)) {
+            throw new CliException.Failed("instance " + uuid + " still holds a part on " + other + " (evacuated from it "
+                    + "while " + other + " was down); bring " + other + " back first");
+        }
+        throw new CliException.Failed("instance " + uuid + "'s allocations are on " + other + ", not on its host " + src
+                + " (another move?); run berth cloud migrate " + uuid + " again once it settles");
+    }
+
+    /**
+     * migrate_out on the source; on a failure Placement is given back only as far as this move wrote it
+     * ({@code claimed} for the instance, {@code held} in the migration consumer): a source refusing because another
+     * move holds it (409 in_migration) must not undo that move's claims.
+     */
+    private void migrateOut(String src, UUID uuid, UUID m, String dest, Map<UUID, Map<String, Long>> claimed,
+                            Map<UUID, Map<String, Long>> held) {
         AgentCalls a = cloud.agent(src);
         JsonNode done;
         try {
@@ -167,13 +200,13 @@ public final class Moves {
             done = a.await(uuid, wait, false);
         } catch (CliException e) {
             throw new CliException.Failed("migration " + m + ": migrate_out on " + src + " failed: "
-                    + e.getMessage() + "; " + placementBack(uuid, m) + hint(uuid, src));
+                    + e.getMessage() + "; " + giveBack(uuid, m, claimed, held) + hint(uuid, src));
         }
         JsonNode marker = done.path("migration");
         if (!marker.isObject() || !marker.path("image_id").isTextual()) {
             throw new CliException.Failed("migration " + m + ": migrate_out on " + src + " failed: "
                     + done.path("fault").asText("-") + "; the agent rolled it back (vm_state "
-                    + done.path("vm_state").asText() + "); " + placementBack(uuid, m));
+                    + done.path("vm_state").asText() + "); " + giveBack(uuid, m, claimed, held));
         }
         say.accept(src + ": migrate_out done (stopped, VIFs unplugged, image " + marker.path("image_id").asText() + ")");
     }
@@ -213,7 +246,7 @@ public final class Moves {
         } catch (CliException e) {
             String undone = rollBack(uuid, m, src, dest);
             throw new CliException.Failed("migration " + m + " of " + uuid + " to " + dest + " failed: "
-                    + e.getMessage() + "; rolled back: " + undone);
+                    + e.getMessage() + "; " + undone);
         }
         double s = (System.nanoTime() - t0) / 1e9;
         say.accept(dest + ": " + uuid + " " + (powerOn ? "active" : "stopped") + " (migration " + m + "), "
@@ -223,17 +256,32 @@ public final class Moves {
                 target.name(), copy.bytes(), s);
     }
 
-    /** Undoes a move after migrate_out: the destination's copy and image, Placement, the source powered on again. */
+    /**
+     * Undoes a move after migrate_out: the destination's copy and image, Placement, the source powered on again.
+     * Placement and the source are undone only once the destination's copy is known gone: a spawn still running there
+     * (past --wait-timeout) would otherwise finish next to the source powered on again.
+     */
     private String rollBack(UUID uuid, UUID m, String src, String dest) {
         List<String> done = new ArrayList<>();
+        AgentCalls d = cloud.agent(dest);
         try {
-            if (deleteCopy(cloud.agent(dest), uuid, m)) {
+            JsonNode there = d.instance(uuid);
+            if (there != null && !m.toString().equals(there.path("migration").path("id").asText())) {
+                // not this migration's: the destination refused our spawn, so our copy never was there
+                done.add(dest + "'s instance " + uuid + " is not this migration's; left alone");
+            } else if (deleteCopy(d, uuid, m)) {
                 done.add(dest + "'s copy deleted");
             }
-            done.add(ImageCarry.deleteNamed(cloud.agent(dest), org.berth.agent.store.Migration.imageName(m))
-                    + " image(s) deleted on " + dest);
         } catch (CliException e) {
-            done.add(dest + " not cleaned: " + e.getMessage());
+            return "not rolled back: " + dest + "'s copy is not known gone (" + e.getMessage() + "); the copy may still"
+                    + " be building on " + dest + "; run berth cloud revert " + uuid + " (again) once it settles ("
+                    + src + " stays stopped, Placement as it is)";
+        }
+        try {
+            done.add(ImageCarry.deleteNamed(d, org.berth.agent.store.Migration.imageName(m)) + " image(s) deleted on "
+                    + dest);
+        } catch (CliException e) {
+            done.add(dest + "'s image not deleted: " + e.getMessage());
         }
         done.add(placementBack(uuid, m));
         try {
@@ -242,7 +290,7 @@ public final class Moves {
         } catch (CliException e) {
             done.add(src + " not reverted (" + e.getMessage() + "): berth cloud revert " + uuid);
         }
-        return String.join(", ", done);
+        return "rolled back: " + String.join(", ", done);
     }
 
     /**
@@ -266,6 +314,17 @@ public final class Moves {
         try {
             placement.moveBack(uuid, m);
             return "Placement moved back";
+        } catch (RuntimeException e) {
+            return "Placement not moved back (" + e.getMessage() + "): berth cloud revert " + uuid;
+        }
+    }
+
+    private String giveBack(UUID uuid, UUID m, Map<UUID, Map<String, Long>> claimed,
+                            Map<UUID, Map<String, Long>> held) {
+        try {
+            return placement.giveBack(uuid, m, claimed, held) ? "Placement moved back"
+                    : "Placement left as it is (migration " + m + " or instance " + uuid + " changed meanwhile: "
+                    + "another move's allocations are not this move's to undo)";
         } catch (RuntimeException e) {
             return "Placement not moved back (" + e.getMessage() + "): berth cloud revert " + uuid;
         }
@@ -308,6 +367,8 @@ public final class Moves {
         MoveState state = MoveState.read(cloud, uuid);
         MoveState.Held src = state.source();
         MoveState.Held dst = state.destination();
+        state.requirePeerAnswered(src, "confirm");
+        state.requirePeerAnswered(dst, "confirm");
         if (dst == null) {
             throw new CliException.Failed("instance " + uuid + ": no destination copy in a migration ("
                     + (src == null ? "no migration: " + state.describeAll() : "run berth cloud migrate " + uuid
@@ -347,6 +408,8 @@ public final class Moves {
         MoveState state = MoveState.read(cloud, uuid);
         MoveState.Held src = state.source();
         MoveState.Held dst = state.destination();
+        state.requirePeerAnswered(src, "revert");
+        state.requirePeerAnswered(dst, "revert");
         if (src == null) {
             throw new CliException.Failed("instance " + uuid + ": no source copy to revert to ("
                     + (dst == null ? "no migration: " + state.describeAll() : "confirmed on " + dst.peer()
@@ -358,8 +421,14 @@ public final class Moves {
             cloud.agent(src.host()).await(uuid, wait, false);
         }
         AgentCalls d = cloud.agent(dest);
-        if (deleteCopy(d, uuid, m)) {
-            say.accept(dest + ": destination copy deleted");
+        try {
+            if (deleteCopy(d, uuid, m)) {
+                say.accept(dest + ": destination copy deleted");
+            }
+        } catch (CliException.Unreachable e) {
+            throw new CliException.Failed("instance " + uuid + ": " + dest + "'s copy is not gone (" + e.getMessage()
+                    + "); the copy may still be building on " + dest + "; run berth cloud revert " + uuid
+                    + " (again) once it settles");
         }
         int images = ImageCarry.deleteNamed(d, org.berth.agent.store.Migration.imageName(m));
         placement.moveBack(uuid, m);

@@ -19,8 +19,10 @@ import org.berth.driver.api.Flavor;
  * @param imageId   the snapshot of the root disk ({@code migration-<id>}) on the source; the uploaded copy on the
  *                  destination; null until known
  * @param oldFlavor the flavor before the move (a resize's revert goes back to it), or null
+ * @param wasActive on the source: whether the instance ran when migrate_out stopped it (a conductor finishing a
+ *                  cut-off move spawns the destination powered on only then); null when not known
  */
-public record Migration(UUID id, Role role, String peer, String imageId, Flavor oldFlavor) {
+public record Migration(UUID id, Role role, String peer, String imageId, Flavor oldFlavor, Boolean wasActive) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public enum Role {
@@ -31,6 +33,10 @@ public record Migration(UUID id, Role role, String peer, String imageId, Flavor 
         }
     }
 
+    public Migration(UUID id, Role role, String peer, String imageId, Flavor oldFlavor) {
+        this(id, role, peer, imageId, oldFlavor, null);
+    }
+
     public Migration {
         if (id == null || role == null) {
             throw new IllegalArgumentException("migration: id and role must be given");
@@ -38,7 +44,7 @@ public record Migration(UUID id, Role role, String peer, String imageId, Flavor 
     }
 
     public Migration withImageId(String image) {
-        return new Migration(id, role, peer, image, oldFlavor);
+        return new Migration(id, role, peer, image, oldFlavor, wasActive);
     }
 
     /** The name of the source's snapshot image: {@code migration-<id>}. */
@@ -53,6 +59,9 @@ public record Migration(UUID id, Role role, String peer, String imageId, Flavor 
     public ObjectNode toJson() {
         ObjectNode n = JSON.createObjectNode();
         n.put("id", id.toString()).put("role", role.apiName()).put("peer", peer).put("image_id", imageId);
+        if (wasActive != null) {
+            n.put("was_active", wasActive);
+        }
         if (oldFlavor == null) {
             n.putNull("old_flavor");
         } else {
@@ -82,7 +91,8 @@ public record Migration(UUID id, Role role, String peer, String imageId, Flavor 
             return new Migration(UUID.fromString(n.get("id").asText()),
                     Role.valueOf(n.get("role").asText().toUpperCase(Locale.ROOT)),
                     n.path("peer").isTextual() ? n.get("peer").asText() : null,
-                    n.path("image_id").isTextual() ? n.get("image_id").asText() : null, old);
+                    n.path("image_id").isTextual() ? n.get("image_id").asText() : null, old,
+                    n.path("was_active").isBoolean() ? n.get("was_active").asBoolean() : null);
         } catch (IOException | RuntimeException e) {
             throw new StoreException("migration column is not readable: " + e.getMessage(), e);
         }

@@ -299,7 +299,8 @@ public final class InstanceService {
                 throw new DriverException.InvalidInstanceState(uuid, "migrate_out", fresh.powerState());
             }
             InstanceSpec spec = SpecJson.readString(fresh.specJson());
-            Migration mine = new Migration(migrationId, Migration.Role.SOURCE, destination, null, spec.flavor());
+            Migration mine = new Migration(migrationId, Migration.Role.SOURCE, destination, null, spec.flavor(),
+                    fresh.vmState() == VmState.ACTIVE);
             InstanceRecord marked = fresh.withTask("resize_migrating").withMigration(mine);
             store.update(marked);
             store.addEvent(uuid, requestId, "migrate_out.start", "migration " + migrationId + " to " + destination);

@@ -54,6 +54,8 @@ class CloudMoveTest {
     private static LabNeutron neutron;
     /** Every instance the tests made and every port (cleaned on every host at the end). */
     private static final Map<UUID, String> PORTS = new LinkedHashMap<>();
+    /** Every migration the tests made: none may keep an allocation at the end. */
+    private static final Set<UUID> MIGRATIONS = new java.util.LinkedHashSet<>();
 
     @BeforeAll
     static void lab() {
@@ -69,6 +71,17 @@ class CloudMoveTest {
             return;
         }
         List<String> problems = new ArrayList<>();
+        try {
+            check(problems);
+        } finally {
+            if (neutron != null) {
+                neutron.delete(); // the logical switch and DHCP options go whatever the checks found
+            }
+        }
+        assertTrue(problems.isEmpty(), "cleanup: " + problems);
+    }
+
+    private static void check(List<String> problems) throws Exception {
         for (UUID uuid : PORTS.keySet()) {
             for (LabHost h : lab.hosts()) {
                 LabHost.Reply r = h.call("DELETE", "/v1/instances/" + uuid, null);
@@ -101,6 +114,11 @@ class CloudMoveTest {
                 problems.add("Placement still holds " + uuid + ": " + placement.consumer(uuid).allocations());
             }
         }
+        for (UUID m : MIGRATIONS) {
+            if (!eventually(SETTLE, () -> placement.consumer(m).allocations().isEmpty())) {
+                problems.add("Placement still holds migration " + m + ": " + placement.consumer(m).allocations());
+            }
+        }
         for (UUID uuid : PORTS.keySet()) {
             for (LabHost h : lab.hosts()) {
                 // evacuate's spec replicas, which confirm/revert/rebuild republished (berth cloud delete withdraws)
@@ -110,8 +128,6 @@ class CloudMoveTest {
                 }
             }
         }
-        assertTrue(problems.isEmpty(), "cleanup: " + problems);
-        neutron.delete();
     }
 
     @Test
@@ -151,6 +167,7 @@ class CloudMoveTest {
         for (JsonNode move : List.of(vmMove, cMove)) {
             UUID uuid = UUID.fromString(move.get("instance").asText());
             UUID m = UUID.fromString(move.get("migration").asText());
+            MIGRATIONS.add(m);
             // before confirm: the instance holds B, the migration holds A's usage; A's copy is stopped and marked
             assertTrue(eventually(SETTLE, () -> providersOf(uuid).equals(Set.of(provider(b)))
                     && providersOf(m).equals(Set.of(provider(a)))), "Placement before confirm: instance "
@@ -195,6 +212,7 @@ class CloudMoveTest {
         assertEquals(a.name(), lab.chassisOf(cPort));
         JsonNode reverted = cloud("revert", ct.toString());
         UUID m2 = UUID.fromString(back.get("migration").asText());
+        MIGRATIONS.add(m2);
         assertEquals(m2.toString(), reverted.get("migration").asText());
         assertEquals(null, LabGuests.instance(a, ct), "the reverted destination copy is gone");
         assertTrue(LabGuests.instance(b, ct).get("migration").isNull());
@@ -209,6 +227,7 @@ class CloudMoveTest {
 
         // resize to a bigger flavor (Placement picks the host), confirm
         JsonNode resized = cloud("resize", ct.toString(), "--flavor", "lab.c.big", "--vcpus", "1", "--memory-mb", "192");
+        MIGRATIONS.add(UUID.fromString(resized.get("migration").asText()));
         LabHost now = lab.hosts().stream().filter(h -> h.name().equals(resized.get("destination").asText()))
                 .findFirst().orElseThrow();
         assertNotEquals(b.name(), now.name());
@@ -263,6 +282,7 @@ class CloudMoveTest {
         java.util.regex.Matcher said = java.util.regex.Pattern.compile("migration ([0-9a-f-]{36}):").matcher(out[2]);
         assertTrue(said.find(), "the CLI names the migration: " + out[2]);
         UUID m = UUID.fromString(said.group(1));
+        MIGRATIONS.add(m);
         Cmd.Result up = lab.script(Duration.ofSeconds(120), "up", "3");
         assertTrue(up.ok(), "lab.sh up restarts the agent: " + up.stdout() + up.stderr());
         JsonNode back = LabGuests.await(a, ct, Duration.ofSeconds(90), "rolled back", n -> n != null

@@ -40,7 +40,11 @@ class CloudMovesTest {
     private static TestAgent a;
     private static TestAgent b;
     private static TestAgent small;
+    /** A host whose spawns take longer than a short --wait-timeout (a destination still building). */
+    private static TestAgent slow;
     private static Path hosts;
+    /** The same hosts with a's agent unreachable (a closed port). */
+    private static Path aDown;
 
     @BeforeAll
     static void start() throws Exception {
@@ -48,31 +52,41 @@ class CloudMovesTest {
         a = agent("mv-a-", 8192);
         b = agent("mv-b-", 8192);
         small = agent("mv-s-", 512);
+        slow = agent("mv-w-", 2048, ", spawn_delay_ms: 6000");
         hosts = Files.createTempFile("berth-cloud-hosts", ".json");
         ObjectNode file = TestAgent.JSON.createObjectNode();
         file.putObject("placement").put("url", server.url.toString()).put("token", "admin");
         ArrayNode list = file.putArray("hosts");
-        for (TestAgent t : List.of(a, b, small)) {
+        for (TestAgent t : List.of(a, b, small, slow)) {
             list.addObject().put("name", name(t)).put("api", "http://127.0.0.1:" + t.agent.port())
                     .put("token_file", t.agent.tokenFile().toString());
         }
         Files.writeString(hosts, file.toString());
+        ((ObjectNode) list.get(0)).put("api", "http://127.0.0.1:1");
+        aDown = Files.createTempFile("berth-cloud-hosts-a-down", ".json");
+        Files.writeString(aDown, file.toString());
         placement = CloudPlacement.of(CloudHosts.load(hosts), Duration.ofSeconds(10));
     }
 
     @AfterAll
     static void stop() throws Exception {
         PlacementApi api = new PlacementApi(server.url);
-        for (TestAgent t : List.of(a, b, small)) {
+        for (TestAgent t : List.of(a, b, small, slow)) {
             UUID rp = t.agent.placement().providerUuid();
             t.close();
             api.deleteProvider(rp);
         }
         Files.deleteIfExists(hosts);
+        Files.deleteIfExists(aDown);
     }
 
     private static TestAgent agent(String prefix, int memoryMb) throws Exception {
-        return new TestAgent("drivers: {fake: {options: {vcpus: 8, memory_mb: " + memoryMb + ", local_gb: 40}}}\n"
+        return agent(prefix, memoryMb, "");
+    }
+
+    private static TestAgent agent(String prefix, int memoryMb, String options) throws Exception {
+        return new TestAgent("drivers: {fake: {options: {vcpus: 8, memory_mb: " + memoryMb + ", local_gb: 40"
+                + options + "}}}\n"
                 + "host: " + prefix + UUID.randomUUID().toString().substring(0, 8) + "\nupdate_resources_interval: 2s\n"
                 + "placement: {enabled: true, url: '" + server.url + "', token: admin, timeout: 3s, max_backoff: 1s}\n");
     }
@@ -87,14 +101,12 @@ class CloudMovesTest {
 
     @Test
     void migrateConfirmMovesTheAllocationAndLeavesNothingOnTheSource() throws Exception {
-        UUID uuid = a.spawnAndWait("mover");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("mover");
         // no --host: Placement's candidate with the most free RAM that is not the source: b (small has 512 MB)
         JsonNode moved = ok("migrate", uuid.toString());
         assertEquals(name(b), moved.get("destination").asText());
         UUID m = UUID.fromString(moved.get("migration").asText());
-        awaitAllocations(uuid, Set.of(rp(b)));
-        awaitAllocations(m, Set.of(rp(a)));
+        awaitMovedToB(uuid, m);
         JsonNode there = b.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
         assertEquals("destination", there.at("/migration/role").asText());
         assertEquals(TestAgent.IMAGE_ID, there.at("/spec/properties/base_image_ref").asText(),
@@ -131,8 +143,7 @@ class CloudMovesTest {
 
     @Test
     void revertBringsTheInstanceBackAndDropsTheDestinationsCopy() throws Exception {
-        UUID uuid = a.spawnAndWait("reverted");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("reverted");
         String[] moved = cli("migrate", uuid.toString(), "--host", name(b));
         assertEquals("0", moved[0], moved[2]);
         // without --json: one line per step, and what to run next
@@ -149,15 +160,12 @@ class CloudMovesTest {
         assertEquals(404, b.call("GET", "/v1/instances/" + uuid, null).status());
         assertEquals(List.of(), images(b, "migration-" + m));
         assertEquals(List.of(), images(a, "migration-" + m));
-        awaitAllocations(uuid, Set.of(rp(a)));
-        awaitAllocations(m, Set.of());
-        delete(a, uuid);
+        revertedAndDelete(uuid, m);
     }
 
     @Test
     void resizeClaimsTheNewFlavorAndAFullDestinationIsRefusedBeforeAnythingStops() throws Exception {
-        UUID uuid = a.spawnAndWait("resized");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("resized");
         String[] full = cli("resize", uuid.toString(), "--flavor", "m1.big", "--vcpus", "2", "--memory-mb", "1024",
                 "--host", name(small), "--json");
         assertEquals("1", full[0], full[1] + full[2]);
@@ -186,8 +194,7 @@ class CloudMovesTest {
 
     @Test
     void aMigrationCutOffAfterMigrateOutIsFinishedByMigrateAgain() throws Exception {
-        UUID uuid = a.spawnAndWait("cut-off");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("cut-off");
         // what a conductor killed right after the source's migrate_out leaves: the marker, the image, no Placement move
         UUID m = UUID.randomUUID();
         assertEquals(202, a.call("POST", "/v1/instances/" + uuid + "/action", "{\"migrate_out\": {\"migration_id\": \""
@@ -200,17 +207,13 @@ class CloudMovesTest {
         JsonNode done = ok("migrate", uuid.toString());
         assertEquals(m.toString(), done.get("migration").asText(), "the cut-off migration was finished");
         assertEquals(name(b), done.get("destination").asText());
-        awaitAllocations(uuid, Set.of(rp(b)));
-        awaitAllocations(m, Set.of(rp(a)));
-        ok("confirm", uuid.toString());
-        awaitAllocations(m, Set.of());
-        delete(b, uuid);
+        awaitMovedToB(uuid, m);
+        confirmAndDelete(uuid, m);
     }
 
     @Test
     void aDestinationSpawnThatFailsIsRolledBack() throws Exception {
-        UUID uuid = a.spawnAndWait("blocked");
-        awaitAllocations(uuid, Set.of(rp(a)));
+        UUID uuid = spawnOnA("blocked");
         // b's backend already has an object of that uuid (one no record knows): the destination's spawn fails there
         b.fake().spawn(new InstanceSpec(uuid, "stray", new Flavor("m1.test", 1, 64, 1, 0, 0), TestAgent.IMAGE_ID,
                 List.of(), Map.of(), false));
@@ -259,7 +262,121 @@ class CloudMovesTest {
         delete(a, uuid);
     }
 
+    @Test
+    void noMoveGoesAheadWhileTheMigrationsOtherHostDoesNotAnswer() throws Exception {
+        UUID uuid = spawnOnA("peer-down");
+        UUID m = UUID.fromString(ok("migrate", uuid.toString(), "--host", name(b)).get("migration").asText());
+        // a (the source, still holding its copy and the marker) does not answer: its side of the move is unknown
+        for (String verb : List.of("confirm", "revert", "migrate")) {
+            CloudCli.Run r = new CloudCli(aDown).text(verb, uuid.toString());
+            assertEquals(1, r.code(), verb + ": " + r);
+            assertTrue(r.err().contains(name(a)) && r.err().contains("did not answer")
+                    && r.err().contains("berth cloud " + verb + " " + uuid), verb + ": " + r.err());
+        }
+        assertEquals("destination", b.call("GET", "/v1/instances/" + uuid, null).json()
+                .at("/instance/migration/role").asText(), "b's marker is kept");
+        assertEquals("source", a.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/migration/role")
+                .asText());
+        awaitMovedToB(uuid, m);
+        confirmAndDelete(uuid, m);
+    }
+
+    @Test
+    void aDestinationStillBuildingPastTheWaitIsNotRolledBackUnderIt() throws Exception {
+        UUID uuid = spawnOnA("slow-dest");
+        String[] r = cli("migrate", uuid.toString(), "--host", name(slow), "--wait-timeout", "2s");
+        assertEquals("1", r[0], r[1] + r[2]);
+        assertTrue(r[2].contains("may still be building on " + name(slow)) && r[2].contains("berth cloud revert "
+                + uuid), r[2]);
+        UUID m = UUID.fromString(Migrations.id(r[2]));
+        JsonNode src = a.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
+        assertEquals("stopped", src.get("vm_state").asText(), "the source is not powered on next to the copy");
+        assertEquals("source", src.at("/migration/role").asText());
+        awaitAllocations(m, Set.of(rp(a)));
+        awaitAllocations(uuid, Set.of(rp(slow)));
+        slow.awaitInstance(uuid, i -> i.get("task_state").isNull());
+        JsonNode reverted = ok("revert", uuid.toString());
+        assertEquals(m.toString(), reverted.get("migration").asText());
+        assertEquals("active", a.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/vm_state").asText());
+        assertEquals(404, slow.call("GET", "/v1/instances/" + uuid, null).status());
+        assertTrue(!slow.fake().uuids().contains(uuid), "nothing left in the slow host's backend");
+        revertedAndDelete(uuid, m);
+    }
+
+    @Test
+    void anInstanceStillHoldingAPartOnAnotherHostIsNotMigrated() throws Exception {
+        UUID uuid = spawnOnA("evacuated-part");
+        PlacementApi api = new PlacementApi(server.url);
+        String goneName = "mv-gone-" + UUID.randomUUID().toString().substring(0, 8);
+        UUID gone = api.createProvider(goneName);
+        try {
+            // an evacuation's consumer: the dead host's part next to the new host's (Nova keeps both)
+            CloudPlacement.Consumer now = placement.consumer(uuid);
+            ObjectNode body = TestAgent.JSON.createObjectNode();
+            ObjectNode all = body.putObject("allocations");
+            all.putObject(rp(a).toString()).set("resources", TestAgent.JSON.valueToTree(now.allocations().get(rp(a))));
+            all.putObject(gone.toString()).putObject("resources").put("VCPU", 1).put("MEMORY_MB", 64);
+            body.put("project_id", now.projectId()).put("user_id", now.userId()).put("consumer_generation",
+                    now.generation()).put("consumer_type", "INSTANCE");
+            assertEquals(204, placement.client().put("/allocations/" + uuid, body).status());
+            awaitAllocations(uuid, Set.of(rp(a), gone));
+            String[] r = cli("migrate", uuid.toString(), "--host", name(b));
+            assertEquals("1", r[0], r[1] + r[2]);
+            assertTrue(r[2].contains("still holds a part on " + goneName) && r[2].contains("bring " + goneName
+                    + " back first"), r[2]);
+            JsonNode still = a.call("GET", "/v1/instances/" + uuid, null).json().get("instance");
+            assertEquals("active", still.get("vm_state").asText());
+            assertTrue(still.get("migration").isNull());
+        } finally {
+            api.deleteProvider(gone);
+        }
+        delete(a, uuid);
+    }
+
+    @Test
+    void aStoppedInstancesCutOffMigrationIsFinishedStopped() throws Exception {
+        UUID uuid = spawnOnA("stopped-cut-off");
+        assertEquals(202, a.call("POST", "/v1/instances/" + uuid + "/action", "{\"stop\": null}").status());
+        a.awaitInstance(uuid, i -> i.get("task_state").isNull() && "stopped".equals(i.get("vm_state").asText()));
+        UUID m = UUID.randomUUID();
+        assertEquals(202, a.call("POST", "/v1/instances/" + uuid + "/action", "{\"migrate_out\": {\"migration_id\": \""
+                + m + "\", \"destination\": \"" + name(b) + "\"}}").status());
+        a.awaitInstance(uuid, i -> i.get("task_state").isNull());
+        JsonNode done = ok("migrate", uuid.toString());
+        assertEquals(m.toString(), done.get("migration").asText());
+        assertEquals("stopped", b.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/vm_state").asText(),
+                "a stopped instance stays stopped when its migration is finished");
+        confirmAndDelete(uuid, m);
+    }
+
     // ---- helpers ----
+
+    /** Waits until Placement holds the instance on b and its source's usage (a's) in migration {@code m}. */
+    private static void awaitMovedToB(UUID uuid, UUID m) throws InterruptedException {
+        awaitAllocations(uuid, Set.of(rp(b)));
+        awaitAllocations(m, Set.of(rp(a)));
+    }
+
+    /** Checks Placement holds the reverted instance on a and migration {@code m} nothing, then deletes it on a. */
+    private static void revertedAndDelete(UUID uuid, UUID m) throws Exception {
+        awaitAllocations(uuid, Set.of(rp(a)));
+        awaitAllocations(m, Set.of());
+        delete(a, uuid);
+    }
+
+    /** Spawns an instance on a and waits until Placement holds it there. */
+    private static UUID spawnOnA(String name) throws Exception {
+        UUID uuid = a.spawnAndWait(name);
+        awaitAllocations(uuid, Set.of(rp(a)));
+        return uuid;
+    }
+
+    /** Confirms the instance's migration {@code m} to b, checks the migration consumer is freed, deletes it on b. */
+    private static void confirmAndDelete(UUID uuid, UUID m) throws Exception {
+        ok("confirm", uuid.toString());
+        awaitAllocations(m, Set.of());
+        delete(b, uuid);
+    }
 
     private static JsonNode ok(String... args) {
         CloudCli.Run r = new CloudCli(hosts).json(args);
@@ -292,7 +409,7 @@ class CloudMovesTest {
                 return false;
             }
         }), "deleted");
-        for (TestAgent any : List.of(a, b, small)) {
+        for (TestAgent any : List.of(a, b, small, slow)) {
             for (JsonNode i : any.call("GET", "/v1/images", null).json().get("images")) {
                 assertTrue(!i.get("name").asText().startsWith("migration-"), "a carried image goes with its instance "
                         + "(or its rebuild): " + i + " on " + name(any));

@@ -230,6 +230,8 @@ class MoveActionsTest {
             {"{\"confirm_migration\": {}}", "409", "confirm_migration", "no_migration"},
             {"{\"revert_migration\": {}}", "409", "revert_migration", "no_migration"},
             {"{\"rebuild\": {\"image_id\": 5}}", "400", "rebuild.image_id", "uuid"},
+            {"{\"migrate_out\": {\"migration_id\": \"" + uuid + "\", \"destination\": \"test-b\"}}", "400", "migrate_out.migration_id", "distinct"},
+            {"{\"rebuild\": {\"image_id\": \"" + TestAgent.IMAGE_ID + "\", \"imageRef\": \"" + TestAgent.IMAGE_ID + "\"}}", "400", "rebuild", "one_of"},
         };
         for (String[] c : cases) {
             Reply r = act(a, uuid, c[0]);
