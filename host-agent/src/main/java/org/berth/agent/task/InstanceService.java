@@ -451,10 +451,22 @@ public final class InstanceService {
         }
     }
 
+    /**
+     * A revert gives the source back as migrate_out found it: powered on (which plugs the VIFs again) if it was
+     * active then or the marker predates {@code was_active}; otherwise left stopped with its VIFs plugged again.
+     */
+    private static void restoreSource(ComputeDriver d, UUID uuid, Migration m) {
+        if (Boolean.FALSE.equals(m.wasActive())) {
+            d.replugVifs(uuid);
+        } else {
+            d.powerOn(uuid);
+        }
+    }
+
     private Runnable runRevert(ComputeDriver d, String driverName, UUID uuid, Migration m, String requestId) {
         long t0 = System.nanoTime();
         try {
-            d.powerOn(uuid);
+            restoreSource(d, uuid, m);
             deleteImagesNamed(m.imageName());
             stats.record(driverName, "revert_migration", System.nanoTime() - t0, false);
             List<VifBinding> bound = drivers.vifBindings().take(uuid);
@@ -656,7 +668,7 @@ public final class InstanceService {
                 store.addEvent(uuid, null, "reconcile.confirm_finished", "migration " + m.id());
             }
             case "resize_reverting" -> {
-                d.powerOn(uuid);
+                restoreSource(d, uuid, m);
                 deleteImagesNamed(m.imageName());
                 PowerState p = d.info(uuid).powerState();
                 store.update(r.withState(VmState.of(p), p).withTask(null).withMigration(null));

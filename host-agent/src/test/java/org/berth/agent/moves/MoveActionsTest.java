@@ -160,6 +160,22 @@ class MoveActionsTest {
     }
 
     @Test
+    void revertOfAStoppedInstanceLeavesItStopped() throws Exception {
+        UUID uuid = a.spawnAndWait("stopped-reverter");
+        assertEquals(202, act(a, uuid, "{\"stop\": null}").status());
+        a.awaitInstance(uuid, i -> i.get("task_state").isNull() && i.get("vm_state").asText().equals("stopped"));
+        UUID m = UUID.randomUUID();
+        assertEquals(202, act(a, uuid, "{\"migrate_out\": {\"migration_id\": \"" + m
+                + "\", \"destination\": \"test-b\"}}").status());
+        assertEquals(false, idle(a, uuid).at("/migration/was_active").asBoolean(true), "the marker says it was stopped");
+        assertEquals(202, act(a, uuid, "{\"revert_migration\": {}}").status());
+        JsonNode back = a.awaitInstance(uuid, i -> i.get("task_state").isNull() && i.get("migration").isNull());
+        assertEquals("stopped", back.get("vm_state").asText(), back.toString());
+        assertEquals(org.berth.driver.api.PowerState.SHUTDOWN, a.fake().info(uuid).powerState());
+        assertEquals(202, a.call("DELETE", "/v1/instances/" + uuid, null).status());
+    }
+
+    @Test
     void rebuildSpawnsTheSameInstanceAgain() throws Exception {
         UUID uuid = a.spawnAndWait("rebuilt");
         String backend = a.call("GET", "/v1/instances/" + uuid, null).json().at("/instance/backend_id").asText();
