@@ -153,4 +153,45 @@ class EvacuateFlowTest {
             PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(), holders(u)));
         }
     }
+
+    @Test
+    void aPartOnAProviderThatIsNoHostToResumeOnIsReportedNotRebuiltElsewhere(@TempDir Path dir) throws Exception {
+        api = new PlacementApi(PlacementServer.shared().url);
+        String suffix = UUID.randomUUID().toString().substring(0, 6);
+        TestAgent a = agent("ev2-a-" + suffix);
+        TestAgent b = agent("ev2-b-" + suffix);
+        String bName = "ev2-b-" + suffix;
+        UUID rpA = a.agent.placement().providerUuid();
+        UUID rpB = b.agent.placement().providerUuid();
+        UUID other = api.createProvider("ev2-other-" + suffix); // another (dead) host, not in the hosts file
+        providers.add(other);
+        UUID uuid = b.spawnAndWait("held-elsewhere");
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(uuid)));
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertTrue(api.traits(rpA).contains("CUSTOM_BERTH_DRIVER_FAKE")));
+        CloudCommand.Cloud cloud = new CloudCommand.Cloud(CloudHosts.load(hostsFile(dir, true, a, b)),
+                Duration.ofSeconds(5));
+        assertTrue(Replicas.publish(cloud, bName, uuid).missed().isEmpty());
+        b.agent.close();
+        // an earlier evacuation rebuilt it on a host that is now dead too: its consumer holds B's part and that one
+        JsonNode held = api.get("/allocations/" + uuid);
+        JsonNode bPart = held.at("/allocations/" + rpB + "/resources");
+        assertEquals(204, api.send("PUT", "/allocations/" + uuid, ("{\"allocations\": {\"%s\": {\"resources\": %s}, "
+                + "\"%s\": {\"resources\": {\"VCPU\": 1, \"MEMORY_MB\": 64}}}, \"project_id\": \"%s\", "
+                + "\"user_id\": \"%s\", \"consumer_generation\": %d, \"consumer_type\": \"INSTANCE\"}")
+                .formatted(rpB, bPart, other, held.get("project_id").asText(), held.get("user_id").asText(),
+                        held.get("consumer_generation").asLong())).status());
+
+        List<Evacuate.Row> rows = new Evacuate(cloud, Duration.ofSeconds(20), (sb, ch) -> false).run(bName, null);
+        assertEquals(1, rows.size(), rows.toString());
+        Evacuate.Row row = rows.get(0);
+        assertFalse(row.ok(), row.toString());
+        assertEquals("not rebuilt: its consumer also holds a part on ev2-other-" + suffix + ", which is not a host "
+                + "of the hosts file; check where the instance runs first", row.result());
+        assertEquals(404, a.call("GET", "/v1/instances/" + uuid, null).status(), "no second copy on A");
+        assertEquals(Set.of(rpB.toString(), other.toString()), holders(uuid), "no part added on A");
+        Replicas.withdraw(cloud, uuid); // B does not answer: only A's replica goes
+        assertEquals(0, a.call("GET", "/v1/replicas", null).json().get("replicas").size());
+        assertEquals(204, api.deleteAllocations(uuid));
+        assertEquals(Set.of(), holders(uuid));
+    }
 }
