@@ -51,7 +51,12 @@ class EvacuateFlowTest {
     }
 
     private TestAgent agent(String host) throws Exception {
-        TestAgent t = new TestAgent("drivers: {fake: {options: {vcpus: 4, memory_mb: 8192, local_gb: 40}}}\n"
+        return agent(host, 0);
+    }
+
+    private TestAgent agent(String host, int spawnDelayMs) throws Exception {
+        TestAgent t = new TestAgent("drivers: {fake: {options: {vcpus: 4, memory_mb: 8192, local_gb: 40, "
+                + "spawn_delay_ms: " + spawnDelayMs + "}}}\n"
                 + "host: " + host + "\nupdate_resources_interval: 1s\n"
                 + "placement: {enabled: true, url: '" + PlacementServer.shared().url + "', token: admin, timeout: 2s, "
                 + "max_backoff: 1s}\n");
@@ -192,6 +197,52 @@ class EvacuateFlowTest {
         Replicas.withdraw(cloud, uuid); // B does not answer: only A's replica goes
         assertEquals(0, a.call("GET", "/v1/replicas", null).json().get("replicas").size());
         assertEquals(204, api.deleteAllocations(uuid));
+        assertEquals(Set.of(), holders(uuid));
+    }
+
+    @Test
+    void aDestinationWhoseCopyIsNotConfirmedGoneKeepsItsClaim(@TempDir Path dir) throws Exception {
+        api = new PlacementApi(PlacementServer.shared().url);
+        String suffix = UUID.randomUUID().toString().substring(0, 6);
+        TestAgent a = agent("ev3-a-" + suffix, 4000); // its spawn outlasts the evacuation's wait and its delete
+        TestAgent b = agent("ev3-b-" + suffix);
+        String aName = "ev3-a-" + suffix;
+        String bName = "ev3-b-" + suffix;
+        UUID rpA = a.agent.placement().providerUuid();
+        UUID rpB = b.agent.placement().providerUuid();
+        UUID uuid = b.spawnAndWait("slow-there");
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(uuid)));
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertTrue(api.traits(rpA).contains("CUSTOM_BERTH_DRIVER_FAKE")));
+        CloudCommand.Cloud cloud = new CloudCommand.Cloud(CloudHosts.load(hostsFile(dir, true, a, b)),
+                Duration.ofSeconds(5));
+        assertTrue(Replicas.publish(cloud, bName, uuid).missed().isEmpty());
+        b.agent.close();
+
+        List<Evacuate.Row> rows = new Evacuate(cloud, Duration.ofSeconds(1), (sb, ch) -> false).run(bName, null);
+        assertEquals(1, rows.size(), rows.toString());
+        Evacuate.Row row = rows.get(0);
+        assertFalse(row.ok(), row.toString());
+        assertEquals(aName, row.to());
+        assertTrue(row.result().startsWith("failed on " + aName + " (") && row.result().contains("deleting its copy "
+                + "there failed") && row.result().contains("a copy may still exist on " + aName + ", which keeps its "
+                + "claim"), row.result());
+        assertEquals(Set.of(rpA.toString(), rpB.toString()), holders(uuid), "A keeps its claim: its copy may run");
+
+        // the copy on A does come up; a second run resumes there instead of starting another
+        List<Evacuate.Row> again = new Evacuate(cloud, Duration.ofSeconds(20), (sb, ch) -> false).run(bName, null);
+        assertTrue(again.get(0).ok() && again.get(0).to().equals(aName), again.toString());
+        assertEquals(Set.of(rpA.toString(), rpB.toString()), holders(uuid));
+        Replicas.withdraw(cloud, uuid); // B does not answer: only A's replica goes
+        assertEquals(0, a.call("GET", "/v1/replicas", null).json().get("replicas").size());
+        assertEquals(202, a.call("DELETE", "/v1/instances/" + uuid, null).status());
+        PlacementApi.await(Duration.ofSeconds(20), () -> {
+            try {
+                assertEquals(404, a.call("GET", "/v1/instances/" + uuid, null).status());
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        api.deleteAllocations(uuid);
         assertEquals(Set.of(), holders(uuid));
     }
 }
