@@ -134,6 +134,14 @@ public final class AgentCalls {
         return had;
     }
 
+    /**
+     * True when the call failed because the connection was refused: the request never reached the agent (unlike a
+     * timeout or a broken exchange, after which the agent may have acted on it).
+     */
+    public static boolean neverDelivered(CliException e) {
+        return e instanceof CliException.Unreachable && e.getMessage().endsWith(": connection refused");
+    }
+
     static String path(UUID uuid) {
         return "/v1/instances/" + uuid;
     }

@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import org.berth.agent.cli.CliException;
 import org.berth.agent.placement.PlacementClient;
 import org.berth.agent.placement.PlacementException;
 import org.berth.agent.placement.ProviderCalls;
@@ -30,8 +31,6 @@ public final class CloudPlacement {
     public static final String DISK_GB = "DISK_GB";
     /** The classes Berth's flavors claim, in the order messages and tables show them. */
     public static final List<String> CLASSES = List.of(VCPU, MEMORY_MB, DISK_GB);
-    /** Nova retries a generation conflict up to 4 times; so do we. */
-    private static final int ATTEMPTS = 4;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final PlacementClient client;
@@ -143,30 +142,25 @@ public final class CloudPlacement {
 
     /**
      * Claims {@code resources} on {@code provider} for {@code consumer}: {@code PUT /allocations/{consumer}}, which
-     * replaces whatever the consumer held (a new consumer: generation null; a known one: its generation, re-read on a
-     * generation conflict, up to 4 attempts). True when claimed; false when Placement refused it for capacity (a lost
-     * race with another scheduler: try the next candidate).
+     * writes a new consumer (generation null). True when claimed; false when Placement refused it for capacity (a
+     * lost race with another scheduler: try the next candidate).
+     *
+     * @throws CliException.Failed "uuid U is in use" when the consumer exists already (another claim holds it)
      */
     public boolean claim(UUID consumer, UUID provider, Map<String, Long> resources) {
-        Map<UUID, Map<String, Long>> allocations = Map.of(provider, resources);
-        Consumer current = null;
-        for (int attempt = 1; ; attempt++) {
-            Long generation = current == null ? null : current.generation();
-            try {
-                put(consumer, allocations, generation);
-                return true;
-            } catch (PlacementException.Refused e) {
-                if (e.status() != 409) {
-                    throw e;
-                }
-                if (!e.concurrentUpdate()) {
-                    return false; // "... would exceed the capacity": another claim won
-                }
-                if (attempt >= ATTEMPTS) {
-                    throw e;
-                }
-                current = consumer(consumer); // its generation moved (or it exists): write with the one it has now
+        try {
+            put(consumer, Map.of(provider, resources), null);
+            return true;
+        } catch (PlacementException.Refused e) {
+            if (e.status() != 409) {
+                throw e;
             }
+            if (e.concurrentUpdate()) {
+                // written as a new consumer, yet it exists: another claim (a concurrent spawn --uuid of the same
+                // uuid) holds it; re-reading and overwriting it would let both spawn the instance
+                throw new CliException.Failed("uuid " + consumer + " is in use (another claim holds it)");
+            }
+            return false; // "... would exceed the capacity": another claim won
         }
     }
 

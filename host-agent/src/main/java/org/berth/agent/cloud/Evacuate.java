@@ -116,11 +116,11 @@ public final class Evacuate {
                         Map<UUID, String> names, String to) {
         UUID uuid = replica.uuid();
         CloudPlacement placement = cloud.placement();
-        // a run cut off earlier may have claimed (and spawned) already: finish that one instead of a second copy
+        // a run cut off earlier (or running now) may have claimed (and spawned) already: finish that one, never a
+        // second copy
         for (UUID held : placement.consumer(uuid).allocations().keySet()) {
-            String name = names.get(held);
-            if (!held.equals(source.uuid()) && name != null && cloud.hosts().find(name).isPresent()) {
-                return spawnAndPublish(replica, source, name, held);
+            if (!held.equals(source.uuid())) {
+                return resume(replica, source, held, names);
             }
         }
         List<String> tried = new ArrayList<>();
@@ -130,13 +130,21 @@ public final class Evacuate {
                 break;
             }
             tried.add(name);
-            if (!claim(uuid, source.uuid(), resources, dest)) {
+            UUID held = claim(uuid, source.uuid(), resources, dest);
+            if (held == null) {
                 continue; // a lost race for that host's capacity
+            }
+            if (!held.equals(dest)) {
+                return resume(replica, source, held, names); // another evacuation claimed first
             }
             try {
                 return spawnAndPublish(replica, source, name, dest);
             } catch (CliException | IllegalStateException e) {
-                giveBack(uuid, source.uuid(), resources, name);
+                String left = giveBack(uuid, source.uuid(), resources, name);
+                if (left != null) {
+                    return new Row(uuid, source.name(), name, "failed on " + name + " (" + e.getMessage() + ") and "
+                            + left, false);
+                }
                 if (to != null) {
                     throw e;
                 }
@@ -168,24 +176,30 @@ public final class Evacuate {
 
     /**
      * Claims {@code dest} on the instance's consumer keeping the source's part (Nova keeps both until the source is
-     * back): a PUT with both providers and the consumer's generation. False when the destination lost the capacity
-     * to another claim.
+     * back): a PUT with both providers and the consumer's generation. {@code dest} when claimed; null when the
+     * destination lost the capacity to another claim; another provider when the consumer holds a part there already
+     * (a concurrent evacuation claimed first: adding a part would run the instance twice).
      */
-    private boolean claim(UUID uuid, UUID source, Map<String, Long> resources, UUID dest) {
+    private UUID claim(UUID uuid, UUID source, Map<String, Long> resources, UUID dest) {
         for (int attempt = 1; ; attempt++) {
             CloudPlacement.Consumer c = cloud.placement().consumer(uuid);
+            for (UUID held : c.allocations().keySet()) {
+                if (!held.equals(source)) {
+                    return held;
+                }
+            }
             Map<UUID, Map<String, Long>> both = new LinkedHashMap<>(c.allocations());
             both.putIfAbsent(source, resources);
             both.put(dest, resources);
             try {
                 cloud.placement().put(uuid, both, c.generation());
-                return true;
+                return dest;
             } catch (PlacementException.Refused e) {
                 if (e.status() != 409) {
                     throw e;
                 }
                 if (!e.concurrentUpdate()) {
-                    return false;
+                    return null;
                 }
                 if (attempt >= 4) {
                     throw e;
@@ -194,12 +208,42 @@ public final class Evacuate {
         }
     }
 
-    /** Takes the destination's part back off the consumer (the source's stays), after a failed rebuild. */
-    private void giveBack(UUID uuid, UUID source, Map<String, Long> resources, String destName) {
+    /**
+     * Finishes the rebuild on {@code held}, a provider other than the source that the consumer holds a part on (a
+     * cut-off or concurrent evacuation's claim), when it is a host of the hosts file whose agent answers; otherwise
+     * reports it (a part on another dead host, or on a provider the hosts file does not name, is not one to resume
+     * on, and rebuilding elsewhere could run the instance twice).
+     */
+    private Row resume(Replicas.Found replica, CloudPlacement.Provider source, UUID held, Map<UUID, String> names) {
+        String name = names.get(held);
+        if (name == null) {
+            name = cloud.placement().providers().stream().filter(p -> p.uuid().equals(held))
+                    .map(CloudPlacement.Provider::name).findFirst().orElse(held.toString());
+        }
+        if (cloud.hosts().find(name).isEmpty()) {
+            return new Row(replica.uuid(), source.name(), name, "not rebuilt: its consumer also holds a part on "
+                    + name + ", which is not a host of the hosts file; check where the instance runs first", false);
+        }
+        if (!cloud.agent(name).reachable()) {
+            return new Row(replica.uuid(), source.name(), name, "not rebuilt: its consumer also holds a part on "
+                    + name + ", whose agent does not answer (an earlier evacuation may have rebuilt it there); bring "
+                    + name + " back or evacuate it first", false);
+        }
+        return spawnAndPublish(replica, source, name, held);
+    }
+
+    /**
+     * Takes the destination's part back off the consumer (the source's stays), after a failed rebuild, once the
+     * destination's copy is confirmed gone (its agent answered the delete and the instance is gone). Null when given
+     * back; otherwise why not (the destination keeps its part: another host must not get a second copy).
+     */
+    private String giveBack(UUID uuid, UUID source, Map<String, Long> resources, String destName) {
         try {
             cloud.agent(destName).deleteAndWait(uuid, wait);
         } catch (CliException e) {
-            // the destination's agent removes what it has when it reconciles; the claim is given back regardless
+            return "deleting its copy there failed (" + e.getMessage() + "): a copy may still exist on " + destName
+                    + ", which keeps its claim; not tried elsewhere so that it does not run twice (run the evacuation "
+                    + "again once " + destName + " answers: it resumes there)";
         }
         try {
             CloudPlacement.Consumer c = cloud.placement().consumer(uuid);
@@ -208,6 +252,7 @@ public final class Evacuate {
         } catch (PlacementException e) {
             // lost to the destination's own report, which removes its part of an instance it no longer has anyway
         }
+        return null;
     }
 
     private Row spawnAndPublish(Replicas.Found replica, CloudPlacement.Provider source, String destName, UUID dest) {

@@ -7,9 +7,11 @@ import java.io.PrintWriter;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -194,7 +196,8 @@ public final class ScheduleCommands {
     }
 
     @Command(name = "delete", description = "Delete an instance on whichever host has it (waits until it is gone), "
-            + "then its Placement allocations (DELETE /allocations/{uuid}).")
+            + "then its Placement allocations (DELETE /allocations/{uuid}). Refused while a host that does not answer holds "
+            + "a part of them (unless --force).")
     public static final class Delete implements Callable<Integer> {
         @ParentCommand
         CloudCommand parent;
@@ -210,6 +213,10 @@ public final class ScheduleCommands {
                 + "(default: 5m)")
         Duration limit;
 
+        @Option(names = "--force", description = "delete even when a host that does not answer still holds a part of "
+                + "the instance's allocations (its stale copy would come back with it)")
+        boolean force;
+
         @Override
         public Integer call() {
             UUID uuid;
@@ -220,6 +227,9 @@ public final class ScheduleCommands {
             }
             BerthCli root = parent.root();
             CloudCommand.Cloud cloud = parent.cloud();
+            if (!force) {
+                refuseWhileAPartIsOnASilentHost(cloud, uuid);
+            }
             List<String> deletedOn = new ArrayList<>();
             List<String> silent = new ArrayList<>();
             for (CloudHosts.Host h : cloud.hosts().hosts()) {
@@ -250,6 +260,28 @@ public final class ScheduleCommands {
             }
             root.out().flush();
             return silent.isEmpty() ? 0 : BerthCli.EXIT_UNREACHABLE;
+        }
+    }
+
+    /**
+     * Refuses unless every provider holding a part of the instance's consumer is a host whose agent answers: a host
+     * that does not answer (e.g. the dead source of an evacuated instance) would, once back, see only its own part
+     * and start its stale copy, since the release takes the consumer away.
+     */
+    static void refuseWhileAPartIsOnASilentHost(CloudCommand.Cloud cloud, UUID uuid) {
+        Set<UUID> held = cloud.placement().consumer(uuid).allocations().keySet();
+        if (held.isEmpty()) {
+            return;
+        }
+        Map<UUID, String> names = new HashMap<>();
+        cloud.placement().providers().forEach(p -> names.put(p.uuid(), p.name()));
+        for (UUID provider : held) {
+            String name = names.getOrDefault(provider, provider.toString());
+            boolean answers = cloud.hosts().find(name).isPresent() && cloud.agent(name).reachable();
+            if (!answers) {
+                throw new CliException.Failed("instance " + uuid + " still holds a part on " + name + ", which does "
+                        + "not answer (its stale copy would come back); bring " + name + " back first, or --force");
+            }
         }
     }
 

@@ -213,8 +213,14 @@ public final class Scheduler {
             attempts.add(new Attempt(host, "refused", e.getMessage()));
             return null;
         } catch (CliException e) {
+            if (AgentCalls.neverDelivered(e)) {
+                // the connection was refused: the request never reached the agent, which made nothing
+                placement.release(r.uuid());
+                attempts.add(new Attempt(host, "error", e.getMessage()));
+                return null;
+            }
             // the exchange broke: the agent may have accepted it
-            attempts.add(new Attempt(host, "error", e.getMessage() + cleanUp(host, r.uuid())));
+            cleanUp(host, r, attempts, e.getMessage());
             return null;
         }
         if (!r.waitActive()) {
@@ -225,28 +231,38 @@ public final class Scheduler {
         try {
             done = hosts.await(host, r.uuid(), r.waitLimit());
         } catch (CliException e) {
-            attempts.add(new Attempt(host, "error", e.getMessage() + cleanUp(host, r.uuid())));
+            cleanUp(host, r, attempts, e.getMessage());
             return null;
         }
         if (done.path("vm_state").asText().equals("error")) {
-            attempts.add(new Attempt(host, "error", "the spawn ended in ERROR: " + done.path("fault").asText("no fault")
-                    + cleanUp(host, r.uuid())));
+            cleanUp(host, r, attempts, "the spawn ended in ERROR: " + done.path("fault").asText("no fault"));
             return null;
         }
         attempts.add(new Attempt(host, "active", null));
         return done;
     }
 
-    /** Deletes what the failed spawn left on the host, then gives the claim back; a note when the delete failed. */
-    private String cleanUp(String host, UUID uuid) {
-        String note = "";
+    /**
+     * Notes the failed attempt, deletes what the spawn left on the host, then gives the claim back. Only a delete the
+     * agent answered, with the instance gone after it, proves there is no copy there: otherwise rescheduling would
+     * start a second copy elsewhere, so it stops (the host keeps its claim, which its agent honours if the copy is still there).
+     *
+     * @throws CliException.Failed when the copy on the host may still exist
+     */
+    private void cleanUp(String host, Request r, List<Attempt> attempts, String reason) {
+        attempts.add(new Attempt(host, "error", reason));
         try {
-            hosts.deleteAndWait(host, uuid, CLEANUP);
+            hosts.deleteAndWait(host, r.uuid(), CLEANUP);
         } catch (CliException e) {
-            note = " (and deleting it there failed: " + e.getMessage() + ")";
+            String failed = attempts.stream().filter(Attempt::failed).map(a -> a.host() + ": " + a.reason())
+                    .collect(java.util.stream.Collectors.joining("; "));
+            throw new CliException.Failed("the spawn failed on " + host + " and deleting its copy there failed ("
+                    + e.getMessage() + "): a copy of instance " + r.uuid() + " may still exist on " + host
+                    + ", which keeps its claim; rescheduling stopped so that it does not run twice. Clean it up with "
+                    + "'berth cloud delete " + r.uuid() + "' once " + host + " answers"
+                    + (failed.isEmpty() ? "" : " (attempts: " + failed + ")"));
         }
-        placement.release(uuid);
-        return note;
+        placement.release(r.uuid());
     }
 
     private String hostOf(UUID provider) {

@@ -133,8 +133,16 @@ class ScheduleCommandsTest {
 
         UUID stale = UUID.randomUUID();
         assertTrue(placement.claim(stale, provider, java.util.Map.of("MEMORY_MB", 64L)));
-        CloudCli.Run release = cli.json("delete", stale.toString());
+        // a silent host holding a part (e.g. an evacuated instance's dead source) would start its stale copy when
+        // back if the consumer were gone: refused unless --force
+        CloudCli.Run refused = cli.json("delete", stale.toString());
+        assertEquals(1, refused.code(), refused.toString());
+        assertTrue(refused.err().contains("instance " + stale + " still holds a part on " + host + ", which does not "
+                + "answer (its stale copy would come back); bring " + host + " back first, or --force"),
+                refused.toString());
+        assertEquals(java.util.Set.of(provider), placement.consumer(stale).allocations().keySet(), "nothing released");
+        CloudCli.Run release = cli.json("delete", "--force", stale.toString());
         assertEquals(3, release.code(), "its host did not answer: " + release);
-        assertFalse(placement.consumer(stale).exists(), "its allocation is released all the same");
+        assertFalse(placement.consumer(stale).exists(), "with --force its allocation is released all the same");
     }
 }

@@ -113,6 +113,8 @@ class SchedulerTest {
         final Set<String> failing = ConcurrentHashMap.newKeySet();
         final List<String> spawnedOn = Collections.synchronizedList(new ArrayList<>());
         final List<String> deletedOn = Collections.synchronizedList(new ArrayList<>());
+        /** Hosts whose agent stops answering after accepting the spawn: their delete fails. */
+        final Set<String> silentAfterSpawn = ConcurrentHashMap.newKeySet();
 
         @Override
         public JsonNode spawn(String host, ObjectNode body) {
@@ -130,6 +132,9 @@ class SchedulerTest {
 
         @Override
         public boolean deleteAndWait(String host, UUID uuid, Duration limit) {
+            if (silentAfterSpawn.contains(host)) {
+                throw new CliException.Unreachable("http://" + host + "/v1/instances/" + uuid, "no answer within 5 s");
+            }
             deletedOn.add(host);
             return true;
         }
@@ -221,6 +226,41 @@ class SchedulerTest {
                 "only the second host's claim is held");
         assertEquals("error", p.attempts().get(0).outcome());
         assertTrue(p.attempts().get(0).reason().contains("InstanceExists"), p.attempts().toString());
+    }
+
+    @Test
+    void aFailedHostWhoseCopyIsNotConfirmedGoneStopsTheReschedulingAndKeepsItsClaim() {
+        UUID first = host("first", 8, 4096, 10);
+        host("second", 8, 2048, 10);
+        FakeHosts hosts = new FakeHosts();
+        hosts.failing.add(name("first"));
+        hosts.silentAfterSpawn.add(name("first"));
+        Scheduler.Request r = request(body(1, 256, 0), 3);
+        String m = assertThrows(CliException.Failed.class, () -> scheduler(hosts, 2).schedule(r)).getMessage();
+        assertTrue(m.startsWith("the spawn failed on " + name("first") + " and deleting its copy there failed ("
+                + "cannot reach the agent"), m);
+        assertTrue(m.contains("a copy of instance " + r.uuid() + " may still exist on " + name("first")), m);
+        assertTrue(m.contains("'berth cloud delete " + r.uuid() + "'"), m);
+        assertEquals(List.of(name("first")), hosts.spawnedOn, "not rescheduled: no second copy");
+        assertEquals(Map.of(first, Map.of("VCPU", 1L, "MEMORY_MB", 256L)), placement.consumer(r.uuid()).allocations(),
+                "the host that may still have the copy keeps its claim");
+    }
+
+    @Test
+    void aUuidClaimedByAnotherSchedulerMeanwhileIsInUseNotOverwritten() {
+        host("mine", 8, 4096, 10);
+        UUID theirs = host("theirs", 8, 1024, 10);
+        FakeHosts hosts = new FakeHosts();
+        UUID uuid = UUID.randomUUID();
+        consumers.add(uuid);
+        // a concurrent 'spawn --uuid' of the same uuid claims between this scheduler's check and its claim
+        Scheduler.Request r = new Scheduler.Request(uuid, body(1, 256, 0), 3, true, WAIT, (h, b) ->
+                assertTrue(placement.claim(uuid, theirs, Map.of("MEMORY_MB", 128L))));
+        String m = assertThrows(CliException.Failed.class, () -> scheduler(hosts, 1).schedule(r)).getMessage();
+        assertEquals("uuid " + uuid + " is in use (another claim holds it)", m);
+        assertEquals(List.of(), hosts.spawnedOn);
+        assertEquals(Map.of(theirs, Map.of("MEMORY_MB", 128L)), placement.consumer(uuid).allocations(),
+                "the other claim is left as it was");
     }
 
     @Test

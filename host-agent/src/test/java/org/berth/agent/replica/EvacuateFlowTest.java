@@ -51,7 +51,12 @@ class EvacuateFlowTest {
     }
 
     private TestAgent agent(String host) throws Exception {
-        TestAgent t = new TestAgent("drivers: {fake: {options: {vcpus: 4, memory_mb: 8192, local_gb: 40}}}\n"
+        return agent(host, 0);
+    }
+
+    private TestAgent agent(String host, int spawnDelayMs) throws Exception {
+        TestAgent t = new TestAgent("drivers: {fake: {options: {vcpus: 4, memory_mb: 8192, local_gb: 40, "
+                + "spawn_delay_ms: " + spawnDelayMs + "}}}\n"
                 + "host: " + host + "\nupdate_resources_interval: 1s\n"
                 + "placement: {enabled: true, url: '" + PlacementServer.shared().url + "', token: admin, timeout: 2s, "
                 + "max_backoff: 1s}\n");
@@ -152,5 +157,90 @@ class EvacuateFlowTest {
         for (UUID u : List.of(kept, orphan)) {
             PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(), holders(u)));
         }
+    }
+
+    /** Two agents A and B; one instance spawned on B, its replica published on A; then B's agent is closed. */
+    private record Dead(TestAgent a, String aName, String bName, UUID rpA, UUID rpB, UUID uuid,
+                        CloudCommand.Cloud cloud, String suffix) {
+    }
+
+    private Dead deadHostWithOneInstance(Path dir, String prefix, int spawnDelayOnA) throws Exception {
+        String suffix = UUID.randomUUID().toString().substring(0, 6);
+        String aName = prefix + "-a-" + suffix;
+        String bName = prefix + "-b-" + suffix;
+        TestAgent a = agent(aName, spawnDelayOnA);
+        TestAgent b = agent(bName);
+        UUID rpA = a.agent.placement().providerUuid();
+        UUID rpB = b.agent.placement().providerUuid();
+        UUID uuid = b.spawnAndWait(prefix + "-instance");
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertEquals(Set.of(rpB.toString()), holders(uuid)));
+        PlacementApi.await(Duration.ofSeconds(20), () -> assertTrue(api.traits(rpA).contains("CUSTOM_BERTH_DRIVER_FAKE")));
+        CloudCommand.Cloud cloud = new CloudCommand.Cloud(CloudHosts.load(hostsFile(dir, true, a, b)),
+                Duration.ofSeconds(5));
+        assertTrue(Replicas.publish(cloud, bName, uuid).missed().isEmpty());
+        b.agent.close();
+        return new Dead(a, aName, bName, rpA, rpB, uuid, cloud, suffix);
+    }
+
+    @Test
+    void aPartOnAProviderThatIsNoHostToResumeOnIsReportedNotRebuiltElsewhere(@TempDir Path dir) throws Exception {
+        api = new PlacementApi(PlacementServer.shared().url);
+        Dead d = deadHostWithOneInstance(dir, "ev2", 0);
+        UUID other = api.createProvider("ev2-other-" + d.suffix()); // another (dead) host, not in the hosts file
+        providers.add(other);
+        // an earlier evacuation rebuilt it on a host that is now dead too: its consumer holds B's part and that one
+        JsonNode held = api.get("/allocations/" + d.uuid());
+        JsonNode bPart = held.at("/allocations/" + d.rpB() + "/resources");
+        assertEquals(204, api.send("PUT", "/allocations/" + d.uuid(), ("{\"allocations\": {\"%s\": {\"resources\": %s}, "
+                + "\"%s\": {\"resources\": {\"VCPU\": 1, \"MEMORY_MB\": 64}}}, \"project_id\": \"%s\", "
+                + "\"user_id\": \"%s\", \"consumer_generation\": %d, \"consumer_type\": \"INSTANCE\"}")
+                .formatted(d.rpB(), bPart, other, held.get("project_id").asText(), held.get("user_id").asText(),
+                        held.get("consumer_generation").asLong())).status());
+
+        List<Evacuate.Row> rows = new Evacuate(d.cloud(), Duration.ofSeconds(20), (sb, ch) -> false).run(d.bName(), null);
+        assertEquals(1, rows.size(), rows.toString());
+        Evacuate.Row row = rows.get(0);
+        assertFalse(row.ok(), row.toString());
+        assertEquals("not rebuilt: its consumer also holds a part on ev2-other-" + d.suffix() + ", which is not a host "
+                + "of the hosts file; check where the instance runs first", row.result());
+        assertEquals(404, d.a().call("GET", "/v1/instances/" + d.uuid(), null).status(), "no second copy on A");
+        assertEquals(Set.of(d.rpB().toString(), other.toString()), holders(d.uuid()), "no part added on A");
+        Replicas.withdraw(d.cloud(), d.uuid()); // B does not answer: only A's replica goes
+        assertEquals(0, d.a().call("GET", "/v1/replicas", null).json().get("replicas").size());
+        assertEquals(204, api.deleteAllocations(d.uuid()));
+        assertEquals(Set.of(), holders(d.uuid()));
+    }
+
+    @Test
+    void aDestinationWhoseCopyIsNotConfirmedGoneKeepsItsClaim(@TempDir Path dir) throws Exception {
+        api = new PlacementApi(PlacementServer.shared().url);
+        Dead d = deadHostWithOneInstance(dir, "ev3", 4000); // A's spawn outlasts the evacuation's wait and delete
+
+        List<Evacuate.Row> rows = new Evacuate(d.cloud(), Duration.ofSeconds(1), (sb, ch) -> false).run(d.bName(), null);
+        assertEquals(1, rows.size(), rows.toString());
+        Evacuate.Row row = rows.get(0);
+        assertFalse(row.ok(), row.toString());
+        assertEquals(d.aName(), row.to());
+        assertTrue(row.result().startsWith("failed on " + d.aName() + " (") && row.result().contains("deleting its copy "
+                + "there failed") && row.result().contains("a copy may still exist on " + d.aName() + ", which keeps its "
+                + "claim"), row.result());
+        assertEquals(Set.of(d.rpA().toString(), d.rpB().toString()), holders(d.uuid()), "A keeps its claim: its copy may run");
+
+        // the copy on A does come up; a second run resumes there instead of starting another
+        List<Evacuate.Row> again = new Evacuate(d.cloud(), Duration.ofSeconds(20), (sb, ch) -> false).run(d.bName(), null);
+        assertTrue(again.get(0).ok() && again.get(0).to().equals(d.aName()), again.toString());
+        assertEquals(Set.of(d.rpA().toString(), d.rpB().toString()), holders(d.uuid()));
+        Replicas.withdraw(d.cloud(), d.uuid()); // B does not answer: only A's replica goes
+        assertEquals(0, d.a().call("GET", "/v1/replicas", null).json().get("replicas").size());
+        assertEquals(202, d.a().call("DELETE", "/v1/instances/" + d.uuid(), null).status());
+        PlacementApi.await(Duration.ofSeconds(20), () -> {
+            try {
+                assertEquals(404, d.a().call("GET", "/v1/instances/" + d.uuid(), null).status());
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        api.deleteAllocations(d.uuid());
+        assertEquals(Set.of(), holders(d.uuid()));
     }
 }
