@@ -32,6 +32,8 @@ public final class CloudPlacement {
     /** The classes Berth's flavors claim, in the order messages and tables show them. */
     public static final List<String> CLASSES = List.of(VCPU, MEMORY_MB, DISK_GB);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** A CLI asks again after a 5xx (a 500 "database is locked" from Placement on SQLite rolled its write back). */
+    static final int SERVER_ERROR_ATTEMPTS = 4;
 
     private final PlacementClient client;
 
@@ -41,7 +43,8 @@ public final class CloudPlacement {
 
     /** A client for the hosts file's Placement, every request bounded by {@code timeout}. */
     public static CloudPlacement of(CloudHosts hosts, Duration timeout) {
-        return new CloudPlacement(new PlacementClient(hosts.placementUrl(), hosts.placementToken(), timeout));
+        return new CloudPlacement(new PlacementClient(hosts.placementUrl(), hosts.placementToken(), timeout,
+                SERVER_ERROR_ATTEMPTS));
     }
 
     public PlacementClient client() {

@@ -266,7 +266,7 @@ public final class Evacuate {
             body.put("driver", replica.driver());
             ObjectNode props = body.has("properties") && body.get("properties").isObject()
                     ? (ObjectNode) body.get("properties") : body.putObject("properties");
-            props.put(EVACUATED_FROM, source.name());
+            props.put(EVACUATED_FROM, chain(props.path(EVACUATED_FROM).asText(""), source.name()));
             agent.spawn(body);
         }
         JsonNode done = agent.await(uuid, wait, false);
@@ -278,5 +278,21 @@ public final class Evacuate {
         Replicas.Spread spread = Replicas.publish(cloud, destName, uuid);
         return new Row(uuid, source.name(), destName, "rebuilt" + (spread.missed().isEmpty() ? ""
                 : " (replica not updated on " + String.join(", ", spread.missed().keySet()) + ")"), true);
+    }
+
+    /**
+     * The sources an instance was evacuated from, oldest first: an instance evacuated again while its earlier source
+     * is still dead names both, so that its copy is still told apart from theirs when it restarts (EvacuatedCheck).
+     */
+    static String chain(String earlier, String source) {
+        java.util.LinkedHashSet<String> hosts = new java.util.LinkedHashSet<>();
+        for (String h : earlier.split(",")) {
+            if (!h.isBlank()) {
+                hosts.add(h.strip());
+            }
+        }
+        hosts.remove(source);
+        hosts.add(source);
+        return String.join(",", hosts);
     }
 }

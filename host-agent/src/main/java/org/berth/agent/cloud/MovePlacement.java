@@ -93,36 +93,14 @@ final class MovePlacement {
 
     /** The confirm: the source's usage held by the migration consumer is freed. */
     boolean dropMigration(UUID migration) {
-        return retried(() -> placement.release(migration));
+        return placement.release(migration);
     }
 
     /** The instance's allocations now. */
     CloudPlacement.Consumer consumer(UUID c) {
-        return retried(() -> placement.consumer(c));
+        return placement.consumer(c);
     }
 
-    /**
-     * Runs a Placement call again after a 5xx (the lab's Placement on SQLite answers 500 "database is locked" when an
-     * agent's reporter writes the same consumer at that moment: seen at confirm, the source agent dropping its part
-     * of the migration while we delete it), up to 4 attempts, 200 ms apart.
-     */
-    private static <T> T retried(java.util.function.Supplier<T> call) {
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return call.get();
-            } catch (PlacementException.BadAnswer e) {
-                if (e.status() < 500 || attempt >= ATTEMPTS) {
-                    throw e;
-                }
-            }
-            try {
-                Thread.sleep(200L * attempt);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while retrying Placement", e);
-            }
-        }
-    }
 
     /**
      * Writes both consumers with the generations of {@code a} and {@code b} (as read when the caller decided what to
@@ -138,7 +116,7 @@ final class MovePlacement {
             entry(body, first, firstAllocations, a.generation(), "INSTANCE");
             entry(body, second, secondAllocations, b.generation(), "MIGRATION");
             try {
-                retried(() -> placement.client().post("/allocations", body));
+                placement.client().post("/allocations", body);
                 return Outcome.WRITTEN;
             } catch (PlacementException.Refused e) {
                 if (e.status() != 409) {

@@ -28,6 +28,8 @@ public final class Moves {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Nova's alternates: at most this many destinations are tried for one move. */
     private static final int MAX_HOSTS = 3;
+    /** How long a move waits for a new instance's allocation to reach Placement before deciding. */
+    private static final java.time.Duration REPORT_WAIT = java.time.Duration.ofSeconds(10);
     /** The property naming the image a moved instance was first built from (Nova's image_base_image_ref). */
     public static final String BASE_IMAGE_REF = "base_image_ref";
 
@@ -104,7 +106,7 @@ public final class Moves {
         Flavor old = flavor(spec.path("flavor"));
         Flavor target = flavor == null ? old : flavor;
         UUID srcRp = providerOf(src.host());
-        CloudPlacement.Consumer now = placement.consumer(uuid);
+        CloudPlacement.Consumer now = reported(uuid);
         requireOnlyOn(uuid, now, srcRp, src.host());
         Map<UUID, Map<String, Long>> sourceAllocations = now.allocations().isEmpty()
                 ? Map.of(srcRp, resources(old)) : now.allocations();
@@ -162,6 +164,27 @@ public final class Moves {
         // what it was spawned with, not how it was left)
         boolean wasActive = src.record().path("migration").path("was_active").asBoolean(false);
         return finishOnDestination(uuid, m, src, dest, target, wasActive, t0);
+    }
+
+    /**
+     * The instance's consumer once the source's agent has reported it: a spawn's allocation reaches Placement a moment
+     * after the agent admitted it (~0.3 s), and a move decided on an empty consumer would lose its write to that report
+     * (a generation conflict read as "changed meanwhile"). Waits at most {@link #REPORT_WAIT}; an instance whose host
+     * reports nothing (Placement off there) is moved from its flavor.
+     */
+    private CloudPlacement.Consumer reported(UUID uuid) {
+        long deadline = System.nanoTime() + REPORT_WAIT.toNanos();
+        CloudPlacement.Consumer now = placement.consumer(uuid);
+        while (now.allocations().isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CliException.Failed("interrupted while waiting for instance " + uuid + "'s allocation");
+            }
+            now = placement.consumer(uuid);
+        }
+        return now;
     }
 
     /**

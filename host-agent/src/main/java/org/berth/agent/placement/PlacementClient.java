@@ -34,7 +34,23 @@ public final class PlacementClient {
     private final AtomicLong reads = new AtomicLong();
     private final AtomicLong writes = new AtomicLong();
 
+    /** Tries a request this many times when Placement answers 5xx (1: never again; the agent's reporter backs off). */
+    private final int serverErrorAttempts;
+
     public PlacementClient(URI base, String token, Duration timeout) {
+        this(base, token, timeout, 1);
+    }
+
+    /**
+     * A client that sends a request again, up to {@code serverErrorAttempts} times 200 ms × attempt apart, when
+     * Placement answers 5xx: Placement on SQLite behind several workers answers 500 "database is locked" when
+     * writers meet (the agents' reports and concurrent CLIs), and that transaction was rolled back.
+     */
+    public PlacementClient(URI base, String token, Duration timeout, int serverErrorAttempts) {
+        if (serverErrorAttempts < 1) {
+            throw new IllegalArgumentException("serverErrorAttempts: must be at least 1");
+        }
+        this.serverErrorAttempts = serverErrorAttempts;
         this.base = base;
         this.token = token;
         this.timeout = timeout;
@@ -74,6 +90,24 @@ public final class PlacementClient {
      * non-2xx raises.
      */
     public Answer send(String method, String path, JsonNode body) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return sendOnce(method, path, body);
+            } catch (PlacementException.BadAnswer e) {
+                if (e.status() < 500 || attempt >= serverErrorAttempts) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(200L * attempt);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new PlacementException.Unreachable(method + " " + path, "interrupted", e);
+            }
+        }
+    }
+
+    private Answer sendOnce(String method, String path, JsonNode body) {
         String what = method + " " + path;
         HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(base.getRawPath() + path)).timeout(timeout)
                 .header("X-Auth-Token", token).header("OpenStack-API-Version", MICROVERSION)
