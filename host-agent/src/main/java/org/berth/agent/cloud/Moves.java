@@ -153,7 +153,9 @@ public final class Moves {
                 + "; going on to " + dest);
         JsonNode spec = src.record().path("spec");
         Flavor target = flavor == null ? flavor(spec.path("flavor")) : flavor;
-        if (placement.consumer(m).allocations().isEmpty()) {
+        // the source's agent moves its usage to the migration's consumer by itself once its marker is written:
+        // only if it has not (Placement off there, or slow) does the conductor move it
+        if (reported(m).allocations().isEmpty()) {
             CloudPlacement.Consumer now = placement.consumer(uuid);
             if (!placement.moveToMigration(uuid, now, m, now.allocations(), providerOf(dest), resources(target))) {
                 throw new CliException.Failed("no valid host: " + dest + " has no room for " + amounts(resources(target))
@@ -167,10 +169,10 @@ public final class Moves {
     }
 
     /**
-     * The instance's consumer once the source's agent has reported it: a spawn's allocation reaches Placement a moment
-     * after the agent admitted it (~0.3 s), and a move decided on an empty consumer would lose its write to that report
-     * (a generation conflict read as "changed meanwhile"). Waits at most {@link #REPORT_WAIT}; an instance whose host
-     * reports nothing (Placement off there) is moved from its flavor.
+     * The consumer once the source's agent has reported it: a spawn's allocation (or a migration source's usage under
+     * the migration's consumer) reaches Placement a moment after the agent recorded it (~0.3 s), and a move decided on
+     * an empty consumer would lose its write to that report (a generation conflict read as "changed meanwhile").
+     * Waits at most {@link #REPORT_WAIT}; a host that reports nothing (Placement off there) leaves it empty.
      */
     private CloudPlacement.Consumer reported(UUID uuid) {
         long deadline = System.nanoTime() + REPORT_WAIT.toNanos();
