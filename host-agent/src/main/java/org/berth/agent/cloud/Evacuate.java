@@ -4,12 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 import org.berth.agent.cli.CliException;
 import org.berth.agent.placement.PlacementException;
 import org.berth.agent.placement.Traits;
@@ -154,23 +154,19 @@ public final class Evacuate {
                 + resources + ") and the trait " + Traits.driverTrait(replica.driver()) : "failed on " + tried, false);
     }
 
-    /** Candidates other than the source that are in the hosts file, most free MEMORY_MB first (Nova's weigher). */
+    /** Candidates other than the source that are in the hosts file, weighed as the scheduler does (RAM, VCPU, random). */
     private List<UUID> destinations(Replicas.Found replica, CloudPlacement.Provider source, Map<String, Long> resources,
                                     Map<UUID, String> names, String to) {
         CloudPlacement.Candidates c = cloud.placement().candidates(resources,
                 List.of(Traits.driverTrait(replica.driver())), CANDIDATES);
         List<UUID> out = new ArrayList<>();
-        for (CloudPlacement.Candidate cand : c.requests()) {
+        for (CloudPlacement.Candidate cand : Scheduler.weigh(c, ThreadLocalRandom.current())) {
             String name = names.get(cand.provider());
             if (!cand.provider().equals(source.uuid()) && name != null && cloud.hosts().find(name).isPresent()
                     && (to == null || to.equals(name)) && !out.contains(cand.provider())) {
                 out.add(cand.provider());
             }
         }
-        out.sort(Comparator.comparingLong((UUID u) -> {
-            CloudPlacement.Summary s = c.summaries().get(u);
-            return s == null ? 0 : s.free(CloudPlacement.MEMORY_MB);
-        }).reversed());
         return out;
     }
 

@@ -5,11 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.cli.CliException;
@@ -359,7 +359,7 @@ public final class Moves {
         return "; if " + src + " still shows the migration, run berth cloud revert " + uuid;
     }
 
-    /** The hosts to try: --host, or Placement's candidates other than the source, most free RAM first. */
+    /** The hosts to try: --host, or Placement's candidates other than the source, weighed as the scheduler does. */
     private List<String> destinations(String src, UUID srcRp, String host, Map<String, Long> wanted, String driver) {
         if (host != null) {
             cloud.hosts().host(host);
@@ -373,9 +373,9 @@ public final class Moves {
         CloudPlacement.Candidates c = cloud.placement().candidates(wanted, List.of(trait), 50);
         Map<UUID, String> names = new LinkedHashMap<>();
         cloud.placement().providers().forEach(p -> names.put(p.uuid(), p.name()));
-        List<String> out = c.requests().stream().map(CloudPlacement.Candidate::provider).distinct()
+        List<String> out = Scheduler.weigh(c, ThreadLocalRandom.current()).stream()
+                .map(CloudPlacement.Candidate::provider).distinct()
                 .filter(p -> !p.equals(srcRp) && names.containsKey(p) && cloud.hosts().find(names.get(p)).isPresent())
-                .sorted(Comparator.comparingLong((UUID p) -> -c.summaries().get(p).free(CloudPlacement.MEMORY_MB)))
                 .limit(MAX_HOSTS).map(names::get).toList();
         if (out.isEmpty()) {
             throw new CliException.Failed("no valid host: no host other than " + src + " has " + amounts(wanted)
