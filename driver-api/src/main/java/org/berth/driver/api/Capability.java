@@ -20,5 +20,9 @@ public enum Capability {
     /** {@link ComputeDriver#attachInterface}/{@link ComputeDriver#detachInterface} on a running instance. */
     INTERFACE_HOTPLUG,
     /** Lifecycle events are published to {@link DriverContext#events()} as the backend reports them. */
-    LIFECYCLE_EVENTS
+    LIFECYCLE_EVENTS,
+    /** {@link ComputeDriver#openConsole}: an interactive byte stream to the serial console (or a container's TTY). */
+    CONSOLE,
+    /** {@link ComputeDriver#exec}: a command run inside the instance, its stdin/stdout as a stream, its exit code. */
+    EXEC
 }

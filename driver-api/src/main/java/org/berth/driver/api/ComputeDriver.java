@@ -123,6 +123,28 @@ public interface ComputeDriver extends AutoCloseable {
     default void replugVifs(UUID uuid) {
     }
 
+    /**
+     * An interactive stream to the instance's console ({@link Capability#CONSOLE}): bytes typed go to the guest's
+     * serial port (or the container's TTY), what the guest prints comes back. At most one console stream per
+     * instance is open at a time (the caller enforces it; a driver may refuse a second one with
+     * {@link DriverException.BackendFailure}). The stream ends (read returns -1) when the instance stops or is
+     * destroyed. Only a RUNNING instance has a console; any other state raises
+     * {@link DriverException.InvalidInstanceState}. Returns within the driver's call timeout.
+     */
+    default InstanceStream openConsole(UUID uuid) {
+        throw new DriverException.CapabilityMissing(describe().name(), Capability.CONSOLE);
+    }
+
+    /**
+     * Starts {@code spec}'s command inside the RUNNING instance ({@link Capability#EXEC}) and returns its stdin and
+     * (merged) stdout/stderr as a stream whose {@link InstanceStream#exitCode()} is known once read returns -1.
+     * Any other state raises {@link DriverException.InvalidInstanceState}. Closing the stream before the command
+     * ends kills the command: nothing the session started outlives it.
+     */
+    default InstanceStream exec(UUID uuid, ExecSpec spec) {
+        throw new DriverException.CapabilityMissing(describe().name(), Capability.EXEC);
+    }
+
     /** Raw host capacity and this driver's usage: the flavors of every Berth instance of it on the host, whoever owns it. */
     HostResources resources();
 
