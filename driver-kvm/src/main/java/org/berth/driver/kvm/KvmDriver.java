@@ -8,6 +8,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.berth.driver.api.Capability;
 import org.berth.driver.api.ComputeDriver;
@@ -21,6 +22,7 @@ import org.berth.driver.api.Image;
 import org.berth.driver.api.ImageFormat;
 import org.berth.driver.api.InstanceInfo;
 import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.InstanceStream;
 import org.berth.driver.api.PowerState;
 import org.berth.driver.api.RebootType;
 import org.berth.driver.api.VifSpec;
@@ -44,6 +46,8 @@ final class KvmDriver implements ComputeDriver {
     private final Snapshots snapshots;
     private final Hotplug hotplug;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Open console streams: closed with the driver so that no reader thread outlives it. */
+    private final Set<ConsoleStream> consoles = ConcurrentHashMap.newKeySet();
 
     private KvmDriver(KvmConfig config, DriverContext context, String version, boolean withEvents) {
         this.context = context;
@@ -63,7 +67,7 @@ final class KvmDriver implements ComputeDriver {
         this.snapshots = new Snapshots(domains, context.images(), qemuImg, context.stateDir());
         this.hotplug = new Hotplug(domains);
         Set<Capability> caps = EnumSet.of(Capability.SOFT_REBOOT, Capability.PAUSE, Capability.SUSPEND,
-                Capability.CONSOLE_LOG, Capability.SNAPSHOT);
+                Capability.CONSOLE_LOG, Capability.SNAPSHOT, Capability.CONSOLE);
         if (context.vifPlugger().isPresent()) {
             caps.add(Capability.INTERFACE_HOTPLUG);
         }
@@ -268,6 +272,15 @@ final class KvmDriver implements ComputeDriver {
         return ConsoleTail.read(files.consoleLog(uuid), maxBytes);
     }
 
+    /**
+     * The serial console of a RUNNING instance through libvirt's console stream. libvirt allows one session per
+     * console: a second open while one is open fails (BackendFailure) until the first is closed.
+     */
+    @Override
+    public InstanceStream openConsole(UUID uuid) {
+        return ConsoleStream.open(session, requireUuid(uuid), consoles);
+    }
+
     @Override
     public Image snapshot(UUID uuid, String imageName) {
         return snapshots.snapshot(requireUuid(uuid), imageName);
@@ -320,6 +333,7 @@ final class KvmDriver implements ComputeDriver {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        List.copyOf(consoles).forEach(ConsoleStream::close);
         if (events != null) {
             try {
                 Duration limit = session.timeout().compareTo(Duration.ofSeconds(5)) < 0 ? session.timeout() : Duration.ofSeconds(5);

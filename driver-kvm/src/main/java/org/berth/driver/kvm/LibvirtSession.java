@@ -2,6 +2,7 @@ package org.berth.driver.kvm;
 
 import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -79,16 +80,24 @@ final class LibvirtSession implements AutoCloseable {
 
     /** Runs {@code call} on the pool and waits at most {@code limit}; libvirt errors become driver exceptions. */
     <T> T call(String operation, UUID uuid, Duration limit, Call<T> call) {
+        return bounded(operation, limit, () -> {
+            Connect c = connection();
+            try {
+                return call.run(c);
+            } catch (LibvirtException e) {
+                throw LibvirtErrors.map(operation, uuid, e, c, this);
+            }
+        });
+    }
+
+    /**
+     * Runs {@code task} on the pool and waits at most {@code limit}: for libvirt calls that need no connection
+     * lookup (a console stream's send and abort).
+     */
+    <T> T bounded(String operation, Duration limit, Callable<T> task) {
         Future<T> future;
         try {
-            future = pool.submit(() -> {
-                Connect c = connection();
-                try {
-                    return call.run(c);
-                } catch (LibvirtException e) {
-                    throw LibvirtErrors.map(operation, uuid, e, c, this);
-                }
-            });
+            future = pool.submit(task);
         } catch (RejectedExecutionException e) {
             throw new DriverException.BackendUnavailable(BACKEND, "driver is closed or overloaded", e);
         }

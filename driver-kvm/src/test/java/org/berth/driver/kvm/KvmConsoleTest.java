@@ -1,0 +1,236 @@
+package org.berth.driver.kvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.ServiceLoader;
+import java.util.UUID;
+import java.util.stream.Stream;
+import org.berth.driver.api.Capability;
+import org.berth.driver.api.ComputeDriverProvider;
+import org.berth.driver.api.DriverConfig;
+import org.berth.driver.api.DriverContext;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.Flavor;
+import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.InstanceStream;
+import org.berth.driver.api.PowerState;
+import org.berth.lab.TestImages;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.libvirt.Connect;
+
+/**
+ * The serial console through libvirt's console stream, against the host's libvirtd + QEMU (TCG) and the busybox test
+ * guest, whose init offers a shell on the console once Enter is pressed. One guest is booted for the whole class;
+ * the last test powers it off.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class KvmConsoleTest {
+    private static final String TEST_OWNER = "berth-test";
+    private static final String MARKER = "BERTH-GUEST-READY";
+    private static final Flavor FLAVOR = new Flavor("t.small", 1, 256, 1, 0, 0);
+    private static final Duration SHELL_WAIT = Duration.ofSeconds(30);
+
+    private static Path stateDir;
+    private static KvmDriver driver;
+    private static UUID guest;
+
+    @BeforeAll
+    static void bootGuest() throws Exception {
+        Files.createDirectories(Path.of("/var/lib/berth"));
+        stateDir = Files.createDirectories(Path.of("/var/lib/berth/kvm-console-test-" + UUID.randomUUID()));
+        Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        ManifestImageStore store = new ManifestImageStore(TestImages.dir(), stateDir.resolve("_store"));
+        ComputeDriverProvider provider = ServiceLoader.load(ComputeDriverProvider.class).stream()
+                .map(ServiceLoader.Provider::get).filter(p -> p.name().equals("kvm")).findFirst().orElseThrow();
+        driver = (KvmDriver) provider.create(new DriverContext(new DriverConfig("kvm", Map.of("shutdown_timeout",
+                "20s")), store, Optional.empty(), e -> { }, stateDir, TEST_OWNER));
+        guest = UUID.randomUUID();
+        driver.spawn(new InstanceSpec(guest, "console-guest", FLAVOR, store.byName("berth-guest-kernel").id(),
+                List.of(), Map.of(), true));
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!log().contains(MARKER)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(MARKER + " not in the console log within 60 s:\n" + log());
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    @AfterAll
+    static void destroyGuest() throws Exception {
+        try {
+            if (guest != null) {
+                driver.destroy(guest);
+                assertThrows(DriverException.InstanceNotFound.class, () -> driver.info(guest));
+                Connect c = new Connect("qemu:///system");
+                try {
+                    assertFalse(List.of(c.listDefinedDomains()).contains("berth-" + guest), "domain left");
+                } finally {
+                    c.close();
+                }
+            }
+        } finally {
+            driver.close();
+            assertEquals(0, readerThreads(), "console reader threads after the driver closed");
+            try (Stream<Path> files = Files.walk(stateDir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static String log() {
+        return new String(driver.consoleLog(guest, 64 * 1024), StandardCharsets.UTF_8);
+    }
+
+    private static long readerThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith(ConsoleStream.THREAD_PREFIX)).count();
+    }
+
+    private static void type(InstanceStream console, String text) {
+        byte[] b = text.getBytes(StandardCharsets.US_ASCII);
+        console.write(b, 0, b.length);
+    }
+
+    /** Reads until {@code needle} appeared or {@code max} passed; returns everything read. */
+    private static String readUntil(InstanceStream console, String needle, Duration max) {
+        StringBuilder seen = new StringBuilder();
+        byte[] buf = new byte[4096];
+        long deadline = System.nanoTime() + max.toNanos();
+        while (seen.indexOf(needle) < 0) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw new AssertionError(needle.strip() + " not read within " + max + "; read:\n" + seen);
+            }
+            int n = console.read(buf, 0, buf.length, Duration.ofNanos(Math.min(left, 500_000_000L)));
+            if (n < 0) {
+                throw new AssertionError("console ended before " + needle.strip() + "; read:\n" + seen);
+            }
+            seen.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+        }
+        return seen.toString();
+    }
+
+    /** Asks the shell for {@code a*b} and waits for the answer on a line of its own (not the echoed command). */
+    private static void multiply(InstanceStream console, int a, int b) {
+        type(console, "echo $((" + a + "*" + b + "))\r");
+        readUntil(console, "\n" + a * b + "\r\n", SHELL_WAIT);
+    }
+
+    @Test
+    @Order(1)
+    void aShellAnswersOnTheConsoleOneSessionAtATimeAndReopens() {
+        assertTrue(driver.describe().has(Capability.CONSOLE));
+        long t0 = System.nanoTime();
+        try (InstanceStream console = driver.openConsole(guest)) {
+            long openMs = (System.nanoTime() - t0) / 1_000_000;
+            assertEquals(1, readerThreads());
+            type(console, "\r"); // askfirst: Enter starts the shell
+            long s0 = System.nanoTime();
+            multiply(console, 6, 7);
+            long answerMs = (System.nanoTime() - s0) / 1_000_000;
+            System.out.printf("kvm console: open %d ms, Enter + echo $((6*7)) answered in %d ms%n", openMs, answerMs);
+            assertTrue(console.exitCode().isEmpty(), "a console has no exit code");
+            console.resize(120, 40); // ignored by a serial line, must not fail
+            console.closeInput();
+            multiply(console, 3, 5); // still writable after closeInput: a console ignores it
+
+            var second = assertThrows(DriverException.BackendFailure.class, () -> driver.openConsole(guest));
+            assertTrue(second.getMessage().contains("another console session"), second.getMessage());
+        }
+        assertEquals(0, readerThreads(), "reader thread after close");
+
+        try (InstanceStream again = driver.openConsole(guest)) {
+            multiply(again, 7, 8); // the same shell, still running on ttyS0
+        }
+        long c0 = System.nanoTime();
+        for (int i = 0; i < 20; i++) {
+            InstanceStream s = driver.openConsole(guest);
+            s.close();
+            s.close(); // idempotent
+            assertEquals(-1, s.read(new byte[16], 0, 16, Duration.ofMillis(10)), "read after close");
+            assertThrows(DriverException.BackendFailure.class, () -> type(s, "x"));
+        }
+        long cycleMs = (System.nanoTime() - c0) / 1_000_000;
+        System.out.printf("kvm console: 20 open/close cycles in %d ms%n", cycleMs);
+        assertEquals(0, readerThreads(), "reader threads after 20 cycles");
+        try (InstanceStream last = driver.openConsole(guest)) {
+            multiply(last, 9, 9); // no libvirt session left locked by the cycles
+        }
+    }
+
+    @Test
+    @Order(2)
+    void anUnreadConsoleBuffersAtMostItsCapacity() throws Exception {
+        try (InstanceStream console = driver.openConsole(guest)) {
+            // ~200 KiB of output while nobody reads: the reader must stop at the buffer's capacity
+            type(console, "yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c 204800;"
+                    + " echo; echo END-$((20*20))\r");
+            ConsoleStream raw = (ConsoleStream) console;
+            long deadline = System.nanoTime() + SHELL_WAIT.toNanos();
+            while (raw.buffered() < ConsoleStream.CAPACITY - 4096 && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            Thread.sleep(500);
+            assertTrue(raw.buffered() <= ConsoleStream.CAPACITY, "buffered " + raw.buffered());
+            assertTrue(raw.buffered() >= ConsoleStream.CAPACITY - 4096, "buffer filled: " + raw.buffered());
+            long r0 = System.nanoTime();
+            String all = readUntil(console, "\nEND-400\r\n", SHELL_WAIT);
+            long lines = all.lines().filter(l -> l.startsWith("0123456789abcdef")).count();
+            System.out.printf("kvm console: %d bytes read after backpressure in %d ms%n", all.length(),
+                    (System.nanoTime() - r0) / 1_000_000);
+            assertTrue(all.length() > 204800 && lines > 3000, "all output arrived: " + all.length() + " bytes");
+        }
+    }
+
+    @Test
+    @Order(3)
+    void unknownInstanceIsNotFound() {
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver.openConsole(UUID.randomUUID()));
+        assertThrows(IllegalArgumentException.class, () -> driver.openConsole(null));
+    }
+
+    @Test
+    @Order(4)
+    void powerOffEndsTheStreamAndAStoppedInstanceHasNoConsole() {
+        InstanceStream console = driver.openConsole(guest);
+        try {
+            long p0 = System.nanoTime();
+            driver.powerOff(guest, Duration.ZERO); // forced: the stream must end however the domain stops
+            byte[] buf = new byte[4096];
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            int n;
+            do {
+                n = console.read(buf, 0, buf.length, Duration.ofMillis(500));
+            } while (n >= 0 && System.nanoTime() < deadline);
+            assertEquals(-1, n, "read after power off");
+            System.out.printf("kvm console: stream ended %d ms after power off began%n",
+                    (System.nanoTime() - p0) / 1_000_000);
+            assertThrows(DriverException.BackendFailure.class, () -> type(console, "x"));
+            assertEquals(PowerState.SHUTDOWN, driver.info(guest).powerState());
+            var stopped = assertThrows(DriverException.InvalidInstanceState.class, () -> driver.openConsole(guest));
+            assertTrue(stopped.getMessage().contains("SHUTDOWN"), stopped.getMessage());
+        } finally {
+            console.close();
+        }
+        assertEquals(0, readerThreads(), "reader thread after the stream ended and closed");
+    }
+}
