@@ -20,6 +20,8 @@ import org.libvirt.jna.virError;
 final class ConsoleNative {
     /** virDomainOpenConsoleFlags: none (no FORCE: an open session is not taken over; no SAFE). */
     static final int NO_FLAGS = 0;
+    /** virStreamFlags: receive and send return -2 instead of waiting. */
+    static final int VIR_STREAM_NONBLOCK = 1;
 
     interface Api extends Library {
         StreamPointer virStreamNew(ConnectionPointer conn, int flags);

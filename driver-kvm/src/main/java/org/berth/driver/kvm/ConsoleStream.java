@@ -20,16 +20,30 @@ import org.libvirt.jna.SizeT;
 import org.libvirt.jna.StreamPointer;
 
 /**
- * A RUNNING domain's serial console (virDomainOpenConsole) as an {@link InstanceStream}. The libvirt stream is
- * blocking: one reader thread receives into a bounded buffer and stops receiving while it is full, so a slow caller
- * holds at most {@link #CAPACITY} bytes and libvirt keeps the rest; {@link #read} only waits on that buffer. Sends,
- * and the abort that wakes the reader on {@link #close()}, run on the session's pool within its call timeout.
+ * A RUNNING domain's serial console (virDomainOpenConsole) as an {@link InstanceStream}. One reader thread receives
+ * into a buffer of {@link #CAPACITY} bytes; {@link #read} only waits on that buffer; sends run on the session's pool
+ * within its call timeout.
+ *
+ * <p>The libvirt stream is non-blocking and the reader polls it every {@link #POLL}: libvirt's event loop (which the
+ * driver runs whenever it declares CONSOLE) moves the data off the connection meanwhile. A blocking receive could
+ * not be woken reliably: an abort from another thread sometimes left it waiting until libvirt's next keepalive
+ * (5 s), so the reader alone touches the stream's receive side and it aborts and frees the stream when it ends.
+ *
+ * <p>Backpressure is bounded in time, not only in our buffer: libvirt's remote client keeps reading the connection's
+ * socket (its event loop, or any other call on the connection) and queues stream data in this process however long
+ * we do not receive, so the guest is never slowed down (measured: 4 MB queued while our buffer was full). The reader
+ * therefore pauses at most {@link #STALL} while the buffer is full; after that it keeps receiving and drops the
+ * oldest unread bytes ({@link #dropped()}), as a UART overruns, until the caller catches up.
  */
 final class ConsoleStream implements InstanceStream {
     static final int CAPACITY = 64 * 1024;
     /** Reader threads are named this plus the instance's uuid. */
     static final String THREAD_PREFIX = "berth-kvm-console-";
+    /** How long output may wait in libvirt's queue while our buffer is full, before the oldest bytes are dropped. */
+    static final Duration STALL = Duration.ofSeconds(2);
+    static final Duration POLL = Duration.ofMillis(10);
     private static final int CHUNK = 4096;
+    private static final int WOULD_BLOCK = -2;
     private static final String OPEN = "open console";
 
     private final UUID uuid;
@@ -44,11 +58,12 @@ final class ConsoleStream implements InstanceStream {
     private int count; // guarded by lock
     private boolean ended; // guarded by lock: libvirt ended the stream (domain stopped) or it broke
     private boolean closed; // guarded by lock
+    private boolean overrun; // guarded by lock: the caller fell behind longer than STALL; drop until it catches up
+    private long dropped; // guarded by lock
 
-    /** Orders send, abort and free: the native stream is aborted at most once and freed exactly once, last. */
+    /** Orders sends and the final abort and free: no send reaches a freed stream. */
     private final Object backend = new Object();
     private StreamPointer stream; // guarded by backend; null once freed
-    private boolean aborted; // guarded by backend
 
     private ConsoleStream(UUID uuid, LibvirtSession session, StreamPointer stream, Set<ConsoleStream> registry) {
         this.uuid = uuid;
@@ -88,7 +103,7 @@ final class ConsoleStream implements InstanceStream {
 
     private static StreamPointer openNative(ConnectionPointer conn, UUID uuid) {
         ConsoleNative.Api api = ConsoleNative.api();
-        StreamPointer stream = api.virStreamNew(conn, 0); // blocking: receive waits in the reader thread
+        StreamPointer stream = api.virStreamNew(conn, ConsoleNative.VIR_STREAM_NONBLOCK);
         if (stream == null) {
             throw failure(OPEN, ConsoleNative.lastError());
         }
@@ -137,12 +152,12 @@ final class ConsoleStream implements InstanceStream {
         }
         try {
             while (awaitSpace()) {
-                // 0: libvirt ended the stream (the domain stopped); < 0: it broke, or close() aborted it
                 int n = ConsoleNative.api().virStreamRecv(s, chunk, new SizeT(CHUNK));
-                if (n <= 0) {
-                    break;
+                if (n > 0) {
+                    append(chunk, n);
+                } else if (n != WOULD_BLOCK || !pause()) {
+                    break; // 0: libvirt ended the stream (the domain stopped); -1: it broke; or closed
                 }
-                append(chunk, n);
             }
         } catch (RuntimeException | LinkageError e) {
             // a JNA failure ends the stream like a libvirt error does
@@ -158,22 +173,54 @@ final class ConsoleStream implements InstanceStream {
         }
     }
 
-    /** Waits until the buffer has room for a chunk (backpressure); false once closed. */
+    /** Waits at most {@link #STALL} for room for a chunk (unless overrun already); false once closed. */
     private boolean awaitSpace() {
         lock.lock();
         try {
-            while (!closed && CAPACITY - count < CHUNK) {
-                changed.awaitUninterruptibly();
+            if (CAPACITY - count >= CHUNK) {
+                overrun = false;
+            }
+            long left = STALL.toNanos();
+            while (!closed && !overrun && CAPACITY - count < CHUNK) {
+                if (left <= 0) {
+                    overrun = true;
+                    break;
+                }
+                left = changed.awaitNanos(left);
             }
             return !closed;
+        } catch (InterruptedException e) {
+            return false; // nobody interrupts the reader but the JVM going down: end the stream
         } finally {
             lock.unlock();
         }
     }
 
+    /** Waits {@link #POLL} before the next receive, or less when closed; false once closed. */
+    private boolean pause() {
+        lock.lock();
+        try {
+            if (!closed) {
+                changed.awaitNanos(POLL.toNanos());
+            }
+            return !closed;
+        } catch (InterruptedException e) {
+            return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Appends {@code n} bytes, dropping the oldest unread ones beyond {@link #CAPACITY}. */
     private void append(byte[] chunk, int n) {
         lock.lock();
         try {
+            int excess = count + n - CAPACITY;
+            if (excess > 0) {
+                head = (head + excess) % CAPACITY;
+                count -= excess;
+                dropped += excess;
+            }
             int tail = (head + count) % CAPACITY;
             int first = Math.min(n, CAPACITY - tail);
             System.arraycopy(chunk, 0, ring, tail, first);
@@ -185,22 +232,15 @@ final class ConsoleStream implements InstanceStream {
         }
     }
 
-    /** Aborts the stream unless already done (libvirt closes its side, the console is free again) and frees it. */
+    /** Aborts the stream (libvirt closes its side: the console is free again) and frees it, once. */
     private void release() {
         synchronized (backend) {
             if (stream == null) {
                 return;
             }
-            abortLocked();
+            ConsoleNative.api().virStreamAbort(stream); // fails harmlessly when libvirt already ended it
             ConsoleNative.api().virStreamFree(stream);
             stream = null;
-        }
-    }
-
-    private void abortLocked() {
-        if (!aborted && stream != null) {
-            aborted = true;
-            ConsoleNative.api().virStreamAbort(stream); // fails harmlessly when libvirt already ended it
         }
     }
 
@@ -251,6 +291,16 @@ final class ConsoleStream implements InstanceStream {
         }
     }
 
+    /** Unread bytes dropped because the caller fell behind by more than {@link #CAPACITY} for over {@link #STALL}. */
+    long dropped() {
+        lock.lock();
+        try {
+            return dropped;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     @Override
     public void write(byte[] buf, int off, int len) {
         Objects.checkFromIndexSize(off, len, buf.length);
@@ -269,16 +319,19 @@ final class ConsoleStream implements InstanceStream {
             synchronized (backend) {
                 int sent = 0;
                 while (sent < data.length) {
-                    if (stream == null || aborted) {
+                    if (stream == null) {
                         throw new DriverException.BackendFailure(LibvirtSession.BACKEND, "write console",
                                 "the console stream of instance " + uuid + " has ended", null);
                     }
                     byte[] rest = sent == 0 ? data : Arrays.copyOfRange(data, sent, data.length);
                     int n = ConsoleNative.api().virStreamSend(stream, rest, new SizeT(rest.length));
-                    if (n < 0) {
+                    if (n == WOULD_BLOCK) {
+                        Thread.sleep(POLL.toMillis()); // the guest's line is full; the call timeout interrupts us
+                    } else if (n < 0) {
                         throw failure("write console", ConsoleNative.lastError());
+                    } else {
+                        sent += n;
                     }
-                    sent += n;
                 }
             }
             return null;
@@ -301,8 +354,8 @@ final class ConsoleStream implements InstanceStream {
     }
 
     /**
-     * Wakes the reader (a closed flag while it waits for room, an abort while it waits in libvirt), which then frees
-     * the stream; waits for it within the call timeout. A wedged libvirtd leaves the reader to end with it.
+     * Wakes the reader, which aborts and frees the stream, and waits for it within the call timeout. A wedged
+     * libvirtd leaves the reader to end with it.
      */
     @Override
     public void close() {
@@ -316,17 +369,8 @@ final class ConsoleStream implements InstanceStream {
         } finally {
             lock.unlock();
         }
-        Duration limit = session.timeout();
         try {
-            session.bounded("close console", limit, () -> {
-                synchronized (backend) {
-                    abortLocked();
-                }
-                return null;
-            });
-            reader.join(limit.toMillis());
-        } catch (RuntimeException e) {
-            // timed out or the driver is closing: the reader ends when libvirt returns
+            reader.join(session.timeout().toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {

@@ -49,7 +49,8 @@ final class KvmDriver implements ComputeDriver {
     /** Open console streams: closed with the driver so that no reader thread outlives it. */
     private final Set<ConsoleStream> consoles = ConcurrentHashMap.newKeySet();
 
-    private KvmDriver(KvmConfig config, DriverContext context, String version, boolean withEvents) {
+    private KvmDriver(KvmConfig config, DriverContext context, String version, boolean withEvents,
+                      boolean withConsole) {
         this.context = context;
         this.events = withEvents ? new LifecycleEvents(context.events()) : null;
         this.session = new LibvirtSession(config.uri(), config.callTimeout(), c -> {
@@ -67,12 +68,15 @@ final class KvmDriver implements ComputeDriver {
         this.snapshots = new Snapshots(domains, context.images(), qemuImg, context.stateDir());
         this.hotplug = new Hotplug(domains);
         Set<Capability> caps = EnumSet.of(Capability.SOFT_REBOOT, Capability.PAUSE, Capability.SUSPEND,
-                Capability.CONSOLE_LOG, Capability.SNAPSHOT, Capability.CONSOLE);
+                Capability.CONSOLE_LOG, Capability.SNAPSHOT);
         if (context.vifPlugger().isPresent()) {
             caps.add(Capability.INTERFACE_HOTPLUG);
         }
         if (withEvents) {
             caps.add(Capability.LIFECYCLE_EVENTS);
+        }
+        if (withConsole) {
+            caps.add(Capability.CONSOLE);
         }
         this.info = new DriverInfo(KvmDriverProvider.NAME, version, config.virtType().hypervisorType(), caps, FORMATS);
     }
@@ -80,25 +84,25 @@ final class KvmDriver implements ComputeDriver {
     /**
      * Opens the driver. With an embedded-driver uri the root is created (0755) if missing and libvirt's event loop
      * runs before the connection opens whatever {@code events} says: the embedded driver watches its QEMU monitors
-     * on that loop. QEMU's user (from the capabilities' DAC label) must reach the state directory and the root.
+     * on that loop. The loop also runs without {@code events}: console streams are non-blocking and need it to move
+     * their data (without it the driver works, without CONSOLE). QEMU's user (from the capabilities' DAC label) must
+     * reach the state directory and the root.
      */
     static KvmDriver open(KvmConfig config, DriverContext context, String version) {
         boolean embedded = config.embedRoot().isPresent();
         config.embedRoot().ifPresent(EmbedRoot::prepare);
         boolean loop = false;
-        if (config.events() || embedded) {
-            try {
-                LifecycleEvents.startLoop();
-                loop = true;
-            } catch (LibvirtException | RuntimeException | LinkageError e) {
-                if (embedded) {
-                    throw new DriverException.BackendUnavailable(LibvirtSession.BACKEND, "the embedded QEMU driver "
-                            + "needs libvirt's event loop, which did not start: " + e, e);
-                }
-                // no event loop: the driver works, without LIFECYCLE_EVENTS
+        try {
+            LifecycleEvents.startLoop();
+            loop = true;
+        } catch (LibvirtException | RuntimeException | LinkageError e) {
+            if (embedded) {
+                throw new DriverException.BackendUnavailable(LibvirtSession.BACKEND, "the embedded QEMU driver "
+                        + "needs libvirt's event loop, which did not start: " + e, e);
             }
+            // no event loop: the driver works, without LIFECYCLE_EVENTS and CONSOLE
         }
-        KvmDriver driver = new KvmDriver(config, context, version, loop && config.events());
+        KvmDriver driver = new KvmDriver(config, context, version, loop && config.events(), loop);
         try {
             driver.session.call("connect", null, c -> c.getLibVersion());
             String caps = driver.session.call("read capabilities", null, c -> c.getCapabilities());
@@ -278,6 +282,9 @@ final class KvmDriver implements ComputeDriver {
      */
     @Override
     public InstanceStream openConsole(UUID uuid) {
+        if (!info.has(Capability.CONSOLE)) {
+            throw new DriverException.CapabilityMissing(KvmDriverProvider.NAME, Capability.CONSOLE);
+        }
         return ConsoleStream.open(session, requireUuid(uuid), consoles);
     }
 
