@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,11 +42,13 @@ import org.berth.driver.api.DriverConfig;
 import org.berth.driver.api.DriverContext;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.EventSink;
+import org.berth.driver.api.ExecSpec;
 import org.berth.driver.api.Flavor;
 import org.berth.driver.api.Image;
 import org.berth.driver.api.ImageFormat;
 import org.berth.driver.api.InstanceInfo;
 import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.InstanceStream;
 import org.berth.driver.api.LifecycleEvent;
 import org.berth.driver.api.PowerState;
 import org.berth.driver.api.RebootType;
@@ -218,6 +221,8 @@ public abstract class ComputeDriverConformance {
             case CONSOLE_LOG -> () -> driver().consoleLog(uuid, 100);
             case INTERFACE_HOTPLUG -> () -> driver().attachInterface(uuid,
                     VifSpec.of(UUID.randomUUID().toString(), "fa:16:3e:00:00:02"));
+            case CONSOLE -> () -> driver().openConsole(uuid).close();
+            case EXEC -> () -> driver().exec(uuid, ExecSpec.of("true")).close();
             case SOFT_REBOOT, LIFECYCLE_EVENTS -> null;
         };
         if (op != null) {
@@ -813,6 +818,112 @@ public abstract class ComputeDriverConformance {
         for (InstanceSpec s : specs) {
             assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(s.uuid()),
                     "contract 'destroy removes the instance' (in parallel)");
+        }
+    }
+
+    // --- console (Capability.CONSOLE) ---
+
+    /** Bound of one console conversation: the guest boots meanwhile (the kit does not wait for a marker first). */
+    private static final Duration CONSOLE_ANSWER_WAIT = Duration.ofSeconds(120);
+    /** How often the question is typed again until the guest's shell answers (it may still be booting). */
+    private static final Duration CONSOLE_RETYPE = Duration.ofSeconds(3);
+    /** Bound of the end of a console stream after its instance was destroyed. */
+    private static final Duration CONSOLE_END_WAIT = Duration.ofSeconds(30);
+
+    private InstanceStream openConsole(UUID uuid) {
+        return call("open console " + uuid, () -> driver().openConsole(uuid));
+    }
+
+    private static void typeOn(InstanceStream console, String text) {
+        byte[] b = text.getBytes(StandardCharsets.US_ASCII);
+        console.write(b, 0, b.length);
+    }
+
+    /**
+     * Types Enter (the test images' init offers a shell on the console once it is pressed) and a shell arithmetic
+     * question until its answer comes back: {@code berth-<a*b>-ok}, which the echo of the typed line does not contain,
+     * so only a shell in the guest can have sent it.
+     */
+    private static void assertConsoleAnswers(InstanceStream console, int a, int b) {
+        String question = "\recho berth-$((" + a + "*" + b + "))-ok\r";
+        String answer = "berth-" + a * b + "-ok";
+        StringBuilder seen = new StringBuilder();
+        byte[] buf = new byte[8192];
+        long start = System.nanoTime();
+        long typed = start - CONSOLE_RETYPE.toNanos() - 1; // type at once
+        while (seen.indexOf(answer) < 0) {
+            long now = System.nanoTime();
+            assertTrue(now - start < CONSOLE_ANSWER_WAIT.toNanos(), () -> "contract 'the console carries input and "
+                    + "output': no " + answer + " within " + CONSOLE_ANSWER_WAIT.toSeconds() + " s; read:\n"
+                    + tail(seen));
+            if (now - typed > CONSOLE_RETYPE.toNanos()) {
+                typeOn(console, question);
+                typed = now;
+            }
+            int n = console.read(buf, 0, buf.length, Duration.ofMillis(500));
+            assertTrue(n >= 0, () -> "contract 'the console of a RUNNING instance stays open': it ended; read:\n"
+                    + tail(seen));
+            seen.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+        }
+    }
+
+    private static String tail(StringBuilder seen) {
+        return seen.substring(Math.max(0, seen.length() - 2000));
+    }
+
+    @Test
+    @DisplayName("console: a RUNNING instance's console carries input to its shell and the answer back; reopens after close")
+    void consoleAnswersInput() {
+        requireCapability(Capability.CONSOLE);
+        UUID uuid = spawnRunning().uuid();
+        InstanceStream console = openConsole(uuid);
+        try {
+            assertConsoleAnswers(console, 6, 7);
+            assertTrue(console.exitCode().isEmpty(), "contract 'a console has no exit code'");
+        } finally {
+            console.close();
+        }
+        console.close(); // idempotent
+        assertEquals(-1, console.read(new byte[16], 0, 16, Duration.ofMillis(100)),
+                "contract 'a closed stream reads -1'");
+        try (InstanceStream again = openConsole(uuid)) {
+            assertConsoleAnswers(again, 7, 8);
+        }
+        assertState(PowerState.RUNNING, uuid, "a console session changes nothing");
+    }
+
+    @Test
+    @DisplayName("console: only a RUNNING instance has one (SHUTDOWN: InvalidInstanceState); an unknown uuid is not found")
+    void consoleWhenOffOrUnknown() {
+        requireCapability(Capability.CONSOLE);
+        InstanceSpec spec = newSpec().withPowerOn(false);
+        spawn(spec);
+        assertInvalidState(PowerState.SHUTDOWN, () -> driver().openConsole(spec.uuid()),
+                "only a RUNNING instance has a console");
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().openConsole(UUID.randomUUID()),
+                "contract 'an unknown uuid is InstanceNotFound'");
+    }
+
+    @Test
+    @DisplayName("console: the stream ends (read returns -1, write fails) when the instance is destroyed")
+    void consoleEndsWhenDestroyed() {
+        requireCapability(Capability.CONSOLE);
+        UUID uuid = spawnRunning().uuid();
+        InstanceStream console = openConsole(uuid);
+        try {
+            run("destroy " + uuid, () -> driver().destroy(uuid));
+            byte[] buf = new byte[8192];
+            long start = System.nanoTime();
+            int n;
+            do {
+                n = console.read(buf, 0, buf.length, Duration.ofMillis(500));
+            } while (n >= 0 && System.nanoTime() - start < CONSOLE_END_WAIT.toNanos());
+            assertEquals(-1, n, () -> "contract 'a console ends with its instance': read did not return -1 within "
+                    + CONSOLE_END_WAIT.toSeconds() + " s of destroy");
+            assertThrows(DriverException.BackendFailure.class, () -> typeOn(console, "x"),
+                    "contract 'writing to an ended stream raises BackendFailure'");
+        } finally {
+            console.close();
         }
     }
 }
