@@ -160,6 +160,19 @@ class EmbeddedLibvirtTest {
             assertEquals(List.of(), qemuProcessesUnder(root));
             driver.powerOn(uuid);
             awaitMarker(driver, uuid, MARKER);
+            try (var console = driver.openConsole(uuid)) { // an fdstream on the pty: no libvirtd in between
+                byte[] line = "\recho $((6*7))\r".getBytes(StandardCharsets.US_ASCII);
+                console.write(line, 0, line.length);
+                StringBuilder seen = new StringBuilder();
+                byte[] buf = new byte[4096];
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (seen.indexOf("\n42\r\n") < 0) {
+                    assertTrue(System.nanoTime() < deadline, "no 42 on the embedded console: " + seen);
+                    int n = console.read(buf, 0, buf.length, Duration.ofMillis(500));
+                    assertTrue(n >= 0, "embedded console ended: " + seen);
+                    seen.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+                }
+            }
             awaitEvent(uuid, LifecycleEvent.Transition.PAUSED, 1);
             awaitEvent(uuid, LifecycleEvent.Transition.STOPPED, 1);
             awaitEvent(uuid, LifecycleEvent.Transition.STARTED, 1);
