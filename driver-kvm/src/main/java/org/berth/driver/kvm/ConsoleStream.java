@@ -24,8 +24,9 @@ import org.libvirt.jna.StreamPointer;
  * into a buffer of {@link #CAPACITY} bytes; {@link #read} only waits on that buffer; sends run on the session's pool
  * within its call timeout.
  *
- * <p>The libvirt stream is non-blocking and the reader polls it every {@link #POLL}: libvirt's event loop (which the
- * driver runs whenever it declares CONSOLE) moves the data off the connection meanwhile. A blocking receive could
+ * <p>The libvirt stream is non-blocking and the reader polls it, every {@link #POLL} after output or input and
+ * backing off to {@link #IDLE_POLL} while the line is quiet: libvirt's event loop (which the driver runs whenever it
+ * declares CONSOLE) moves the data off the connection meanwhile. A blocking receive could
  * not be woken reliably: an abort from another thread sometimes left it waiting until libvirt's next keepalive
  * (5 s), so the reader alone touches the stream's receive side and it aborts and frees the stream when it ends.
  *
@@ -41,7 +42,8 @@ final class ConsoleStream implements InstanceStream {
     static final String THREAD_PREFIX = "berth-kvm-console-";
     /** How long output may wait in libvirt's queue while our buffer is full, before the oldest bytes are dropped. */
     static final Duration STALL = Duration.ofSeconds(2);
-    static final Duration POLL = Duration.ofMillis(10);
+    static final Duration POLL = Duration.ofMillis(5);
+    static final Duration IDLE_POLL = Duration.ofMillis(80);
     private static final int CHUNK = 4096;
     private static final int WOULD_BLOCK = -2;
     private static final String OPEN = "open console";
@@ -60,6 +62,7 @@ final class ConsoleStream implements InstanceStream {
     private boolean closed; // guarded by lock
     private boolean overrun; // guarded by lock: the caller fell behind longer than STALL; drop until it catches up
     private long dropped; // guarded by lock
+    private int quietPolls; // guarded by lock: empty receives since the last output or input
 
     /** Orders sends and the final abort and free: no send reaches a freed stream. */
     private final Object backend = new Object();
@@ -196,12 +199,14 @@ final class ConsoleStream implements InstanceStream {
         }
     }
 
-    /** Waits {@link #POLL} before the next receive, or less when closed; false once closed. */
+    /** Waits before the next receive (doubling from {@link #POLL} to {@link #IDLE_POLL}); false once closed. */
     private boolean pause() {
         lock.lock();
         try {
             if (!closed) {
-                changed.awaitNanos(POLL.toNanos());
+                long wait = Math.min(IDLE_POLL.toNanos(), POLL.toNanos() << Math.min(quietPolls, 8));
+                quietPolls++;
+                changed.awaitNanos(wait); // write() and close() wake it early
             }
             return !closed;
         } catch (InterruptedException e) {
@@ -226,6 +231,7 @@ final class ConsoleStream implements InstanceStream {
             System.arraycopy(chunk, 0, ring, tail, first);
             System.arraycopy(chunk, first, ring, 0, n - first);
             count += n;
+            quietPolls = 0;
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -311,6 +317,8 @@ final class ConsoleStream implements InstanceStream {
                         + "stream of instance " + uuid + (closed ? " is closed" : " has ended (the instance stopped)"),
                         null);
             }
+            quietPolls = 0; // an answer (at least the echo) is coming: poll at full speed
+            changed.signalAll();
         } finally {
             lock.unlock();
         }

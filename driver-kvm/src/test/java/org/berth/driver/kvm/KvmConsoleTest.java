@@ -151,7 +151,10 @@ class KvmConsoleTest {
             assertTrue(console.exitCode().isEmpty(), "a console has no exit code");
             console.resize(120, 40); // ignored by a serial line, must not fail
             console.closeInput();
+            long m0 = System.nanoTime();
             multiply(console, 3, 5); // still writable after closeInput: a console ignores it
+            System.out.printf("kvm console: a command's round trip in the running shell %d ms%n",
+                    (System.nanoTime() - m0) / 1_000_000);
 
             var second = assertThrows(DriverException.BackendFailure.class, () -> driver.openConsole(guest));
             assertTrue(second.getMessage().contains("another console session"), second.getMessage());
