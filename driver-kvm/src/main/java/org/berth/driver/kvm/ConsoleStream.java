@@ -13,6 +13,7 @@ import org.berth.driver.api.DriverException;
 import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.InstanceStream;
 import org.berth.driver.api.PowerState;
+import org.libvirt.Connect;
 import org.libvirt.Error.ErrorNumber;
 import org.libvirt.jna.ConnectionPointer;
 import org.libvirt.jna.DomainPointer;
@@ -92,7 +93,7 @@ final class ConsoleStream implements InstanceStream {
                 if (state != PowerState.RUNNING) {
                     throw new DriverException.InvalidInstanceState(uuid, OPEN, state);
                 }
-                return handoff.offer(openNative(ConsoleNative.pointer(c), uuid));
+                return handoff.offer(openNative(c, uuid));
             });
         } catch (RuntimeException e) {
             handoff.abandon(); // the call timed out: whatever it opens later is released, not leaked
@@ -104,8 +105,9 @@ final class ConsoleStream implements InstanceStream {
         return console;
     }
 
-    private static StreamPointer openNative(ConnectionPointer conn, UUID uuid) {
+    private static StreamPointer openNative(Connect c, UUID uuid) {
         ConsoleNative.Api api = ConsoleNative.api();
+        ConnectionPointer conn = ConsoleNative.pointer(c);
         StreamPointer stream = api.virStreamNew(conn, ConsoleNative.VIR_STREAM_NONBLOCK);
         if (stream == null) {
             throw failure(OPEN, ConsoleNative.lastError());
@@ -122,7 +124,7 @@ final class ConsoleStream implements InstanceStream {
             if (api.virDomainOpenConsole(domain, null, stream, ConsoleNative.NO_FLAGS) < 0) {
                 ConsoleNative.LastError error = ConsoleNative.lastError();
                 api.virStreamFree(stream);
-                throw openFailure(uuid, error);
+                throw openFailure(c, uuid, error);
             }
             return stream;
         } finally {
@@ -130,10 +132,10 @@ final class ConsoleStream implements InstanceStream {
         }
     }
 
-    private static DriverException openFailure(UUID uuid, ConsoleNative.LastError error) {
+    private static DriverException openFailure(Connect c, UUID uuid, ConsoleNative.LastError error) {
         if (error.code() == ErrorNumber.VIR_ERR_OPERATION_INVALID) {
             // stopped between our state check and the open
-            return new DriverException.InvalidInstanceState(uuid, OPEN, PowerState.SHUTDOWN);
+            return new DriverException.InvalidInstanceState(uuid, OPEN, LibvirtErrors.stateOf(c, uuid));
         }
         if (error.message() != null && error.message().contains("Active console session")) {
             return new DriverException.BackendFailure(LibvirtSession.BACKEND, OPEN, "another console session is "
