@@ -50,6 +50,8 @@ class KvmConsoleTest {
 
     private static Path stateDir;
     private static KvmDriver driver;
+    private static ComputeDriverProvider provider;
+    private static DriverContext context;
     private static UUID guest;
 
     @BeforeAll
@@ -58,10 +60,11 @@ class KvmConsoleTest {
         stateDir = Files.createDirectories(Path.of("/var/lib/berth/kvm-console-test-" + UUID.randomUUID()));
         Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwxr-xr-x"));
         ManifestImageStore store = new ManifestImageStore(TestImages.dir(), stateDir.resolve("_store"));
-        ComputeDriverProvider provider = ServiceLoader.load(ComputeDriverProvider.class).stream()
+        provider = ServiceLoader.load(ComputeDriverProvider.class).stream()
                 .map(ServiceLoader.Provider::get).filter(p -> p.name().equals("kvm")).findFirst().orElseThrow();
-        driver = (KvmDriver) provider.create(new DriverContext(new DriverConfig("kvm", Map.of("shutdown_timeout",
-                "20s")), store, Optional.empty(), e -> { }, stateDir, TEST_OWNER));
+        context = new DriverContext(new DriverConfig("kvm", Map.of("shutdown_timeout", "20s")), store,
+                Optional.empty(), e -> { }, stateDir, TEST_OWNER);
+        driver = (KvmDriver) provider.create(context);
         guest = UUID.randomUUID();
         driver.spawn(new InstanceSpec(guest, "console-guest", FLAVOR, store.byName("berth-guest-kernel").id(),
                 List.of(), Map.of(), true));
@@ -213,13 +216,30 @@ class KvmConsoleTest {
 
     @Test
     @Order(3)
+    void closingTheDriverEndsItsConsoleSessions() {
+        var other = provider.create(context);
+        InstanceStream console;
+        try {
+            console = other.openConsole(guest);
+        } finally {
+            other.close();
+        }
+        assertEquals(-1, console.read(new byte[16], 0, 16, Duration.ofSeconds(1)), "read after the driver closed");
+        assertEquals(0, readerThreads(), "reader thread after the driver closed");
+        try (InstanceStream again = driver.openConsole(guest)) { // libvirt's session was released
+            multiply(again, 12, 12);
+        }
+    }
+
+    @Test
+    @Order(4)
     void unknownInstanceIsNotFound() {
         assertThrows(DriverException.InstanceNotFound.class, () -> driver.openConsole(UUID.randomUUID()));
         assertThrows(IllegalArgumentException.class, () -> driver.openConsole(null));
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void powerOffEndsTheStreamAndAStoppedInstanceHasNoConsole() {
         InstanceStream console = driver.openConsole(guest);
         try {
