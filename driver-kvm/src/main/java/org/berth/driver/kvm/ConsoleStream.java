@@ -6,9 +6,6 @@ import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.InstanceStream;
@@ -22,30 +19,17 @@ import org.libvirt.jna.StreamPointer;
 
 /**
  * A RUNNING domain's serial console (virDomainOpenConsole) as an {@link InstanceStream}. One reader thread receives
- * into a buffer of {@link #CAPACITY} bytes; {@link #read} only waits on that buffer; sends run on the session's pool
- * within its call timeout.
+ * into a {@link ConsoleBuffer} (bounded, paced); {@link #read} only waits on that buffer; sends run on the session's
+ * pool within its call timeout.
  *
- * <p>The libvirt stream is non-blocking and the reader polls it, every {@link #POLL} after output or input and
- * backing off to {@link #IDLE_POLL} while the line is quiet: libvirt's event loop (which the driver runs whenever it
- * declares CONSOLE) moves the data off the connection meanwhile. A blocking receive could
- * not be woken reliably: an abort from another thread sometimes left it waiting until libvirt's next keepalive
- * (5 s), so the reader alone touches the stream's receive side and it aborts and frees the stream when it ends.
- *
- * <p>Backpressure is bounded in time, not only in our buffer: libvirt's remote client keeps reading the connection's
- * socket (its event loop, or any other call on the connection) and queues stream data in this process however long
- * we do not receive, so the guest is never slowed down (measured: 4 MB queued while our buffer was full). The reader
- * therefore pauses at most {@link #STALL} while the buffer is full; after that it keeps receiving and drops the
- * oldest unread bytes ({@link #dropped()}), as a UART overruns, until the caller catches up.
+ * <p>The libvirt stream is non-blocking and the reader polls it: libvirt's event loop (which the driver runs whenever
+ * it declares CONSOLE) moves the data off the connection meanwhile. A blocking receive could not be woken reliably:
+ * an abort from another thread sometimes left it waiting until libvirt's next keepalive (5 s), so the reader alone
+ * touches the stream's receive side, and it aborts and frees the stream when it ends.
  */
 final class ConsoleStream implements InstanceStream {
-    static final int CAPACITY = 64 * 1024;
     /** Reader threads are named this plus the instance's uuid. */
     static final String THREAD_PREFIX = "berth-kvm-console-";
-    /** How long output may wait in libvirt's queue while our buffer is full, before the oldest bytes are dropped. */
-    static final Duration STALL = Duration.ofSeconds(2);
-    static final Duration POLL = Duration.ofMillis(5);
-    static final Duration IDLE_POLL = Duration.ofMillis(80);
-    private static final int CHUNK = 4096;
     private static final int WOULD_BLOCK = -2;
     private static final String OPEN = "open console";
 
@@ -53,17 +37,7 @@ final class ConsoleStream implements InstanceStream {
     private final LibvirtSession session;
     private final Set<ConsoleStream> registry;
     private final Thread reader;
-
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition changed = lock.newCondition();
-    private final byte[] ring = new byte[CAPACITY];
-    private int head; // guarded by lock
-    private int count; // guarded by lock
-    private boolean ended; // guarded by lock: libvirt ended the stream (domain stopped) or it broke
-    private boolean closed; // guarded by lock
-    private boolean overrun; // guarded by lock: the caller fell behind longer than STALL; drop until it catches up
-    private long dropped; // guarded by lock
-    private int quietPolls; // guarded by lock: empty receives since the last output or input
+    private final ConsoleBuffer buffer = new ConsoleBuffer();
 
     /** Orders sends and the final abort and free: no send reaches a freed stream. */
     private final Object backend = new Object();
@@ -150,93 +124,25 @@ final class ConsoleStream implements InstanceStream {
 
     /** The reader thread: receives until libvirt ends the stream, it breaks, or it is closed; then frees it. */
     private void receive() {
-        byte[] chunk = new byte[CHUNK];
+        byte[] chunk = new byte[ConsoleBuffer.CHUNK];
         StreamPointer s;
         synchronized (backend) {
             s = stream;
         }
         try {
-            while (awaitSpace()) {
-                int n = ConsoleNative.api().virStreamRecv(s, chunk, new SizeT(CHUNK));
+            while (buffer.awaitRoom()) {
+                int n = ConsoleNative.api().virStreamRecv(s, chunk, new SizeT(chunk.length));
                 if (n > 0) {
-                    append(chunk, n);
-                } else if (n != WOULD_BLOCK || !pause()) {
+                    buffer.append(chunk, n);
+                } else if (n != WOULD_BLOCK || !buffer.awaitPoll()) {
                     break; // 0: libvirt ended the stream (the domain stopped); -1: it broke; or closed
                 }
             }
         } catch (RuntimeException | LinkageError e) {
             // a JNA failure ends the stream like a libvirt error does
         } finally {
-            lock.lock();
-            try {
-                ended = true;
-                changed.signalAll();
-            } finally {
-                lock.unlock();
-            }
+            buffer.end();
             release();
-        }
-    }
-
-    /** Waits at most {@link #STALL} for room for a chunk (unless overrun already); false once closed. */
-    private boolean awaitSpace() {
-        lock.lock();
-        try {
-            if (CAPACITY - count >= CHUNK) {
-                overrun = false;
-            }
-            long left = STALL.toNanos();
-            while (!closed && !overrun && CAPACITY - count < CHUNK) {
-                if (left <= 0) {
-                    overrun = true;
-                    break;
-                }
-                left = changed.awaitNanos(left);
-            }
-            return !closed;
-        } catch (InterruptedException e) {
-            return false; // nobody interrupts the reader but the JVM going down: end the stream
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Waits before the next receive (doubling from {@link #POLL} to {@link #IDLE_POLL}); false once closed. */
-    private boolean pause() {
-        lock.lock();
-        try {
-            if (!closed) {
-                long wait = Math.min(IDLE_POLL.toNanos(), POLL.toNanos() << Math.min(quietPolls, 8));
-                quietPolls++;
-                changed.awaitNanos(wait); // write() and close() wake it early
-            }
-            return !closed;
-        } catch (InterruptedException e) {
-            return false;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Appends {@code n} bytes, dropping the oldest unread ones beyond {@link #CAPACITY}. */
-    private void append(byte[] chunk, int n) {
-        lock.lock();
-        try {
-            int excess = count + n - CAPACITY;
-            if (excess > 0) {
-                head = (head + excess) % CAPACITY;
-                count -= excess;
-                dropped += excess;
-            }
-            int tail = (head + count) % CAPACITY;
-            int first = Math.min(n, CAPACITY - tail);
-            System.arraycopy(chunk, 0, ring, tail, first);
-            System.arraycopy(chunk, first, ring, 0, n - first);
-            count += n;
-            quietPolls = 0;
-            changed.signalAll();
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -254,75 +160,24 @@ final class ConsoleStream implements InstanceStream {
 
     @Override
     public int read(byte[] buf, int off, int len, Duration timeout) {
-        Objects.checkFromIndexSize(off, len, buf.length);
-        if (timeout == null || timeout.isNegative()) {
-            throw new IllegalArgumentException("timeout: must be given and not negative");
-        }
-        lock.lock();
-        try {
-            long left = timeout.toNanos();
-            while (count == 0 && !ended && !closed) {
-                if (left <= 0) {
-                    return 0;
-                }
-                left = changed.awaitNanos(left);
-            }
-            if (closed || count == 0) {
-                return -1;
-            }
-            if (len == 0) {
-                return 0;
-            }
-            int n = Math.min(len, count);
-            int first = Math.min(n, CAPACITY - head);
-            System.arraycopy(ring, head, buf, off, first);
-            System.arraycopy(ring, 0, buf, off + first, n - first);
-            head = (head + n) % CAPACITY;
-            count -= n;
-            changed.signalAll(); // the reader may be waiting for room
-            return n;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return 0;
-        } finally {
-            lock.unlock();
-        }
+        return buffer.read(buf, off, len, timeout);
     }
 
-    /** Bytes received and not read yet: at most {@link #CAPACITY}. */
     int buffered() {
-        lock.lock();
-        try {
-            return count;
-        } finally {
-            lock.unlock();
-        }
+        return buffer.buffered();
     }
 
-    /** Unread bytes dropped because the caller fell behind by more than {@link #CAPACITY} for over {@link #STALL}. */
     long dropped() {
-        lock.lock();
-        try {
-            return dropped;
-        } finally {
-            lock.unlock();
-        }
+        return buffer.dropped();
     }
 
     @Override
     public void write(byte[] buf, int off, int len) {
         Objects.checkFromIndexSize(off, len, buf.length);
-        lock.lock();
-        try {
-            if (closed || ended) {
-                throw new DriverException.BackendFailure(LibvirtSession.BACKEND, "write console", "the console "
-                        + "stream of instance " + uuid + (closed ? " is closed" : " has ended (the instance stopped)"),
-                        null);
-            }
-            quietPolls = 0; // an answer (at least the echo) is coming: poll at full speed
-            changed.signalAll();
-        } finally {
-            lock.unlock();
+        String notOpen = buffer.inputSent();
+        if (notOpen != null) {
+            throw new DriverException.BackendFailure(LibvirtSession.BACKEND, "write console",
+                    "the console stream of instance " + uuid + " " + notOpen, null);
         }
         byte[] data = Arrays.copyOfRange(buf, off, off + len);
         session.bounded("write console", session.timeout(), () -> {
@@ -336,7 +191,8 @@ final class ConsoleStream implements InstanceStream {
                     byte[] rest = sent == 0 ? data : Arrays.copyOfRange(data, sent, data.length);
                     int n = ConsoleNative.api().virStreamSend(stream, rest, new SizeT(rest.length));
                     if (n == WOULD_BLOCK) {
-                        Thread.sleep(POLL.toMillis()); // the guest's line is full; the call timeout interrupts us
+                        // the guest's line is full (an embedded fdstream); the call timeout interrupts the sleep
+                        Thread.sleep(ConsoleBuffer.POLL.toMillis());
                     } else if (n < 0) {
                         throw failure("write console", ConsoleNative.lastError());
                     } else {
@@ -369,15 +225,8 @@ final class ConsoleStream implements InstanceStream {
      */
     @Override
     public void close() {
-        lock.lock();
-        try {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            changed.signalAll();
-        } finally {
-            lock.unlock();
+        if (!buffer.close()) {
+            return;
         }
         try {
             reader.join(session.timeout().toMillis());

@@ -201,14 +201,14 @@ class KvmConsoleTest {
                 Thread.sleep(200);
             }
             long producedMs = (System.nanoTime() - t0) / 1_000_000;
-            Thread.sleep(ConsoleStream.STALL.toMillis() + 1000); // the reader drains libvirt's queue meanwhile
+            Thread.sleep(ConsoleBuffer.STALL.toMillis() + 1000); // the reader drains libvirt's queue meanwhile
             ConsoleStream raw = (ConsoleStream) console;
-            assertTrue(raw.buffered() <= ConsoleStream.CAPACITY, "buffered " + raw.buffered());
+            assertTrue(raw.buffered() <= ConsoleBuffer.CAPACITY, "buffered " + raw.buffered());
             String all = readUntil(console, "\nEND-400\r\n", SHELL_WAIT);
             System.out.printf("kvm console: guest wrote %d bytes unread in %d ms; %d bytes dropped, %d kept%n", total,
                     producedMs, raw.dropped(), all.length());
             assertTrue(raw.dropped() > 0, "the oldest output was dropped");
-            assertTrue(all.length() <= ConsoleStream.CAPACITY + 4096, "kept " + all.length());
+            assertTrue(all.length() <= ConsoleBuffer.CAPACITY + 4096, "kept " + all.length());
             assertTrue(raw.dropped() + all.length() >= total, "every byte either read or counted as dropped");
             multiply(console, 11, 11); // the session still works after the overrun
         }
