@@ -30,6 +30,10 @@ final class ConsoleRoutes {
         this.consoles = consoles;
     }
 
+    int openSessions() {
+        return consoles.openSessions();
+    }
+
     Response ticket(Request r, UUID uuid, SessionKind kind) {
         Optional<ExecSpec> exec = Optional.empty();
         if (kind == SessionKind.EXEC) {

@@ -494,7 +494,7 @@ public final class Routes {
     private Response metrics() {
         String text = MetricsText.render(store.countByDriverAndState(), capacity.refresh(), drivers.states(),
                 ops.snapshot(), http.snapshot(), instances.locks().count(), sweeps.getAsLong(), report(),
-                capacity.status().status().disabled());
+                capacity.status().status().disabled(), consoles.openSessions());
         return Response.text(200, "text/plain; version=0.0.4; charset=utf-8", text);
     }
 
