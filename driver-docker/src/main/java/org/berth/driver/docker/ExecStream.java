@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -24,6 +25,8 @@ final class ExecStream implements InstanceStream {
     private static final byte EOT = 4;
     /** How long the engine may take to record the exit code after the stream ended. */
     private static final Duration EXIT_CODE_WAIT = Duration.ofSeconds(2);
+    /** How long the engine may take to record the pid of an exec it reports running. */
+    private static final Duration PID_WAIT = Duration.ofSeconds(5);
 
     private final Engine engine;
     private final UUID uuid;
@@ -181,12 +184,37 @@ final class ExecStream implements InstanceStream {
         }
     }
 
-    /** The host pid of the exec's process while the engine reports it running. */
-    private java.util.Optional<Long> running() {
-        InspectExecResponse r = inspect();
-        Long pid = r.getPidLong();
-        return Boolean.TRUE.equals(r.isRunning()) && pid != null && pid > 0 ? java.util.Optional.of(pid)
-                : java.util.Optional.empty();
+    /**
+     * The host pid of the exec's process while the engine reports it running. The engine marks an exec running
+     * before its process exists and records the pid only once runc answered, which can be after the first output
+     * came: a running exec without a pid is asked again, for at most {@link #PID_WAIT}.
+     */
+    private Optional<Long> running() {
+        long deadline = System.nanoTime() + PID_WAIT.toNanos();
+        while (true) {
+            InspectExecResponse r = inspect();
+            if (!Boolean.TRUE.equals(r.isRunning())) {
+                return Optional.empty();
+            }
+            Long pid = r.getPidLong();
+            if (pid != null && pid > 0) {
+                return Optional.of(pid);
+            }
+            if (System.nanoTime() - deadline >= 0 || !pause(Duration.ofMillis(10))) {
+                return Optional.empty();
+            }
+        }
+    }
+
+    /** Sleeps; false when interrupted (the interrupt is kept). */
+    private static boolean pause(Duration d) {
+        try {
+            Thread.sleep(d);
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     private InspectExecResponse inspect() {
@@ -205,15 +233,11 @@ final class ExecStream implements InstanceStream {
                 if (!Boolean.TRUE.equals(r.isRunning()) && r.getExitCodeLong() != null) {
                     return r.getExitCodeLong().intValue();
                 }
-                if (System.nanoTime() - deadline >= 0 || closed.get()) {
+                if (System.nanoTime() - deadline >= 0 || closed.get() || !pause(Duration.ofMillis(20))) {
                     return null;
                 }
-                Thread.sleep(20);
             }
         } catch (DriverException e) {
-            return null;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
             return null;
         }
     }
