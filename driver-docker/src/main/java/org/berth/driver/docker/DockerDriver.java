@@ -306,6 +306,7 @@ final class DockerDriver implements ComputeDriver {
     @Override
     public void close() {
         events.close();
+        execs.close(); // before the engine: killing an exec's command asks the engine for its pid
         engine.close();
     }
 }

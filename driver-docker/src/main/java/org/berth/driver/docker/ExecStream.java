@@ -9,6 +9,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.InstanceStream;
 
@@ -39,6 +40,7 @@ final class ExecStream implements InstanceStream {
     private final Object readLock = new Object();
     private final Object writeLock = new Object();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final Consumer<ExecStream> onClose;
     private volatile boolean ended;
     private volatile boolean inputClosed;
     private volatile Integer exitCode;
@@ -46,8 +48,10 @@ final class ExecStream implements InstanceStream {
     /**
      * @param containerInit host pid of the container's init, to tell the exec's process from a reused pid
      * @param hijacked      the started exec's connection and the first stream bytes
+     * @param onClose       run once, when the stream was closed
      */
-    ExecStream(Engine engine, UUID uuid, String execId, long containerInit, boolean tty, ExecStart.Hijacked hijacked) {
+    ExecStream(Engine engine, UUID uuid, String execId, long containerInit, boolean tty, ExecStart.Hijacked hijacked,
+               Consumer<ExecStream> onClose) {
         this.engine = engine;
         this.uuid = uuid;
         this.execId = execId;
@@ -56,6 +60,7 @@ final class ExecStream implements InstanceStream {
         this.wire = hijacked.wire();
         this.in = hijacked.buffer();
         this.demux = tty ? FrameDemux.raw() : FrameDemux.framed();
+        this.onClose = onClose;
     }
 
     @Override
@@ -153,12 +158,18 @@ final class ExecStream implements InstanceStream {
             return;
         }
         try {
-            engine.run("exec resize", uuid, () -> engine.client().resizeExecCmd(execId).withSize(rows, columns).exec());
+            sendSize(columns, rows);
         } catch (DriverException e) {
+            // Refused before runc made the process (right after start) or after it ended: once the engine knows
+            // the pid, the process exists and one more try must work; without one there is no terminal to size.
             if (running().isPresent()) {
-                throw e;
+                sendSize(columns, rows);
             }
         }
+    }
+
+    private void sendSize(int columns, int rows) {
+        engine.run("exec resize", uuid, () -> engine.client().resizeExecCmd(execId).withSize(rows, columns).exec());
     }
 
     @Override
@@ -174,13 +185,14 @@ final class ExecStream implements InstanceStream {
             return;
         }
         wire.close(); // first, so a read blocked in another thread returns now
-        if (ended) {
-            return;
-        }
         try {
-            running().ifPresent(pid -> ExecKill.kill(pid, containerInit));
+            if (!ended) {
+                running().ifPresent(pid -> ExecKill.kill(pid, containerInit));
+            }
         } catch (DriverException e) {
             // The engine cannot tell the pid (down, or the container went): nothing to kill we could find.
+        } finally {
+            onClose.accept(this);
         }
     }
 

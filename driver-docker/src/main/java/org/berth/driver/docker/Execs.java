@@ -2,7 +2,10 @@ package org.berth.driver.docker;
 
 import com.github.dockerjava.api.command.InspectContainerResponse;
 import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.ExecSpec;
 import org.berth.driver.api.InstanceStream;
@@ -15,8 +18,10 @@ import org.berth.driver.api.PowerState;
  * ({@code OCI runtime exec failed: ... executable file not found in $PATH}) and records exit code 126, as
  * {@code docker exec} reports it; the caller reads both.
  */
-final class Execs {
+final class Execs implements AutoCloseable {
     private final Engine engine;
+    /** Streams not closed yet: the driver's close ends them (and kills their commands) while the engine is open. */
+    private final Set<ExecStream> open = ConcurrentHashMap.newKeySet();
 
     Execs(Engine engine) {
         this.engine = engine;
@@ -39,7 +44,8 @@ final class Execs {
                 .withAttachStderr(true)
                 .exec().getId());
         var hijacked = ExecStart.start(engine, uuid, execId, spec.tty(), ByteBuffer.allocate(ExecStream.BUFFER));
-        var stream = new ExecStream(engine, uuid, execId, init, spec.tty(), hijacked);
+        var stream = new ExecStream(engine, uuid, execId, init, spec.tty(), hijacked, open::remove);
+        open.add(stream);
         if (spec.tty()) {
             try {
                 // Sized as soon as it runs: exec create has no size in API 1.41 (ConsoleSize came with 1.42).
@@ -50,5 +56,13 @@ final class Execs {
             }
         }
         return stream;
+    }
+
+    /** Closes every stream still open: their commands are killed and their connections dropped. */
+    @Override
+    public void close() {
+        for (ExecStream s : List.copyOf(open)) {
+            s.close();
+        }
     }
 }

@@ -248,6 +248,21 @@ class ExecTest extends DockerTestBase {
     }
 
     @Test
+    void closingTheDriverEndsItsOpenExecs() {
+        UUID uuid = running();
+        var other = newDriver(Optional.empty(), org.berth.driver.api.EventSink.DISCARD);
+        InstanceStream s;
+        try {
+            s = other.exec(uuid, ExecSpec.of("sh", "-c", "echo up; exec sleep 1004"));
+            readUntil(s, "up");
+        } finally {
+            other.close();
+        }
+        assertEquals(-1, s.read(new byte[1], 0, 1, POLL), "the stream ended with its driver");
+        awaitOnlyInit(uuid);
+    }
+
+    @Test
     void onlyARunningContainerExecs() {
         UUID off = driver.spawn(spec("sleep", "100000").withPowerOn(false)).uuid();
         var e = assertThrows(DriverException.InvalidInstanceState.class, () -> driver.exec(off, ExecSpec.of("true")));
