@@ -262,6 +262,30 @@ class ExecTest extends DockerTestBase {
         awaitOnlyInit(uuid);
     }
 
+    /** A command that never reads its stdin: once the buffers on the way are full, write fails by the call timeout. */
+    @Test
+    void aWriteNobodyTakesTimesOut() {
+        UUID uuid = running();
+        var quick = new DockerDriverProvider().create(new org.berth.driver.api.DriverContext(
+                new org.berth.driver.api.DriverConfig("docker", Map.of("call_timeout", "1s")), store, Optional.empty(),
+                org.berth.driver.api.EventSink.DISCARD, stateDir, TEST_OWNER));
+        try (InstanceStream s = quick.exec(uuid, ExecSpec.of("sh", "-c", "echo up; exec sleep 1005"))) {
+            readUntil(s, "up");
+            byte[] chunk = new byte[64 * 1024];
+            long t0 = System.nanoTime();
+            var e = assertThrows(DriverException.OperationTimedOut.class, () -> {
+                for (int i = 0; i < 1024; i++) { // 64 MiB: far more than any pipe and socket buffer
+                    s.write(chunk, 0, chunk.length);
+                }
+            });
+            assertEquals(Duration.ofSeconds(1), e.timeout());
+            assertTrue(System.nanoTime() - t0 < WAIT.toNanos(), "bounded");
+        } finally {
+            quick.close();
+        }
+        awaitOnlyInit(uuid);
+    }
+
     @Test
     void onlyARunningContainerExecs() {
         UUID off = driver.spawn(spec("sleep", "100000").withPowerOn(false)).uuid();
