@@ -44,6 +44,7 @@ PACKAGES=(
   iproute2 iputils-ping kmod procps ethtool jq maven
   python3-os-vif wrk
   python3-placement python3-gunicorn curl
+  python3-websockets tmux
 )
 
 missing_packages() {

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,6 +21,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
@@ -819,6 +822,110 @@ public abstract class ComputeDriverConformance {
             assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(s.uuid()),
                     "contract 'destroy removes the instance' (in parallel)");
         }
+    }
+
+    // --- exec (Capability.EXEC) ---
+
+    /** Bound of one exec test's whole conversation with its command. */
+    private static final Duration EXEC_WAIT = Duration.ofSeconds(60);
+
+    /** Opens an exec within the operation timeout. */
+    private InstanceStream exec(UUID uuid, ExecSpec spec) {
+        return call("exec " + spec.argv(), () -> driver().exec(uuid, spec));
+    }
+
+    /** Everything the command sends until the stream ends (read returns -1), within {@link #EXEC_WAIT}. */
+    private static byte[] execOutput(InstanceStream s) {
+        var out = new ByteArrayOutputStream();
+        byte[] buf = new byte[16 * 1024];
+        long deadline = System.nanoTime() + EXEC_WAIT.toNanos();
+        for (int n; (n = s.read(buf, 0, buf.length, Duration.ofMillis(500))) >= 0; ) {
+            out.write(buf, 0, n);
+            assertTrue(System.nanoTime() - deadline < 0, () -> "contract 'no operation hangs': the exec's stream did "
+                    + "not end within " + EXEC_WAIT.toSeconds() + " s; got " + out.size() + " bytes");
+        }
+        return out.toByteArray();
+    }
+
+    @Test
+    @DisplayName("exec runs a command in the instance; its output comes, its exit code is set once the stream ended")
+    void execExitCode() {
+        requireCapability(Capability.EXEC);
+        UUID uuid = spawnRunning().uuid();
+        try (InstanceStream s = exec(uuid, ExecSpec.of("sh", "-c", "echo berth-exec-out; exit 3"))) {
+            assertTrue(s.exitCode().isEmpty() || s.exitCode().equals(OptionalInt.of(3)),
+                    "contract 'exitCode is empty before the end'");
+            String out = new String(execOutput(s), StandardCharsets.UTF_8);
+            assertTrue(out.contains("berth-exec-out"), () -> "contract 'exec returns the output': " + out);
+            assertEquals(OptionalInt.of(3), s.exitCode(), "contract 'exec reports the exit code once read returned -1'");
+            assertEquals(-1, s.read(new byte[1], 0, 1, Duration.ZERO), "contract 'an ended stream stays ended'");
+        }
+    }
+
+    @Test
+    @DisplayName("exec carries stdin to the command and its stdout back, byte for byte; closeInput is EOF")
+    void execStdinRoundTrip() throws Exception {
+        requireCapability(Capability.EXEC);
+        UUID uuid = spawnRunning().uuid();
+        byte[] data = new byte[256 * 1024];
+        new Random(42).nextBytes(data);
+        ExecutorService writer = Executors.newSingleThreadExecutor();
+        try (InstanceStream s = exec(uuid, ExecSpec.of("cat"))) {
+            // Written while read: a bounded driver stops reading when its buffer is full, so one thread doing both
+            // would wait on itself.
+            Future<?> written = writer.submit(() -> {
+                for (int off = 0; off < data.length; off += 4096) {
+                    s.write(data, off, Math.min(4096, data.length - off));
+                }
+                s.closeInput();
+                return null;
+            });
+            byte[] back = execOutput(s);
+            await(written, "exec write");
+            assertArrayEquals(data, back, "contract 'exec carries stdin to stdout unchanged' (cat)");
+            assertEquals(OptionalInt.of(0), s.exitCode(), "contract 'closeInput ends the input' (cat exits 0)");
+        } finally {
+            writer.shutdownNow();
+        }
+    }
+
+    @Test
+    @DisplayName("closing an exec mid-stream ends its command")
+    void execCloseEndsTheCommand() throws InterruptedException {
+        requireCapability(Capability.EXEC);
+        UUID uuid = spawnRunning().uuid();
+        String marker = "sleep 86423";
+        try (InstanceStream s = exec(uuid, ExecSpec.of("sh", "-c", "echo started; exec " + marker))) {
+            byte[] buf = new byte[64];
+            assertTrue(s.read(buf, 0, buf.length, EXEC_WAIT) > 0, "contract 'exec returns the output'");
+        }
+        // Every process's command line, NULs as spaces; this command's own does not hold the marker.
+        ExecSpec ps = ExecSpec.of("sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '");
+        long deadline = System.nanoTime() + EXEC_WAIT.toNanos();
+        while (true) {
+            String procs;
+            try (InstanceStream s = exec(uuid, ps)) {
+                procs = new String(execOutput(s), StandardCharsets.UTF_8);
+            }
+            if (!procs.contains(marker + " ")) {
+                return;
+            }
+            assertTrue(System.nanoTime() - deadline < 0, () -> "contract 'close ends the exec's command': '" + marker
+                    + "' still runs " + EXEC_WAIT.toSeconds() + " s after close");
+            Thread.sleep(200);
+        }
+    }
+
+    @Test
+    @DisplayName("exec needs RUNNING: on a SHUTDOWN instance it raises InvalidInstanceState, on an unknown one InstanceNotFound")
+    void execWhenOffOrUnknown() {
+        requireCapability(Capability.EXEC);
+        UUID uuid = spawn(newSpec().withPowerOn(false)).uuid();
+        assertInvalidState(PowerState.SHUTDOWN, () -> driver().exec(uuid, ExecSpec.of("true")).close(),
+                "exec needs RUNNING");
+        UUID unknown = UUID.randomUUID();
+        assertThrows(DriverException.InstanceNotFound.class, () -> driver().exec(unknown, ExecSpec.of("true")).close(),
+                "contract 'an unknown uuid raises InstanceNotFound': exec");
     }
 
     // --- console (Capability.CONSOLE) ---

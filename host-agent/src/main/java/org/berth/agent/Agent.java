@@ -18,6 +18,7 @@ import org.berth.agent.api.TokenAuth;
 import org.berth.agent.capacity.CapacityService;
 import org.berth.agent.capacity.HostStatus;
 import org.berth.agent.config.AgentConfig;
+import org.berth.agent.console.ConsoleService;
 import org.berth.agent.driver.Drivers;
 import org.berth.agent.placement.PlacementReporter;
 import org.berth.agent.reconcile.Reconciler;
@@ -43,6 +44,7 @@ public final class Agent implements AutoCloseable {
     private final Drivers drivers;
     private final Reconciler reconciler;
     private final HttpServer server;
+    private final ConsoleService consoles;
     private final TokenAuth auth;
     /** null when the API is plain HTTP. */
     private final ServerTls tls;
@@ -104,8 +106,9 @@ public final class Agent implements AutoCloseable {
             if (placement != null) {
                 rec.onStartCheckEvacuated(placement.evacuatedCheck(), placement::changed);
             }
+            this.consoles = new ConsoleService(config.console(), store, instances, drivers);
             Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops, rec::sweeps, placement,
-                    auth, new ApiSecurity(tls != null, tls != null && tls.clientCertificatesRequired()));
+                    auth, new ApiSecurity(tls != null, tls != null && tls.clientCertificatesRequired()), consoles);
             EventStream stream = new EventStream();
             PlacementReporter report = placement;
             store.onEvent(report == null ? stream::publish : e -> {
@@ -113,7 +116,7 @@ public final class Agent implements AutoCloseable {
                 report.changed(e.uuid());
             });
             this.server = HttpServer.start(config.listenAddress(), config.listenPort(), config.maxRequestBodyBytes(),
-                    routes, auth, api, stream, tls, config.idleTimeout(), config.maxConnections());
+                    routes, auth, api, stream, tls, config.idleTimeout(), config.maxConnections(), consoles);
         } catch (RuntimeException e) {
             // a half-started agent releases what it took (tests start many agents in one JVM)
             if (rec != null) {
@@ -195,6 +198,11 @@ public final class Agent implements AutoCloseable {
         return config;
     }
 
+    /** The interactive sessions (tests look at how many are open). */
+    public ConsoleService consoles() {
+        return consoles;
+    }
+
     public Drivers drivers() {
         return drivers;
     }
@@ -225,6 +233,7 @@ public final class Agent implements AutoCloseable {
     public void close() {
         LOG.log(Level.INFO, "berth agent stopping");
         server.stopAccepting();
+        consoles.close();
         reconciler.close();
         api.shutdown();
         tasks.shutdown();

@@ -5,12 +5,14 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.Collectors;
 import org.berth.driver.api.Capability;
 
 /**
  * The rows of the support matrix: the mandatory operations and the optional {@link Capability capabilities},
- * each with the kit's tests that give evidence for it (by method name). A test mapped to no feature counts for
- * {@link #OTHER}. Each feature is also a tag for {@code --include-tag}/{@code --exclude-tag}, e.g. {@code pause}.
+ * each with the kit's tests that give evidence for it (by method name, or by a name prefix written {@code exec*}:
+ * an exact name of any feature wins over a prefix, so {@code consoleLogBounded} stays console log's). A test mapped
+ * to no feature counts for {@link #OTHER}. Each feature is also a tag for {@code --include-tag}/{@code --exclude-tag}, e.g. {@code pause}.
  */
 enum Feature {
     SPAWN("spawn, info, list", null, "spawnInfoList", "spawnPoweredOff", "spawnDuplicate"),
@@ -23,6 +25,8 @@ enum Feature {
     PAUSE("pause / unpause", Capability.PAUSE, "pauseUnpause", "pauseWhenOff"),
     SUSPEND("suspend / resume", Capability.SUSPEND, "suspendResume"),
     CONSOLE_LOG("console log", Capability.CONSOLE_LOG, "consoleLogBounded", "consoleLogLimits"),
+    CONSOLE("interactive console", Capability.CONSOLE, "console*", "openConsole*"),
+    EXEC("exec a command (stdin, output, exit code)", Capability.EXEC, "exec*"),
     SNAPSHOT("snapshot", Capability.SNAPSHOT, "snapshotSpawnsAgain"),
     VIF_PLUG("VIFs plugged into OVS and attached at spawn", null, "spawnPlugsVifs", "spawnFailsWhenTheSwitchDoesNotAttach"),
     INTERFACE_HOTPLUG("attach / detach interface", Capability.INTERFACE_HOTPLUG, "attachDetachInterface"),
@@ -36,11 +40,14 @@ enum Feature {
     private final String title;
     private final Capability capability;
     private final Set<String> methods;
+    private final List<String> prefixes;
 
     Feature(String title, Capability capability, String... methods) {
         this.title = title;
         this.capability = capability;
-        this.methods = Set.of(methods);
+        this.methods = Arrays.stream(methods).filter(m -> !m.endsWith("*")).collect(Collectors.toUnmodifiableSet());
+        this.prefixes = Arrays.stream(methods).filter(m -> m.endsWith("*"))
+                .map(m -> m.substring(0, m.length() - 1)).toList();
     }
 
     String title() {
@@ -62,6 +69,7 @@ enum Feature {
         List<Feature> all = Arrays.asList(values());
         return all.stream().filter(f -> tags.contains(f.tag())).findFirst()
                 .or(() -> all.stream().filter(f -> f.methods.contains(methodName)).findFirst())
+                .or(() -> all.stream().filter(f -> f.prefixes.stream().anyMatch(methodName::startsWith)).findFirst())
                 .orElse(OTHER);
     }
 }

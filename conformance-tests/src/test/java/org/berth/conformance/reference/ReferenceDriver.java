@@ -68,9 +68,11 @@ final class ReferenceDriver implements ComputeDriver {
         this.faults = faults;
     }
 
+    /** Every capability but the interactive ones: an in-memory driver has no process to talk to. */
     @Override
     public DriverInfo describe() {
-        return new DriverInfo(name, "1.0", "reference", EnumSet.allOf(Capability.class),
+        return new DriverInfo(name, "1.0", "reference",
+                EnumSet.complementOf(EnumSet.of(Capability.CONSOLE, Capability.EXEC)),
                 List.of(new ImageFormat(DiskFormat.QCOW2, ContainerFormat.BARE)));
     }
 

@@ -24,6 +24,24 @@ class RecordsTest {
     }
 
     @Test
+    void execSpecNamesTheFieldAndTheRule() {
+        rejects("exec.command", "at least 1", () -> new ExecSpec(List.of(), Map.of(), Optional.empty(), false, 80, 24));
+        rejects("exec.command[0]", "must not be empty", () -> ExecSpec.of(""));
+        rejects("exec.command[1]", "NUL", () -> ExecSpec.of("sh", "a\0b"));
+        rejects("exec.command", "at most 256", () -> ExecSpec.of(java.util.Collections.nCopies(257, "x").toArray(String[]::new)));
+        rejects("exec.command", "at most 65536", () -> ExecSpec.of("sh", "x".repeat(70_000)));
+        rejects("exec.env", "not start with a digit", () -> new ExecSpec(List.of("sh"), Map.of("1X", "v"),
+                Optional.empty(), false, 80, 24));
+        rejects("exec.working_dir", "absolute", () -> new ExecSpec(List.of("sh"), Map.of(), Optional.of("tmp"),
+                false, 80, 24));
+        rejects("exec.columns", "between 1 and 1000", () -> ExecSpec.of("sh").withTty(0, 24));
+        ExecSpec ok = ExecSpec.of("sh", "-c", "exit 3").withTty(120, 40);
+        assertEquals(List.of("sh", "-c", "exit 3"), ok.argv());
+        assertTrue(ok.tty());
+        assertEquals(120, ok.columns());
+    }
+
+    @Test
     void flavorRejectsNegativeAndEmpty() {
         rejects("flavor.memory_mb", "between 16", () -> new Flavor("m1", 1, -1, 1, 0, 0));
         rejects("flavor.vcpus", "between 1", () -> new Flavor("m1", 0, 512, 1, 0, 0));

@@ -16,10 +16,12 @@ import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.DriverContext;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.DriverInfo;
+import org.berth.driver.api.ExecSpec;
 import org.berth.driver.api.HostResources;
 import org.berth.driver.api.Image;
 import org.berth.driver.api.InstanceInfo;
 import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.InstanceStream;
 import org.berth.driver.api.PowerState;
 import org.berth.driver.api.RebootType;
 import org.berth.driver.api.VifSpec;
@@ -34,6 +36,7 @@ final class DockerDriver implements ComputeDriver {
     private final Vifs vifs;
     private final PowerControl power;
     private final ConsoleTail console;
+    private final Execs execs;
     private final Snapshotter snapshots;
     private final HostProbe host;
     private final EventPump events;
@@ -49,6 +52,7 @@ final class DockerDriver implements ComputeDriver {
         this.factory = new ContainerFactory(engine, settings, ctx.owner());
         this.power = new PowerControl(engine, vifs, settings.stopTimeout());
         this.console = new ConsoleTail(engine);
+        this.execs = new Execs(engine);
         this.snapshots = new Snapshotter(engine, ctx.images(), ctx.stateDir(), settings.callTimeout());
         this.host = new HostProbe(engine, ctx.stateDir());
         this.events = events;
@@ -236,6 +240,15 @@ final class DockerDriver implements ComputeDriver {
         return console.tail(uuid, maxBytes);
     }
 
+    /** Declared ({@link Capability#EXEC}) only when {@link Wire} reaches the engine; otherwise the default refusal. */
+    @Override
+    public InstanceStream exec(UUID uuid, ExecSpec spec) {
+        if (!info.has(Capability.EXEC)) {
+            throw new DriverException.CapabilityMissing(info.name(), Capability.EXEC);
+        }
+        return execs.exec(uuid, spec);
+    }
+
     @Override
     public Image snapshot(UUID uuid, String imageName) {
         return snapshots.snapshot(uuid, imageName);
@@ -293,6 +306,7 @@ final class DockerDriver implements ComputeDriver {
     @Override
     public void close() {
         events.close();
+        execs.close(); // before the engine: killing an exec's command asks the engine for its pid
         engine.close();
     }
 }

@@ -47,6 +47,9 @@ public final class DockerDriverProvider implements ComputeDriverProvider {
         }
         EnumSet<Capability> caps = EnumSet.of(Capability.PAUSE, Capability.SOFT_REBOOT, Capability.CONSOLE_LOG,
                 Capability.SNAPSHOT, Capability.LIFECYCLE_EVENTS);
+        if (Wire.reaches(settings.host()) && !tls(settings)) {
+            caps.add(Capability.EXEC); // exec streams use a raw connection of their own: no TLS on it
+        }
         if (context.vifPlugger().isPresent()) {
             caps.add(Capability.INTERFACE_HOTPLUG); // hot-plug is the plugger's work; without one there is none
         }
@@ -59,5 +62,11 @@ public final class DockerDriverProvider implements ComputeDriverProvider {
         var driver = new DockerDriver(info, settings, engine, events, context);
         events.start();
         return driver;
+    }
+
+    /** Whether docker-java would speak TLS to the engine ({@code DOCKER_TLS_VERIFY} and its certificates). */
+    private static boolean tls(DockerSettings settings) {
+        return com.github.dockerjava.core.DefaultDockerClientConfig.createDefaultConfigBuilder()
+                .withDockerHost(settings.host()).build().getSSLConfig() != null;
     }
 }

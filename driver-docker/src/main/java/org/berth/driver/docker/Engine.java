@@ -82,6 +82,10 @@ final class Engine implements AutoCloseable {
         return callTimeout;
     }
 
+    DockerSettings settings() {
+        return settings;
+    }
+
     /** Runs one engine call for {@code uuid} (may be null when no instance is concerned) and maps its errors. */
     <T> T call(String operation, UUID uuid, Supplier<T> call) {
         return call(operation, uuid, callTimeout, call);
@@ -126,7 +130,7 @@ final class Engine implements AutoCloseable {
             throw new DriverException.BackendFailure(BACKEND, operation, e.getMessage(), e);
         } catch (ConflictException e) {
             if (uuid != null) {
-                throw new DriverException.InvalidInstanceState(uuid, operation, stateAfterConflict(uuid));
+                throw new DriverException.InvalidInstanceState(uuid, operation, stateNow(uuid));
             }
             throw new DriverException.BackendFailure(BACKEND, operation, e.getMessage(), e);
         } catch (DriverException e) {
@@ -182,7 +186,8 @@ final class Engine implements AutoCloseable {
         return inspect(uuid).orElseThrow(() -> new DriverException.InstanceNotFound(uuid));
     }
 
-    private PowerState stateAfterConflict(UUID uuid) {
+    /** The instance's power state as the engine reports it now; NOSTATE when gone or unknown (after a 409). */
+    PowerState stateNow(UUID uuid) {
         try {
             return inspect(uuid).map(PowerStates::of).orElse(PowerState.NOSTATE);
         } catch (DriverException e) {

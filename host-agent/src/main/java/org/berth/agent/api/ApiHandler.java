@@ -84,7 +84,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         Request request = new Request(method, qs.path(), qs.parameters(), ByteBufUtil.getBytes(req.content()),
-                req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId, confidential(ctx));
+                req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId, confidential(ctx), peer(ctx));
         Response ready = routes.immediate(request);
         if (ready != null) {
             // Nothing to wait for (a rendered list that is still current, /healthz): no trip through the workers.
@@ -162,6 +162,11 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             send(ctx, "GET", Errors.body(new ApiError(503, "agent", "busy", "too many requests in flight; retry")),
                     requestId, keepAlive);
         }
+    }
+
+    /** The client's address and port, as recorded in events. */
+    static String peer(ChannelHandlerContext ctx) {
+        return String.valueOf(ctx.channel().remoteAddress()).replaceFirst("^/", "");
     }
 
     /** Over TLS, or from this host: nobody on the path can read what is sent back. */

@@ -38,6 +38,9 @@ final class Errors {
         if (t instanceof ApiError a) {
             return a;
         }
+        if (t instanceof org.berth.agent.console.SessionRefused s) {
+            return new ApiError(s.status(), s.field(), s.rule(), s.getMessage());
+        }
         if (t instanceof FieldError f) {
             return new ApiError(400, f.field(), f.rule(), f.getMessage());
         }

@@ -34,11 +34,13 @@ public final class HttpServer implements AutoCloseable {
     /** @param tls null for plain HTTP; else every new connection starts with its current context */
     public static HttpServer start(String address, int port, int maxBody, Routes routes, TokenAuth auth,
                                    ExecutorService workers, EventStream events, ServerTls tls,
-                                   Duration idleTimeout, int maxConnections) {
+                                   Duration idleTimeout, int maxConnections,
+                                   org.berth.agent.console.ConsoleService consoles) {
         ConnectionCap cap = new ConnectionCap(maxConnections);
         // epoll where Netty's native transport loads (Linux), the JDK's NIO otherwise.
         boolean epoll = Epoll.isAvailable();
         auth.onRotate(events::closeAll); // a stream opened with the old token ends with it
+        auth.onRotate(() -> consoles.closeAll("the API token was rotated"));
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1,
                 epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         EventLoopGroup io = new MultiThreadIoEventLoopGroup(2,
@@ -63,6 +65,7 @@ public final class HttpServer implements AutoCloseable {
                                     .addLast(new io.netty.handler.stream.ChunkedWriteHandler())
                                     .addLast(new ImageUploadHandler(routes, auth))
                                     .addLast(new BoundedAggregator(maxBody))
+                                    .addLast(new ConsoleUpgrade(consoles, auth, workers, routes.http))
                                     .addLast(new ApiHandler(routes, auth, workers, events));
                         }
                     });

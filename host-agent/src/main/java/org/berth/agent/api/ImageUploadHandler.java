@@ -118,7 +118,7 @@ final class ImageUploadHandler extends ChannelInboundHandlerAdapter {
             claimed = true;
             // validates the query and creates the (empty) temp file: small enough for the event loop
             upload = routes.images().beginUpload(new Request("POST", qs.path(), qs.parameters(), new byte[0],
-                    req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId, false));
+                    req.headers().get(HttpHeaderNames.CONTENT_TYPE), requestId, false, ApiHandler.peer(ctx)));
         } catch (NumberFormatException e) {
             refuse(ctx, req, Errors.body(new ApiError(400, "Content-Length", "number", "Content-Length: not a number")),
                     requestId);

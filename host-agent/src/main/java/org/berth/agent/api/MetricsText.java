@@ -13,7 +13,7 @@ final class MetricsText {
 
     static String render(Map<List<String>, Integer> instances, Capacity capacity, List<DriverState> drivers,
                          Map<String, OperationStats.Snapshot> ops, Map<String, Long> http, int tasksRunning,
-                         long sweeps, ReportState placement, boolean disabled) {
+                         long sweeps, ReportState placement, boolean disabled, int consoleSessions) {
         MetricsText m = new MetricsText();
         m.help("berth_instances", "gauge", "Instances in the store by driver and vm_state.");
         instances.forEach((k, v) -> m.line("berth_instances{driver=\"" + esc(k.get(0)) + "\",state=\""
@@ -38,6 +38,8 @@ final class MetricsText {
                         r.equals("vcpus") ? x.vcpus() : r.equals("memory_mb") ? x.memoryMb() : x.diskGb());
             }
         }
+        m.help("berth_console_sessions", "gauge", "Interactive console and exec sessions open now.");
+        m.line("berth_console_sessions", consoleSessions);
         m.help("berth_host_disabled", "gauge", "1 while the host is disabled (berth host disable).");
         m.line("berth_host_disabled", disabled ? 1 : 0);
         if (!placement.state().equals("disabled")) {

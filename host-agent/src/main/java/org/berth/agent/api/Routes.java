@@ -8,6 +8,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import org.berth.agent.console.ConsoleService;
+import org.berth.agent.console.SessionKind;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import org.berth.agent.capacity.CapacityService;
@@ -45,13 +47,14 @@ public final class Routes {
     private final PlacementReporter placement;
     private final TokenAuth auth;
     private final ApiSecurity security;
+    private final ConsoleRoutes consoles;
     final HttpStats http = new HttpStats();
     /** Rendered lists by driver filter ("" = all); keys are enabled driver names only, so the map stays small. */
     private final ConcurrentHashMap<String, CachedList> lists = new ConcurrentHashMap<>();
 
     public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImageStore images,
                   InstanceService instances, OperationStats ops, LongSupplier sweeps, PlacementReporter placement,
-                  TokenAuth auth, ApiSecurity security) {
+                  TokenAuth auth, ApiSecurity security, ConsoleService consoles) {
         this.config = config;
         this.store = store;
         this.drivers = drivers;
@@ -65,6 +68,7 @@ public final class Routes {
         this.placement = placement;
         this.auth = auth;
         this.security = security;
+        this.consoles = new ConsoleRoutes(consoles);
     }
 
     ImageRoutes images() {
@@ -117,7 +121,12 @@ public final class Routes {
         if (p.length == 5) {
             return switch (p[4]) {
                 case "action" -> only(r, "POST", () -> action(r, uuid));
-                case "console" -> only(r, "GET", () -> console(r, uuid));
+                case "console" -> switch (r.method()) {
+                    case "GET" -> console(r, uuid);
+                    case "POST" -> consoles.ticket(r, uuid, SessionKind.CONSOLE);
+                    default -> throw notAllowed(r, "GET, POST");
+                };
+                case "exec" -> only(r, "POST", () -> consoles.ticket(r, uuid, SessionKind.EXEC));
                 case "events" -> only(r, "GET", () -> events(uuid));
                 default -> throw notFound(r.path());
             };
@@ -485,7 +494,7 @@ public final class Routes {
     private Response metrics() {
         String text = MetricsText.render(store.countByDriverAndState(), capacity.refresh(), drivers.states(),
                 ops.snapshot(), http.snapshot(), instances.locks().count(), sweeps.getAsLong(), report(),
-                capacity.status().status().disabled());
+                capacity.status().status().disabled(), consoles.openSessions());
         return Response.text(200, "text/plain; version=0.0.4; charset=utf-8", text);
     }
 

@@ -108,6 +108,34 @@ public final class ApiClient {
         return r.body();
     }
 
+    /**
+     * Opens a WebSocket on {@code path} with the bearer token, within the request timeout; a refusal before the
+     * upgrade (401, 404, 409…) becomes the usual {@link CliException.ApiAnswered}.
+     */
+    public java.net.http.WebSocket webSocket(String path, java.net.http.WebSocket.Listener listener) {
+        URI uri = URI.create(base.replaceFirst("^http", "ws") + path);
+        var future = http.newWebSocketBuilder().header("Authorization", "Bearer " + token).connectTimeout(timeout)
+                .buildAsync(uri, listener);
+        try {
+            return future.get(timeout.toMillis() + CONNECT_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof java.net.http.WebSocketHandshakeException h) {
+                Object body = h.getResponse().body();
+                String text = body instanceof byte[] b ? new String(b, StandardCharsets.UTF_8)
+                        : body == null ? "" : body.toString();
+                throw failure(h.getResponse().statusCode(), text);
+            }
+            Throwable c = e.getCause();
+            throw unreachable(c instanceof IOException io ? io : new IOException(String.valueOf(c), c));
+        } catch (java.util.concurrent.TimeoutException e) {
+            future.cancel(true);
+            throw new CliException.Unreachable(base, "no WebSocket answer within " + timeout.toSeconds() + " s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException.Unreachable(base, "interrupted");
+        }
+    }
+
     private HttpRequest.Builder request(String path) {
         return HttpRequest.newBuilder(URI.create(base + path)).header("Authorization", "Bearer " + token)
                 .header("Accept", "application/json");

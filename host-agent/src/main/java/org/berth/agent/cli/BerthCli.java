@@ -29,7 +29,7 @@ import picocli.CommandLine.ScopeType;
         description = "Berth host agent command line (REST API client).",
         subcommands = {HostCommands.Host.class, HostCommands.Drivers.class, InstanceCommands.List.class,
                 InstanceCommands.Show.class, InstanceCommands.Spawn.class, InstanceCommands.Delete.class,
-                InstanceCommands.Console.class, ActionCommands.Reboot.class, ActionCommands.Pause.class,
+                InteractiveCommands.Console.class, InteractiveCommands.Exec.class, ActionCommands.Reboot.class, ActionCommands.Pause.class,
                 ActionCommands.Unpause.class, ActionCommands.Suspend.class, ActionCommands.Resume.class,
                 ActionCommands.Stop.class, ActionCommands.Start.class, ActionCommands.Snapshot.class,
                 ImageCommands.class, HostCommands.Events.class, TokenCommands.class,

@@ -137,30 +137,6 @@ public final class InstanceCommands {
         }
     }
 
-    @Command(name = "console", description = "The tail of an instance's console log (GET .../console).")
-    static final class Console implements Runnable {
-        @ParentCommand
-        BerthCli root;
-
-        @Parameters(paramLabel = "UUID")
-        String uuid;
-
-        @Option(names = "--bytes", paramLabel = "N", description = "how many bytes from the end (1..1048576; "
-                + "default: the agent's, 65536)")
-        Integer bytes;
-
-        @Override
-        public void run() {
-            String text = root.client().text(path(uuid) + "/console" + (bytes == null ? "" : "?bytes=" + bytes));
-            if (root.json()) {
-                root.out().println(ApiClient.JSON.createObjectNode().put("uuid", uuid).put("console", text).toPrettyString());
-            } else {
-                root.out().print(text);
-            }
-            root.out().flush();
-        }
-    }
-
     @Command(name = "spawn", description = "Spawn an instance (POST /v1/instances) from options or --file SPEC.json "
             + "(the request body; options given as well override its fields).")
     static final class Spawn implements Runnable {

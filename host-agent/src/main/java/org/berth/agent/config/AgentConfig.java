@@ -20,6 +20,7 @@ import java.util.Map;
  * @param idleTimeout {@code idle_timeout}: a connection with no complete request for this long (after it opens or
  *                    after its last answer) is closed; not an event stream, an upload, a request being answered
  * @param maxConnections {@code max_connections}: API connections open at once; beyond, new ones are closed
+ * @param console     interactive sessions ({@code console.*}): limits, idle timeout, frame size, ticket lifetime
  */
 public record AgentConfig(String listenAddress, int listenPort, Path stateDir, Path instancesPath, List<Path> imageDirs,
                           String bridge,
@@ -32,7 +33,7 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                           Duration shutdownTimeout, long maxImageUploadBytes, int maxConcurrentImageUploads,
                           Duration imageUploadIdleTimeout, PlacementConfig placement, String owner,
                           VifPluggingConfig vifPlugging, TlsConfig tls, boolean allowInsecureHttp,
-                          Duration idleTimeout, int maxConnections) {
+                          Duration idleTimeout, int maxConnections, ConsoleConfig console) {
     public AgentConfig {
         imageDirs = List.copyOf(imageDirs);
         drivers = Map.copyOf(drivers);
@@ -49,6 +50,6 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
                 driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,
                 maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout, placement, owner, vifPlugging,
-                tls, allowInsecureHttp, idleTimeout, maxConnections);
+                tls, allowInsecureHttp, idleTimeout, maxConnections, console);
     }
 }

@@ -36,7 +36,7 @@ public final class ConfigLoader {
             "task_workers", "shutdown_timeout", "max_image_upload_bytes", "max_concurrent_image_uploads",
             "image_upload_idle_timeout", "host", "update_resources_interval", "placement", "owner",
             "vif_plugging_timeout", "vif_plugging_is_fatal", "tls", "allow_insecure_http", "idle_timeout",
-            "max_connections");
+            "max_connections", "console");
     private static final Pattern TOKEN = Pattern.compile("[\\x21-\\x7e]{1,256}");
 
     private final ObjectNode root;
@@ -129,7 +129,23 @@ public final class ConfigLoader {
                 (int) integer("max_concurrent_image_uploads", 4, 1, 64),
                 duration("image_upload_idle_timeout", Duration.ofMinutes(5), Duration.ofHours(1)), placement(),
                 owner(), vifPlugging(), tls, insecure, idleTimeout(),
-                (int) integer("max_connections", 1024, 1, 1 << 20));
+                (int) integer("max_connections", 1024, 1, 1 << 20), console());
+    }
+
+    private ConsoleConfig console() {
+        JsonNode c = object("console");
+        unknown(c, "console", Set.of("max_sessions", "max_sessions_per_instance", "idle_timeout", "max_frame_bytes",
+                "ticket_ttl"));
+        ConsoleConfig d = ConsoleConfig.DEFAULTS;
+        Duration idle = duration(c, "console.idle_timeout", "idle_timeout", d.idleTimeout(), Duration.ofDays(1));
+        atLeast("console.idle_timeout", idle, Duration.ofSeconds(1));
+        Duration ttl = duration(c, "console.ticket_ttl", "ticket_ttl", d.ticketTtl(), Duration.ofHours(1));
+        atLeast("console.ticket_ttl", ttl, Duration.ofSeconds(1));
+        return new ConsoleConfig((int) integer(c, "console.max_sessions", "max_sessions", d.maxSessions(), 1, 4096),
+                (int) integer(c, "console.max_sessions_per_instance", "max_sessions_per_instance",
+                        d.maxSessionsPerInstance(), 1, 1024),
+                idle, (int) integer(c, "console.max_frame_bytes", "max_frame_bytes", d.maxFrameBytes(), 1024, 16 << 20),
+                ttl);
     }
 
     private Duration idleTimeout() {
@@ -369,12 +385,17 @@ public final class ConfigLoader {
     }
 
     private long integer(String key, long fallback, long min, long max) {
-        JsonNode n = root.get(key);
+        return integer(root, key, key, fallback, min, max);
+    }
+
+    private static long integer(JsonNode node, String option, String key, long fallback, long min, long max) {
+        JsonNode n = node == null ? null : node.get(key);
         if (n == null || n.isNull()) {
             return fallback;
         }
         if (!n.isIntegralNumber() || n.asLong() < min || n.asLong() > max) {
-            throw new ConfigException(key, "'" + n.asText() + "' must be a whole number between " + min + " and " + max);
+            throw new ConfigException(option, "'" + n.asText() + "' must be a whole number between " + min + " and "
+                    + max);
         }
         return n.asLong();
     }

@@ -40,6 +40,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void consoleLimitsDefaultAndSet() {
+        assertEquals(org.berth.agent.config.ConsoleConfig.DEFAULTS, AgentConfig.defaults().console());
+        var c = ConfigLoader.parse("""
+                console: {max_sessions: 5, max_sessions_per_instance: 2, idle_timeout: 30s, max_frame_bytes: 2048,
+                          ticket_ttl: 10s}
+                """).console();
+        assertEquals(new org.berth.agent.config.ConsoleConfig(5, 2, Duration.ofSeconds(30), 2048,
+                Duration.ofSeconds(10)), c);
+    }
+
+    @Test
     void driversAndTheirOptions() {
         AgentConfig c = ConfigLoader.parse("""
                 drivers:
@@ -154,6 +165,13 @@ class ConfigLoaderTest {
             vif_plugging_timeout: soon                  | vif_plugging_timeout
             'vif_plugging_timeout: [300]'               | vif_plugging_timeout
             vif_plugging_is_fatal: maybe                | vif_plugging_is_fatal
+            'console: {max_sessions: 0}'                | console.max_sessions
+            'console: {max_sessions_per_instance: -1}'  | console.max_sessions_per_instance
+            'console: {idle_timeout: 10ms}'             | console.idle_timeout
+            'console: {max_frame_bytes: 12}'            | console.max_frame_bytes
+            'console: {ticket_ttl: 2h}'                 | console.ticket_ttl
+            'console: {tickets: 3}'                     | console.tickets
+            'console: 5'                                | console
             """)
     void errorsNameTheOption(String yaml, String option) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml));

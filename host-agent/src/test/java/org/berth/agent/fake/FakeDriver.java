@@ -239,6 +239,32 @@ public final class FakeDriver implements ComputeDriver {
         return instances.keySet().stream().map(this::info).toList();
     }
 
+    /** Every stream the fake opened, in order: tests look at what the agent did with them. */
+    public final List<EchoStream> streams = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @Override
+    public synchronized org.berth.driver.api.InstanceStream openConsole(UUID uuid) {
+        Instance i = get(uuid);
+        if (i.state != PowerState.RUNNING) {
+            throw new DriverException.InvalidInstanceState(uuid, "open console", i.state);
+        }
+        EchoStream s = new EchoStream(null);
+        streams.add(s);
+        return s;
+    }
+
+    /** Echoes its input; exits at the end of it with the status in {@code FAKE_EXIT} (default 0). */
+    @Override
+    public synchronized org.berth.driver.api.InstanceStream exec(UUID uuid, org.berth.driver.api.ExecSpec spec) {
+        Instance i = get(uuid);
+        if (i.state != PowerState.RUNNING) {
+            throw new DriverException.InvalidInstanceState(uuid, "exec", i.state);
+        }
+        EchoStream s = new EchoStream(Integer.parseInt(spec.env().getOrDefault("FAKE_EXIT", "0")));
+        streams.add(s);
+        return s;
+    }
+
     @Override
     public synchronized byte[] consoleLog(UUID uuid, int maxBytes) {
         byte[] all = get(uuid).console.toString().getBytes(StandardCharsets.UTF_8);

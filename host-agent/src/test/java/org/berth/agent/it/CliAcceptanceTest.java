@@ -287,7 +287,7 @@ class CliAcceptanceTest {
     private static String awaitConsole(Cli cli, UUID uuid, String marker, Duration limit)
             throws IOException, InterruptedException {
         return Checks.awaitConsole("berth console " + uuid, () -> {
-            Run r = cli.run("console", uuid.toString());
+            Run r = cli.run("console", "--log", uuid.toString());
             return r.code() == 0 ? r.out() : null;
         }, marker, limit, 2000);
     }

@@ -1,0 +1,234 @@
+package org.berth.agent.console;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.berth.agent.TestAgent;
+import org.berth.agent.fake.EchoStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The agent's WebSocket sessions over the fake driver (an echo stream): authentication before the upgrade, tickets,
+ * the one-console rule, limits, frame size, idle timeout, the exec protocol and the events recorded. The real
+ * backends' streams are proven by their drivers' tests and the interactive acceptance test.
+ */
+class ConsoleApiTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+    private static TestAgent agent;
+    private static UUID running;
+
+    @BeforeAll
+    static void start() throws Exception {
+        agent = new TestAgent("""
+                drivers: {fake: {}}
+                console:
+                  max_sessions_per_instance: 3
+                  max_frame_bytes: 4096
+                  idle_timeout: 3s
+                """);
+        running = agent.spawnAndWait("console-test");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (agent != null) {
+            agent.close();
+        }
+    }
+
+    private Map<String, String> bearer() throws Exception {
+        return Map.of("Authorization", "Bearer " + agent.token());
+    }
+
+    private String consolePath(UUID uuid) {
+        return "/v1/instances/" + uuid + "/console";
+    }
+
+    @Test
+    void aConsoleEchoesAndIsRecordedWithoutWhatWasTyped() throws Exception {
+        WsProbe p = WsProbe.open(agent.agent.port(), consolePath(running), bearer());
+        p.send("secret-typed-text\r");
+        WsProbe.await("the echo", WAIT, () -> p.receivedText().contains("secret-typed-text"));
+        p.ws.sendClose(1000, "done").get(10, TimeUnit.SECONDS);
+        p.awaitClose(WAIT);
+        WsProbe.await("the session's end recorded", WAIT, () -> events(running).contains("console.closed"));
+        String events = events(running);
+        assertTrue(events.contains("console.opened"), events);
+        assertTrue(events.contains("127.0.0.1") && events.contains("with the token"), "who: " + events);
+        assertTrue(events.matches("(?s).*console.closed.*\\d+\\.\\d s, 18 bytes in, 18 bytes out.*"), events);
+        assertFalse(events.contains("secret-typed-text"), "nothing typed is recorded: " + events);
+        EchoStream s = agent.fake().streams.getLast();
+        WsProbe.await("the driver stream closed", WAIT, s::isClosed);
+    }
+
+    @Test
+    void noTokenOrABadOneIs401BeforeTheUpgrade() throws Exception {
+        var none = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(), consolePath(running), Map.of()));
+        assertEquals(401, none.status, none.body);
+        var bad = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(), consolePath(running),
+                Map.of("Authorization", "Bearer nope")));
+        assertEquals(401, bad.status);
+        var ticket = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(),
+                consolePath(running) + "?ticket=made-up", Map.of()));
+        assertEquals(401, ticket.status);
+        assertTrue(ticket.body.contains("\"field\":\"ticket\""), ticket.body);
+    }
+
+    @Test
+    void aTicketOpensOnceWithoutAHeader() throws Exception {
+        TestAgent.Reply r = agent.call("POST", consolePath(running), null);
+        assertEquals(201, r.status(), r.body());
+        String url = r.json().at("/console/url").asText();
+        assertTrue(url.startsWith(consolePath(running) + "?ticket="), url);
+        WsProbe p = WsProbe.open(agent.agent.port(), url, Map.of());
+        p.send("x");
+        WsProbe.await("echo", WAIT, () -> p.receivedText().equals("x"));
+        p.ws.sendClose(1000, "").get(10, TimeUnit.SECONDS);
+        p.awaitClose(WAIT);
+        var again = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(), url, Map.of()));
+        assertEquals(401, again.status, "a ticket is good for one session");
+        // a ticket for another instance's console is refused (and spent)
+        UUID other = agent.spawnAndWait("console-other");
+        String otherUrl = agent.call("POST", consolePath(other), null).json().at("/console/url").asText();
+        String stolen = consolePath(running) + otherUrl.substring(otherUrl.indexOf('?'));
+        assertEquals(401, assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(), stolen, Map.of())).status);
+        agent.call("DELETE", "/v1/instances/" + other, null);
+    }
+
+    @Test
+    void oneConsoleAtATimeASecondGets409() throws Exception {
+        WsProbe first = WsProbe.open(agent.agent.port(), consolePath(running), bearer());
+        var second = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(), consolePath(running), bearer()));
+        assertEquals(409, second.status);
+        assertTrue(second.body.contains("in_use"), second.body);
+        first.ws.sendClose(1000, "").get(10, TimeUnit.SECONDS);
+        first.awaitClose(WAIT);
+        WsProbe.await("the console free again", WAIT, () -> agent.agent.consoles().openSessions() == 0);
+        WsProbe again = WsProbe.open(agent.agent.port(), consolePath(running), bearer());
+        again.ws.sendClose(1000, "").get(10, TimeUnit.SECONDS);
+        again.awaitClose(WAIT);
+    }
+
+    @Test
+    void execRunsItsCommandAndEndsWithTheExitStatus() throws Exception {
+        String url = execTicket(running, "{\"exec\": {\"command\": [\"cat\"], \"env\": {\"FAKE_EXIT\": \"3\"}}}");
+        WsProbe p = WsProbe.open(agent.agent.port(), url, Map.of());
+        p.send("hello ");
+        p.send("exec");
+        p.control("{\"type\":\"eof\"}");
+        assertEquals(1000, p.awaitClose(WAIT), p.closeReason);
+        assertEquals("hello exec", p.receivedText());
+        assertEquals("{\"type\":\"exit\",\"code\":3}", p.texts.getLast());
+        assertTrue(p.closeReason.contains("exited with 3"), p.closeReason);
+        WsProbe.await("recorded", WAIT, () -> events(running).contains("exit 3"));
+        assertTrue(events(running).contains("running cat (1 argument(s))"), events(running));
+    }
+
+    @Test
+    void execNeedsItsTicketAndValidatesTheCommand() throws Exception {
+        var noTicket = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(),
+                "/v1/instances/" + running + "/exec", bearer()));
+        assertEquals(400, noTicket.status);
+        assertBad("{\"exec\": {\"command\": []}}", "exec.command");
+        assertBad("{\"exec\": {\"command\": [\"\"]}}", "exec.command[0]");
+        assertBad("{\"exec\": {\"command\": \"sh\"}}", "exec.command");
+        assertBad("{\"exec\": {\"command\": [\"sh\"], \"env\": {\"1BAD\": \"x\"}}}", "exec.env");
+        assertBad("{\"exec\": {\"command\": [\"sh\"], \"working_dir\": \"relative\"}}", "exec.working_dir");
+        assertBad("{\"exec\": {\"command\": [\"sh\"], \"tty\": true, \"columns\": 0}}", "exec.columns");
+        assertBad("{\"exec\": {\"command\": [\"sh\"], \"shell\": true}}", "exec.shell");
+        assertBad("{\"command\": [\"sh\"]}", "exec");
+        StringBuilder many = new StringBuilder("{\"exec\": {\"command\": [\"sh\"");
+        many.append(", \"x\"".repeat(300)).append("]}}");
+        assertBad(many.toString(), "exec.command");
+        assertEquals(404, agent.call("POST", "/v1/instances/" + UUID.randomUUID() + "/exec",
+                "{\"exec\": {\"command\": [\"sh\"]}}").status());
+    }
+
+    @Test
+    void aStoppedInstanceIs409NamingItsState() throws Exception {
+        UUID stopped = agent.spawnAndWait("console-stopped");
+        agent.call("POST", "/v1/instances/" + stopped + "/action", "{\"os-stop\": null}");
+        agent.awaitInstance(stopped, i -> i.get("task_state").isNull() && i.get("power_state").asText().equals("SHUTDOWN"));
+        var r = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(), consolePath(stopped), bearer()));
+        assertEquals(409, r.status);
+        assertTrue(r.body.contains("SHUTDOWN"), r.body);
+        agent.call("DELETE", "/v1/instances/" + stopped, null);
+        assertEquals(0, agent.agent.consoles().openSessions());
+    }
+
+    @Test
+    void anOversizedFrameClosesWith1009AndAnIdleSessionWith1001() throws Exception {
+        WsProbe big = WsProbe.open(agent.agent.port(), consolePath(running), bearer());
+        big.ws.sendBinary(ByteBuffer.wrap(new byte[8192]), true).get(10, TimeUnit.SECONDS);
+        assertEquals(1009, big.awaitClose(WAIT), big.closeReason);
+        WsProbe.await("freed", WAIT, () -> agent.agent.consoles().openSessions() == 0);
+
+        WsProbe idle = WsProbe.open(agent.agent.port(), consolePath(running), bearer());
+        long t0 = System.nanoTime();
+        assertEquals(1001, idle.awaitClose(Duration.ofSeconds(15)), idle.closeReason);
+        assertTrue(System.nanoTime() - t0 >= Duration.ofMillis(2500).toNanos(), "closed only after idle_timeout");
+        assertTrue(idle.closeReason.contains("idle"), idle.closeReason);
+    }
+
+    @Test
+    void sessionsPerInstanceAreLimitedAnd429NamesTheOption() throws Exception {
+        java.util.List<WsProbe> open = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                open.add(WsProbe.open(agent.agent.port(), execTicket(running,
+                        "{\"exec\": {\"command\": [\"cat\"]}}"), Map.of()));
+            }
+            var fourth = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(),
+                    execTicket(running, "{\"exec\": {\"command\": [\"cat\"]}}"), Map.of()));
+            assertEquals(429, fourth.status);
+            assertTrue(fourth.body.contains("console.max_sessions_per_instance"), fourth.body);
+        } finally {
+            for (WsProbe p : open) {
+                p.ws.abort(); // dropped, not closed: the agent must notice and free the slots
+            }
+        }
+        WsProbe.await("slots freed after the clients vanished", WAIT, () -> agent.agent.consoles().openSessions() == 0);
+    }
+
+    @Test
+    void aResizeReachesTheStreamAndABadControlMessageCloses1007() throws Exception {
+        WsProbe p = WsProbe.open(agent.agent.port(), execTicket(running,
+                "{\"exec\": {\"command\": [\"sh\"], \"tty\": true}}"), Map.of());
+        p.control("{\"type\":\"resize\",\"columns\":120,\"rows\":40}");
+        EchoStream s = agent.fake().streams.getLast();
+        WsProbe.await("resize", WAIT, () -> s.lastResize.equals("120x40"));
+        p.control("{\"type\":\"launch\"}");
+        assertEquals(1007, p.awaitClose(WAIT), p.closeReason);
+    }
+
+    private void assertBad(String body, String field) throws Exception {
+        TestAgent.Reply r = agent.call("POST", "/v1/instances/" + running + "/exec", body);
+        assertEquals(400, r.status(), body + " -> " + r.body());
+        assertEquals(field, r.json().at("/error/field").asText(), r.body());
+    }
+
+    private String execTicket(UUID uuid, String body) throws Exception {
+        TestAgent.Reply r = agent.call("POST", "/v1/instances/" + uuid + "/exec", body);
+        assertEquals(201, r.status(), r.body());
+        return r.json().at("/exec/url").asText();
+    }
+
+    private String events(UUID uuid) {
+        try {
+            JsonNode e = agent.call("GET", "/v1/instances/" + uuid + "/events", null).json();
+            return e.toString();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
