@@ -44,7 +44,8 @@ async def console(base, token, uuid):
         for _ in range(10):
             await ws.send(b"\r")
             try:
-                await read_until(ws, r"# $", seen, 6)
+                # busybox sh ends its prompt with a cursor position query (ESC [6n) on a terminal
+                await read_until(ws, r"# (\x1b\[6n)?$", seen, 6)
                 break
             except asyncio.TimeoutError:
                 continue

@@ -109,14 +109,15 @@ class InteractiveAccessTest {
     private static void cliConsoleInTmux(Path berth, UUID vm) throws Exception {
         try (Tmux t = new Tmux()) {
             t.line("stty -g > " + berth.getParent().resolve("stty.before"));
-            t.line(berth + " console " + vm);
+            // chained, so the local shell reports the CLI's status the moment it ends (a line typed while the CLI
+            // still runs would go to the guest)
+            t.line(berth + " console " + vm + "; echo LEFT-WITH-$?");
             t.await("the banner", LIMIT, s -> s.contains("escape character is ^]"));
             t.key("Enter"); // the guest's shell (busybox askfirst) prints a prompt
             Thread.sleep(1000);
             t.line("echo $((6*7))");
             t.await("42 on a line of its own", LIMIT, s -> s.lines().anyMatch(l -> l.strip().equals("42")));
             t.key("C-]");
-            t.line("echo LEFT-WITH-$?");
             t.await("back in the local shell with status 0", LIMIT, s -> s.contains("LEFT-WITH-0"));
             t.line("stty -g > " + berth.getParent().resolve("stty.after"));
             t.await("stty written", LIMIT, s -> Files.exists(berth.getParent().resolve("stty.after")));
@@ -141,14 +142,13 @@ class InteractiveAccessTest {
         assertArrayEquals(blob, cat.out);
 
         try (Tmux t = new Tmux()) {
-            t.line(berth + " exec -t " + c + " -- sh");
+            t.line(berth + " exec -t " + c + " -- sh; echo EXEC-ENDED-$?");
             // the container's root shell prompts "/ # " (the local sh only "# ")
             t.await("a shell prompt in the container", LIMIT, s -> s.lines().anyMatch(l -> l.strip().equals("/ #")));
             t.line("echo $((6*7)); stty size");
             t.await("42 and the terminal's size", LIMIT, s -> s.lines().anyMatch(l -> l.strip().equals("42"))
                     && s.lines().anyMatch(l -> l.strip().matches("\\d+ \\d+")));
             t.line("exit 7");
-            t.line("echo EXEC-ENDED-$?");
             t.await("the exec's status in the local shell", LIMIT, s -> s.contains("EXEC-ENDED-7"));
         }
     }
