@@ -44,8 +44,13 @@ final class Guests {
      * anything left, even when the scenario failed; prints the total time.
      */
     static void withAgent(String name, Guests guests, Scenario scenario) throws Exception {
+        withAgent(name, guests, "", scenario);
+    }
+
+    /** As {@link #withAgent(String, Guests, Scenario)} with more agent options ({@code extraYaml}). */
+    static void withAgent(String name, Guests guests, String extraYaml, Scenario scenario) throws Exception {
         long t0 = System.nanoTime();
-        try (AgentProcess agent = AgentProcess.start("sync_power_state_interval: 1h\n")) {
+        try (AgentProcess agent = AgentProcess.start("sync_power_state_interval: 1h\n" + extraYaml)) {
             try {
                 scenario.run(agent, guests, t0);
             } finally {
