@@ -62,6 +62,12 @@ class InteractiveAccessTest {
             Guests.awaitConsole(agent, vm, "BERTH-GUEST-READY", LIMIT);
             Guests.step("VM and container running", t0);
 
+            // each driver declares what it has: no exec in a VM (no guest agent), no console on a container
+            var vmExec = agent.call("POST", "/v1/instances/" + vm + "/exec", "{\"exec\": {\"command\": [\"sh\"]}}");
+            assertEquals(501, vmExec.status(), vmExec.body());
+            assertTrue(vmExec.body().contains("capability_missing"), vmExec.body());
+            assertEquals(501, agent.call("POST", "/v1/instances/" + c + "/console", null).status());
+
             Path dir = Files.createTempDirectory("berth-ia");
             try {
                 Path berth = launcher(dir, agent);
