@@ -174,7 +174,8 @@ class KvmConsoleTest {
             long o1 = System.nanoTime();
             s.close();
             long closeMs = (System.nanoTime() - o1) / 1_000_000;
-            assertTrue(closeMs < 1000, "close took " + closeMs + " ms (open " + (o1 - o0) / 1_000_000 + " ms)");
+            // well under libvirt's 5 s keepalive, which a blocked receive used to wait for; slack for a loaded machine
+            assertTrue(closeMs < 3000, "close took " + closeMs + " ms (open " + (o1 - o0) / 1_000_000 + " ms)");
             s.close(); // idempotent
             assertEquals(-1, s.read(new byte[16], 0, 16, Duration.ofMillis(10)), "read after close");
             assertThrows(DriverException.BackendFailure.class, () -> type(s, "x"));

@@ -66,6 +66,7 @@ final class ConsoleUpgrade extends ChannelInboundHandlerAdapter {
 
     private void upgrade(ChannelHandlerContext ctx, FullHttpRequest req, Matcher m, QueryStringDecoder qs) {
         String requestId = ApiHandler.newRequestId();
+        long epoch = consoles.epoch(); // before the credentials are checked: a rotation after this voids them
         SessionKind kind = m.group(2).equals("console") ? SessionKind.CONSOLE : SessionKind.EXEC;
         UUID uuid;
         try {
@@ -92,6 +93,13 @@ final class ConsoleUpgrade extends ChannelInboundHandlerAdapter {
                     + "of a ticket from POST /v1/instances/" + uuid + "/exec; open ?ticket=<it>")), requestId);
             return;
         }
+        if (!req.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)
+                || !req.headers().contains(HttpHeaderNames.SEC_WEBSOCKET_KEY)) {
+            // checked before anything opens (an exec's command would run, then be killed by the failed handshake)
+            refuse(ctx, Errors.body(new ApiError(400, "Upgrade", "websocket", "a WebSocket upgrade needs "
+                    + "'Connection: Upgrade' and 'Sec-WebSocket-Key' (RFC 6455)")), requestId);
+            return;
+        }
         String who = who(ctx, ticket);
         Optional<Ticket> t = ticket;
         WebSocketServerHandshaker handshaker = new WebSocketServerHandshakerFactory(
@@ -109,13 +117,18 @@ final class ConsoleUpgrade extends ChannelInboundHandlerAdapter {
             workers.execute(() -> {
                 Session session;
                 try {
-                    session = consoles.open(uuid, kind, t.flatMap(Ticket::exec), who, requestId);
+                    session = consoles.open(uuid, kind, t.flatMap(Ticket::exec), who, requestId, epoch);
                 } catch (Throwable e) {
                     kept.release();
                     refuse(ctx, Errors.toResponse(e, requestId), requestId);
                     return;
                 }
-                ctx.executor().execute(() -> handshake(ctx, handshaker, kept, session, requestId));
+                try {
+                    ctx.executor().execute(() -> handshake(ctx, handshaker, kept, session, requestId));
+                } catch (RejectedExecutionException e) {
+                    kept.release(); // the event loop is shutting down with the agent
+                    session.terminate("the agent is stopping");
+                }
             });
         } catch (RejectedExecutionException e) {
             kept.release();

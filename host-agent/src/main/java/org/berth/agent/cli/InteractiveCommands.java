@@ -115,7 +115,8 @@ final class InteractiveCommands {
      */
     static int attach(BerthCli root, String path, boolean console, boolean tty, String banner) {
         PrintStream err = System.err;
-        SessionClient session = new SessionClient(System.out);
+        // the raw descriptor, not System.out: a PrintStream swallows EPIPE, and `berth exec … | head` must end
+        SessionClient session = new SessionClient(new java.io.FileOutputStream(java.io.FileDescriptor.out));
         Optional<RawTerminal> raw = console || tty ? RawTerminal.enter() : Optional.empty();
         try {
             WebSocket ws = root.client().webSocket(path, session);
@@ -130,6 +131,9 @@ final class InteractiveCommands {
             session.run(ws, System.in, console, !console, root.timeout());
         } finally {
             raw.ifPresent(RawTerminal::close);
+        }
+        if (session.outputBroken()) {
+            return 141; // as a shell reports a command killed by SIGPIPE
         }
         if (!console) {
             if (session.exitCode() != null) {

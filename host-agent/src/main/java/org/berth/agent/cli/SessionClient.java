@@ -33,6 +33,7 @@ final class SessionClient implements WebSocket.Listener {
     private volatile int closeCode = -1;
     private volatile String closeReason = "";
     private volatile long lastPongNanos = System.nanoTime();
+    private volatile boolean outputBroken;
 
     SessionClient(OutputStream out) {
         this.out = out;
@@ -51,7 +52,8 @@ final class SessionClient implements WebSocket.Listener {
             out.write(b);
             out.flush();
         } catch (IOException e) {
-            ws.abort(); // our stdout is gone: nobody reads the session any more
+            outputBroken = true; // our stdout is gone (`berth exec … | head`): nobody reads the session any more
+            ws.abort();
             closed.complete(null);
             return null;
         }
@@ -172,6 +174,11 @@ final class SessionClient implements WebSocket.Listener {
     /** Sends the terminal's size. */
     static void resize(WebSocket ws, int columns, int rows) {
         ws.sendText("{\"type\":\"resize\",\"columns\":" + columns + ",\"rows\":" + rows + "}", true);
+    }
+
+    /** Whether our stdout closed under us (a pipe's reader left). */
+    boolean outputBroken() {
+        return outputBroken;
     }
 
     Integer exitCode() {

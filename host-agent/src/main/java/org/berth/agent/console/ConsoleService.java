@@ -37,7 +37,9 @@ public final class ConsoleService implements AutoCloseable {
     private final Map<UUID, Integer> perInstance = new HashMap<>();
     private final Set<UUID> consoles = new HashSet<>();
     private int total;
-    private boolean closed;
+    private volatile boolean closed;
+    /** Bumped by {@link #closeAll}: a session authorised before it must not open after it. */
+    private final java.util.concurrent.atomic.AtomicLong epoch = new java.util.concurrent.atomic.AtomicLong();
 
     public ConsoleService(ConsoleConfig config, Store store, InstanceService instances, Drivers drivers) {
         this.config = config;
@@ -72,7 +74,8 @@ public final class ConsoleService implements AutoCloseable {
      * @throws SessionRefused   over a limit (429), a console already in use (409)
      * @throws DriverException  unknown instance (404), capability missing (501), not RUNNING (409), backend errors
      */
-    public Session open(UUID uuid, SessionKind kind, Optional<ExecSpec> exec, String who, String requestId) {
+    public Session open(UUID uuid, SessionKind kind, Optional<ExecSpec> exec, String who, String requestId,
+                        long authorisedIn) {
         InstanceRecord r = instances.get(uuid);
         ComputeDriver driver = capableDriver(r, kind);
         admit(uuid, kind);
@@ -87,8 +90,26 @@ public final class ConsoleService implements AutoCloseable {
         }
         Session s = new Session(this, uuid, kind, exec, stream, who, requestId);
         open.add(s);
-        store.addEvent(uuid, requestId, kind.word() + ".opened", s.describeStart());
+        try {
+            store.addEvent(uuid, requestId, kind.word() + ".opened", s.describeStart());
+        } catch (RuntimeException e) {
+            s.finish("the store refused its event: " + e.getMessage());
+            throw e;
+        }
+        if (closed || epoch.get() != authorisedIn) {
+            // closeAll ran while the driver opened the stream: it could not see this session yet
+            String why = closed ? "the agent is stopping" : "the API token was rotated";
+            s.finish(why + " while the session opened");
+            throw closed ? new SessionRefused(503, "agent", "stopping", why)
+                    : new SessionRefused(401, "Authorization", "rotated", why + " while the session opened; open it "
+                    + "again with the new token");
+        }
         return s;
+    }
+
+    /** The current epoch, read before a session's credentials are checked and passed to {@link #open}. */
+    public long epoch() {
+        return epoch.get();
     }
 
     /** Called once by a session when it ends: frees its slot and records it. */
@@ -108,8 +129,13 @@ public final class ConsoleService implements AutoCloseable {
         return open.size();
     }
 
-    /** Ends every open session with {@code reason} (token rotated, agent stopping). */
+    /**
+     * Ends every open session with {@code reason} (token rotated, agent stopping) and voids the outstanding tickets;
+     * a session being opened meanwhile is refused when it joins ({@link #open}).
+     */
     public void closeAll(String reason) {
+        epoch.incrementAndGet();
+        tickets.clear();
         for (Session s : open) {
             s.terminate(reason);
         }
@@ -117,9 +143,7 @@ public final class ConsoleService implements AutoCloseable {
 
     @Override
     public void close() {
-        synchronized (this) {
-            closed = true;
-        }
+        closed = true;
         closeAll("the agent is stopping");
     }
 

@@ -52,6 +52,11 @@ public final class Session {
     private final AtomicLong bytesIn = new AtomicLong();
     private final AtomicLong bytesOut = new AtomicLong();
     private final AtomicBoolean ended = new AtomicBoolean();
+    /** Our close frame went out: nothing more is sent, what the client still sends is read and dropped. */
+    private final AtomicBoolean closeSent = new AtomicBoolean();
+    /** An exec whose stdin broke (the command closed it or exited): later input is dropped, the status still comes. */
+    private volatile boolean inputBroken;
+    private volatile String endReason = "";
     private final AtomicInteger pendingWrites = new AtomicInteger();
     private final ExecutorService writer;
     private final Object writable = new Object();
@@ -105,6 +110,12 @@ public final class Session {
         this.idleTimeout = service.config().idleTimeout();
         ch.pipeline().addLast(new WebSocketFrameAggregator(service.config().maxFrameBytes()))
                 .addLast(new SessionHandler(this));
+        if (ended.get()) {
+            // ended between the open and the handshake (token rotated, agent stopping): say so and hang up
+            closeSent.set(true);
+            ch.writeAndFlush(new CloseWebSocketFrame(1001, cut(endReason))).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
         if (!ch.isActive()) {
             finish("the connection closed during the handshake");
             return;
@@ -156,6 +167,9 @@ public final class Session {
     /** The stream ended by itself: an exec's status, then a normal close. */
     private void end() {
         Channel ch = channel;
+        if (ended.get() || closeSent.get()) {
+            return; // ended from elsewhere (the client left, a terminate): the stream's end is that one's effect
+        }
         if (kind == SessionKind.EXEC) {
             OptionalInt code = stream.exitCode();
             String msg = code.isPresent() ? "{\"type\":\"exit\",\"code\":" + code.getAsInt() + "}"
@@ -189,6 +203,9 @@ public final class Session {
 
     /** Bytes from the client (event loop): written to the stream in order, the socket paused meanwhile. */
     void input(byte[] bytes) {
+        if (closeSent.get() || ended.get() || inputBroken) {
+            return; // closing, or the command takes no more input: dropped
+        }
         touch();
         bytesIn.addAndGet(bytes.length);
         onWriter(() -> stream.write(bytes, 0, bytes.length));
@@ -196,6 +213,9 @@ public final class Session {
 
     /** A control message from the client (event loop). */
     void control(String text) {
+        if (closeSent.get() || ended.get()) {
+            return;
+        }
         touch();
         JsonNode msg;
         try {
@@ -231,7 +251,13 @@ public final class Session {
                         op.run();
                     }
                 } catch (DriverException e) {
-                    closeWith(1011, cut("backend: " + e.getMessage()), "backend error: " + e.getMessage());
+                    if (kind == SessionKind.EXEC) {
+                        // the command closed its stdin or exited: its output and status still come through the
+                        // pump, which ends the session (with 1011 itself if the backend really broke)
+                        inputBroken = true;
+                    } else {
+                        closeWith(1011, cut("backend: " + e.getMessage()), "backend error: " + e.getMessage());
+                    }
                 } catch (RuntimeException e) {
                     closeWith(1011, "internal error", "internal error: " + e);
                 } finally {
@@ -245,7 +271,10 @@ public final class Session {
                 }
             });
         } catch (RejectedExecutionException e) {
-            pendingWrites.decrementAndGet(); // ended meanwhile
+            // ended meanwhile: read the socket again (what comes is dropped) so the client's close gets through
+            if (pendingWrites.decrementAndGet() == 0) {
+                ch.config().setAutoRead(true);
+            }
         }
     }
 
@@ -264,31 +293,54 @@ public final class Session {
         }
     }
 
-    private void closeWith(int code, String reason, String summary) {
+    /**
+     * Our close frame (once), then the end. The connection is not dropped at once: the client's input still in
+     * flight is read and dropped until its own close frame comes (or {@link #finish}'s timer), since closing a socket
+     * with unread bytes makes the kernel reset it, which can destroy our last frames before the client reads them.
+     */
+    void closeWith(int code, String reason, String summary) {
         Channel ch = channel;
-        if (ch != null && ch.isActive()) {
-            ch.writeAndFlush(new CloseWebSocketFrame(code, cut(reason))).addListener(ChannelFutureListener.CLOSE);
+        if (ch != null && ch.isActive() && closeSent.compareAndSet(false, true)) {
+            ch.eventLoop().execute(() -> ch.config().setAutoRead(true));
+            ch.writeAndFlush(new CloseWebSocketFrame(code, cut(reason)));
         }
         finish(summary);
     }
 
-    /** Once: the stream closed (an exec's command killed if still running), the slot freed, the session recorded. */
+    /** Whether our close frame went out (the client's close then only ends the connection). */
+    boolean closeSent() {
+        return closeSent.get();
+    }
+
+    /** Marks our close as sent: the caller writes the frame itself. */
+    boolean markCloseSent() {
+        return closeSent.compareAndSet(false, true);
+    }
+
+    /**
+     * Once: the stream closed (an exec's command killed if still running), the slot freed, the session recorded. The
+     * closing itself runs on a thread of its own: it may wait on the backend (an inspect, a kill, an RPC), which
+     * must never happen on the event loop that serves other connections.
+     */
     void finish(String reason) {
         if (!ended.compareAndSet(false, true)) {
             return;
         }
-        try {
-            stream.close();
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "closing the " + kind.word() + " stream of " + uuid + ": " + e);
-        }
+        endReason = reason;
         writer.shutdownNow();
         writabilityChanged();
-        OptionalInt code = kind == SessionKind.EXEC ? stream.exitCode() : OptionalInt.empty();
-        String summary = String.format("by %s, %.1f s, %d bytes in, %d bytes out%s: %s", who,
-                (System.nanoTime() - startedNanos) / 1e9, bytesIn.get(), bytesOut.get(),
-                code.isPresent() ? ", exit " + code.getAsInt() : "", reason);
-        service.ended(this, summary);
+        double seconds = (System.nanoTime() - startedNanos) / 1e9;
+        Thread.ofVirtual().name("berth-" + kind.word() + "-end-" + uuid.toString().substring(0, 8)).start(() -> {
+            try {
+                stream.close();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "closing the " + kind.word() + " stream of " + uuid + ": " + e);
+            }
+            OptionalInt code = kind == SessionKind.EXEC ? stream.exitCode() : OptionalInt.empty();
+            String summary = String.format("by %s, %.1f s, %d bytes in, %d bytes out%s: %s", who, seconds,
+                    bytesIn.get(), bytesOut.get(), code.isPresent() ? ", exit " + code.getAsInt() : "", reason);
+            service.ended(this, summary);
+        });
         Channel ch = channel;
         if (ch != null && ch.isActive()) {
             // give a close frame written just before a moment to leave, then drop the connection

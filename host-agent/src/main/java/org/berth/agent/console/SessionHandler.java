@@ -23,9 +23,17 @@ final class SessionHandler extends SimpleChannelInboundHandler<WebSocketFrame> {
         switch (frame) {
             case BinaryWebSocketFrame b -> session.input(ByteBufUtil.getBytes(b.content()));
             case TextWebSocketFrame t -> session.control(t.text());
-            case PingWebSocketFrame p -> ctx.writeAndFlush(new PongWebSocketFrame(p.content().retain()));
+            case PingWebSocketFrame p -> {
+                if (ctx.channel().isWritable()) { // a client flooding pings and reading nothing gets no more pongs
+                    ctx.writeAndFlush(new PongWebSocketFrame(p.content().retain()));
+                }
+            }
             case CloseWebSocketFrame c -> {
-                ctx.writeAndFlush(new CloseWebSocketFrame(1000, "bye")).addListener(f -> ctx.close());
+                if (session.markCloseSent()) {
+                    ctx.writeAndFlush(new CloseWebSocketFrame(1000, "bye")).addListener(f -> ctx.close());
+                } else {
+                    ctx.close(); // the answer to our own close
+                }
                 session.clientGone("the client closed the session (" + c.statusCode() + ")");
             }
             default -> { } // pong: nothing to do
@@ -46,6 +54,11 @@ final class SessionHandler extends SimpleChannelInboundHandler<WebSocketFrame> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof io.netty.handler.codec.TooLongFrameException) {
+            // a message of several frames over console.max_frame_bytes (one frame over it is the decoder's 1009)
+            session.closeWith(1009, "message over console.max_frame_bytes", "a message over the frame limit");
+            return;
+        }
         session.clientGone("connection error: " + cause.getMessage());
         ctx.close();
     }

@@ -51,6 +51,11 @@ final class Tickets {
         return Optional.of(t);
     }
 
+    /** Voids every outstanding ticket (the token they were issued under was rotated). */
+    synchronized void clear() {
+        byId.clear();
+    }
+
     synchronized int outstanding() {
         expire();
         return byId.size();

@@ -102,6 +102,8 @@ class ConsoleApiTest {
         String otherUrl = agent.call("POST", consolePath(other), null).json().at("/console/url").asText();
         String stolen = consolePath(running) + otherUrl.substring(otherUrl.indexOf('?'));
         assertEquals(401, assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(), stolen, Map.of())).status);
+        var spent = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(), otherUrl, Map.of()));
+        assertEquals(401, spent.status, "a ticket tried on another instance is spent for its own");
         agent.call("DELETE", "/v1/instances/" + other, null);
     }
 
@@ -209,6 +211,60 @@ class ConsoleApiTest {
         WsProbe.await("resize", WAIT, () -> s.lastResize.equals("120x40"));
         p.control("{\"type\":\"launch\"}");
         assertEquals(1007, p.awaitClose(WAIT), p.closeReason);
+    }
+
+    @Test
+    void aRotatedTokenEndsTheSessionsAndVoidsTheTickets() throws Exception {
+        WsProbe open = WsProbe.open(agent.agent.port(), consolePath(running), bearer());
+        String url = execTicket(running, "{\"exec\": {\"command\": [\"cat\"]}}");
+        TestAgent.Reply r = agent.call("POST", "/v1/token/rotate", null);
+        assertEquals(200, r.status(), r.body());
+        assertEquals(1001, open.awaitClose(WAIT), open.closeReason);
+        assertTrue(open.closeReason.contains("rotated"), open.closeReason);
+        var ticket = assertThrows(WsProbe.Refused.class, () -> WsProbe.open(agent.agent.port(), url, Map.of()));
+        assertEquals(401, ticket.status, "a ticket issued under the old token is void");
+        WsProbe.await("freed", WAIT, () -> agent.agent.consoles().openSessions() == 0);
+        WsProbe again = WsProbe.open(agent.agent.port(), consolePath(running), bearer()); // the new token works
+        again.ws.sendClose(1000, "").get(10, TimeUnit.SECONDS);
+        again.awaitClose(WAIT);
+    }
+
+    @Test
+    void aMalformedUpgradeIs400BeforeAnythingOpens() throws Exception {
+        int before = agent.fake().streams.size();
+        try (java.net.Socket sock = new java.net.Socket("127.0.0.1", agent.agent.port())) {
+            sock.setSoTimeout(10_000);
+            sock.getOutputStream().write(("GET " + consolePath(running) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    + "Authorization: Bearer " + agent.token() + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String status = new java.io.BufferedReader(new java.io.InputStreamReader(sock.getInputStream(),
+                    java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+            assertEquals("HTTP/1.1 400 Bad Request", status, "no Sec-WebSocket-Key");
+        }
+        assertEquals(before, agent.fake().streams.size(), "no stream was opened for it");
+    }
+
+    @Test
+    void aFragmentedMessageOverTheLimitCloses1009() throws Exception {
+        WsProbe p = WsProbe.open(agent.agent.port(), consolePath(running), bearer());
+        for (int i = 0; i < 3; i++) { // three frames of 2 KiB: each under max_frame_bytes, the message over it
+            p.ws.sendBinary(ByteBuffer.wrap(new byte[2048]), i == 2).get(10, TimeUnit.SECONDS);
+        }
+        assertEquals(1009, p.awaitClose(WAIT), p.closeReason);
+        WsProbe.await("freed", WAIT, () -> agent.agent.consoles().openSessions() == 0);
+    }
+
+    @Test
+    void inputAfterTheCommandEndedIsDroppedAndTheStatusStillComes() throws Exception {
+        WsProbe p = WsProbe.open(agent.agent.port(), execTicket(running,
+                "{\"exec\": {\"command\": [\"head\"], \"env\": {\"FAKE_EXIT\": \"0\"}}}"), Map.of());
+        p.send("first");
+        p.control("{\"type\":\"eof\"}");
+        for (int i = 0; i < 20; i++) { // the command no longer reads: these writes fail in the driver
+            p.ws.sendBinary(ByteBuffer.wrap("late input".getBytes()), true).get(10, TimeUnit.SECONDS);
+        }
+        assertEquals(1000, p.awaitClose(WAIT), p.closeReason);
+        assertEquals("{\"type\":\"exit\",\"code\":0}", p.texts.getLast());
     }
 
     private void assertBad(String body, String field) throws Exception {
