@@ -80,6 +80,12 @@ EOF
   if [ ! -s "$dir/placement.sqlite" ]; then
     timeout "$TIMEOUT" placement-manage --config-file "$dir/placement.conf" db sync >"$dir/db-sync.log" 2>&1 \
       || die "placement-manage db sync failed; see $dir/db-sync.log: $(tail -3 "$dir/db-sync.log")"
+    # The app fills the traits and resource classes tables when it loads. On a fresh database every gunicorn
+    # worker would do that at once and SQLite refuses all but one ("database is locked", seen in CI), which fails
+    # the worker's boot and makes the master exit: load it once here, alone, so the workers find them filled.
+    (cd "$dir" && OS_PLACEMENT_CONFIG_DIR=$dir timeout "$TIMEOUT" "$PY" -c \
+      'import sys; sys.path.insert(0, "."); import '"$APP" >>"$dir/db-sync.log" 2>&1) \
+      || die "loading Placement once to fill its tables failed; see $dir/db-sync.log: $(tail -3 "$dir/db-sync.log")"
   fi
   if curl -s --noproxy '*' --max-time 2 -o /dev/null "$url/" 2>/dev/null; then
     die "port $port on $BIND is taken by something else"
