@@ -32,6 +32,12 @@ public final class ConsoleService implements AutoCloseable {
     private final InstanceService instances;
     private final Drivers drivers;
     private final Tickets tickets;
+    /**
+     * Where sessions are closed (a kill, an inspect, an RPC: never on the event loop), four at a time: 50 clients
+     * dropped at once do not become 50 concurrent backend calls.
+     */
+    private final java.util.concurrent.ExecutorService ends = java.util.concurrent.Executors.newFixedThreadPool(4,
+            Thread.ofVirtual().name("berth-session-end-", 0).factory());
     private final Set<Session> open = ConcurrentHashMap.newKeySet();
     // admission state, guarded by this
     private final Map<UUID, Integer> perInstance = new HashMap<>();
@@ -141,10 +147,28 @@ public final class ConsoleService implements AutoCloseable {
         }
     }
 
+    /** Runs a session's closing off the event loop (inline once the agent is stopping). */
+    void ending(Runnable end) {
+        try {
+            ends.execute(end);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            end.run();
+        }
+    }
+
     @Override
     public void close() {
         closed = true;
         closeAll("the agent is stopping");
+        ends.shutdown();
+        try {
+            // the streams are closed (commands killed, consoles freed) before the drivers go
+            if (!ends.awaitTermination(15, java.util.concurrent.TimeUnit.SECONDS)) {
+                LOG.log(System.Logger.Level.WARNING, "console sessions still closing after 15 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private ComputeDriver capableDriver(InstanceRecord r, SessionKind kind) {

@@ -330,7 +330,7 @@ public final class Session {
         writer.shutdownNow();
         writabilityChanged();
         double seconds = (System.nanoTime() - startedNanos) / 1e9;
-        Thread.ofVirtual().name("berth-" + kind.word() + "-end-" + uuid.toString().substring(0, 8)).start(() -> {
+        service.ending(() -> {
             try {
                 stream.close();
             } catch (RuntimeException e) {

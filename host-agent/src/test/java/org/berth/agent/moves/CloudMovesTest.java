@@ -53,6 +53,17 @@ class CloudMovesTest {
         b = agent("mv-b-", 8192);
         small = agent("mv-s-", 512);
         slow = agent("mv-w-", 2048, ", spawn_delay_ms: 6000");
+        // every host's inventory in Placement before a test claims on it (a claim on a provider without inventory
+        // is refused like a full one)
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        for (TestAgent t : List.of(a, b, small, slow)) {
+            while (!t.agent.placement().state().state().equals("ok")) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError(name(t) + " did not report to Placement: " + t.agent.placement().state());
+                }
+                Thread.sleep(50);
+            }
+        }
         hosts = Files.createTempFile("berth-cloud-hosts", ".json");
         ObjectNode file = TestAgent.JSON.createObjectNode();
         file.putObject("placement").put("url", server.url.toString()).put("token", "admin");
