@@ -122,11 +122,21 @@ public final class PlacementApi {
 
     /** Deletes a provider after removing its consumers' allocations (test clean-up). */
     public void deleteProvider(UUID rp) {
-        if (provider(rp) == null) {
-            return;
+        // a few times (bounded): an agent's last report can land between the allocations' delete and the provider's
+        // (409: in use), and SQLite may answer "database is locked" while another writer holds it (500)
+        for (int attempt = 1; attempt <= 20 && provider(rp) != null; attempt++) {
+            allocations(rp).keySet().forEach(c -> deleteAllocations(UUID.fromString(c)));
+            Answer a = send("DELETE", "/resource_providers/" + rp, null);
+            if (a.status() == 204 || a.status() == 404) {
+                return;
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
-        allocations(rp).keySet().forEach(c -> deleteAllocations(UUID.fromString(c)));
-        send("DELETE", "/resource_providers/" + rp, null);
     }
 
     private static void expect(int status, Answer a) {
