@@ -8,6 +8,11 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.berth.agent.config.ConsoleConfig;
 import org.berth.agent.driver.Drivers;
 import org.berth.agent.store.InstanceRecord;
@@ -36,7 +41,7 @@ public final class ConsoleService implements AutoCloseable {
      * Where sessions are closed (a kill, an inspect, an RPC: never on the event loop), four at a time: 50 clients
      * dropped at once do not become 50 concurrent backend calls.
      */
-    private final java.util.concurrent.ExecutorService ends = java.util.concurrent.Executors.newFixedThreadPool(4,
+    private final ExecutorService ends = Executors.newFixedThreadPool(4,
             Thread.ofVirtual().name("berth-session-end-", 0).factory());
     private final Set<Session> open = ConcurrentHashMap.newKeySet();
     // admission state, guarded by this
@@ -45,7 +50,7 @@ public final class ConsoleService implements AutoCloseable {
     private int total;
     private volatile boolean closed;
     /** Bumped by {@link #closeAll}: a session authorised before it must not open after it. */
-    private final java.util.concurrent.atomic.AtomicLong epoch = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong epoch = new AtomicLong();
 
     public ConsoleService(ConsoleConfig config, Store store, InstanceService instances, Drivers drivers) {
         this.config = config;
@@ -151,7 +156,7 @@ public final class ConsoleService implements AutoCloseable {
     void ending(Runnable end) {
         try {
             ends.execute(end);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             end.run();
         }
     }
@@ -163,7 +168,7 @@ public final class ConsoleService implements AutoCloseable {
         ends.shutdown();
         try {
             // the streams are closed (commands killed, consoles freed) before the drivers go
-            if (!ends.awaitTermination(15, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (!ends.awaitTermination(15, TimeUnit.SECONDS)) {
                 LOG.log(System.Logger.Level.WARNING, "console sessions still closing after 15 s");
             }
         } catch (InterruptedException e) {

@@ -56,11 +56,6 @@ final class Tickets {
         byId.clear();
     }
 
-    synchronized int outstanding() {
-        expire();
-        return byId.size();
-    }
-
     private void expire() {
         var now = clock.instant();
         byId.values().removeIf(t -> !t.expiresAt().isAfter(now));
