@@ -18,9 +18,10 @@ import java.util.regex.Pattern;
  * @param properties free-form settings (at most 64, keys {@code [a-z0-9_.:-]}, values up to 4096 chars), e.g.
  *                   {@code os_command_line} for a kernel boot, {@code command} for a container
  * @param powerOn    whether spawn powers the instance on (Nova always does; false leaves it SHUTDOWN)
+ * @param guest      what the guest learns at boot (hostname, metadata, keys, user data: the config drive)
  */
 public record InstanceSpec(UUID uuid, String name, Flavor flavor, String imageId, List<VifSpec> vifs,
-                           Map<String, String> properties, boolean powerOn) {
+                           Map<String, String> properties, boolean powerOn, GuestConfig guest) {
     private static final Pattern KEY = Pattern.compile("[a-z0-9_.:-]{1,128}");
 
     /** Property: a container's command as a JSON-free, whitespace-separated list is ambiguous; Berth uses one
@@ -60,6 +61,13 @@ public record InstanceSpec(UUID uuid, String name, Flavor flavor, String imageId
                         + " characters, at most 4096");
             }
         });
+        Check.notNull(guest, "instance.guest");
+    }
+
+    /** A spec whose guest gets only the defaults for its name ({@link GuestConfig#forName}). */
+    public InstanceSpec(UUID uuid, String name, Flavor flavor, String imageId, List<VifSpec> vifs,
+                        Map<String, String> properties, boolean powerOn) {
+        this(uuid, name, flavor, imageId, vifs, properties, powerOn, GuestConfig.forName(name));
     }
 
     /** The backend name of this instance: {@code berth-<uuid>}. */
@@ -81,14 +89,18 @@ public record InstanceSpec(UUID uuid, String name, Flavor flavor, String imageId
     }
 
     public InstanceSpec withVifs(List<VifSpec> newVifs) {
-        return new InstanceSpec(uuid, name, flavor, imageId, newVifs, properties, powerOn);
+        return new InstanceSpec(uuid, name, flavor, imageId, newVifs, properties, powerOn, guest);
     }
 
     public InstanceSpec withProperties(Map<String, String> newProperties) {
-        return new InstanceSpec(uuid, name, flavor, imageId, vifs, newProperties, powerOn);
+        return new InstanceSpec(uuid, name, flavor, imageId, vifs, newProperties, powerOn, guest);
     }
 
     public InstanceSpec withPowerOn(boolean on) {
-        return new InstanceSpec(uuid, name, flavor, imageId, vifs, properties, on);
+        return new InstanceSpec(uuid, name, flavor, imageId, vifs, properties, on, guest);
+    }
+
+    public InstanceSpec withGuest(GuestConfig newGuest) {
+        return new InstanceSpec(uuid, name, flavor, imageId, vifs, properties, powerOn, newGuest);
     }
 }

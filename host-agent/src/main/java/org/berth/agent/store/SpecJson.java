@@ -14,6 +14,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
 import org.berth.driver.api.Flavor;
+import org.berth.driver.api.GuestConfig;
 import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.IpAddress;
 import org.berth.driver.api.VifSpec;
@@ -26,7 +27,8 @@ public final class SpecJson {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern UUID_TEXT =
             Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
-    private static final Set<String> SPEC = Set.of("uuid", "name", "flavor", "image_id", "vifs", "properties", "power_on");
+    private static final Set<String> SPEC = Set.of("uuid", "name", "flavor", "image_id", "vifs", "properties", "power_on",
+            "hostname", "metadata", "public_keys", "user_data", "config_drive", "project_id", "availability_zone");
     private static final Set<String> FLAVOR = Set.of("name", "vcpus", "memory_mb", "root_gb", "ephemeral_gb", "swap_mb");
     private static final Set<String> VIF = Set.of("port_id", "mac", "bridge", "mtu", "vlan", "ips", "gateway");
 
@@ -79,12 +81,51 @@ public final class SpecJson {
             powerOn = po.asBoolean();
         }
         try {
-            return new InstanceSpec(uuid, name, flavor, imageId, vifs, props, powerOn);
+            return new InstanceSpec(uuid, name, flavor, imageId, vifs, props, powerOn, guest(node, name));
         } catch (FieldError e) {
             throw e;
         } catch (IllegalArgumentException e) {
             throw fromRecord(e, "");
         }
+    }
+
+    /** The guest's configuration fields (Nova's server create: metadata, user_data, config_drive, ...). */
+    private static GuestConfig guest(JsonNode node, String name) {
+        String hostname = node.hasNonNull("hostname") ? text(node, "hostname", "hostname", true)
+                : GuestConfig.hostnameFor(name);
+        Map<String, String> metadata = strings(node.get("metadata"), "metadata");
+        Map<String, String> keys = strings(node.get("public_keys"), "public_keys");
+        Optional<String> userData = node.hasNonNull("user_data")
+                ? Optional.of(text(node, "user_data", "user_data", true)) : Optional.empty();
+        Optional<Boolean> drive = Optional.empty();
+        JsonNode cd = node.get("config_drive");
+        if (cd != null && !cd.isNull()) {
+            if (!cd.isBoolean()) {
+                throw new FieldError("config_drive", "type", "must be true or false");
+            }
+            drive = Optional.of(cd.asBoolean());
+        }
+        Optional<String> project = node.hasNonNull("project_id")
+                ? Optional.of(text(node, "project_id", "project_id", true)) : Optional.empty();
+        String zone = node.hasNonNull("availability_zone") ? text(node, "availability_zone", "availability_zone", true)
+                : GuestConfig.DEFAULT_ZONE;
+        return new GuestConfig(hostname, metadata, keys, userData, drive, project, zone);
+    }
+
+    /** A JSON object of strings (absent or null = empty), in its order. */
+    private static Map<String, String> strings(JsonNode n, String path) {
+        Map<String, String> out = new LinkedHashMap<>();
+        if (n == null || n.isNull()) {
+            return out;
+        }
+        requireObject(n, path);
+        n.properties().forEach(f -> {
+            if (!f.getValue().isTextual()) {
+                throw new FieldError(path + "." + f.getKey(), "type", "must be a string");
+            }
+            out.put(f.getKey(), f.getValue().asText());
+        });
+        return out;
     }
 
     private static Flavor flavor(JsonNode f) {
@@ -249,6 +290,16 @@ public final class SpecJson {
         ObjectNode props = n.putObject("properties");
         spec.properties().forEach(props::put);
         n.put("power_on", spec.powerOn());
+        GuestConfig g = spec.guest();
+        n.put("hostname", g.hostname());
+        ObjectNode meta = n.putObject("metadata");
+        g.metadata().forEach(meta::put);
+        ObjectNode keys = n.putObject("public_keys");
+        g.publicKeys().forEach(keys::put);
+        g.userData().ifPresent(u -> n.put("user_data", u));
+        g.configDrive().ifPresent(c -> n.put("config_drive", c));
+        g.projectId().ifPresent(p -> n.put("project_id", p));
+        n.put("availability_zone", g.availabilityZone());
         return n;
     }
 

@@ -512,7 +512,7 @@ public final class InstanceService {
             }
             InstanceSpec now = SpecJson.readString(fresh.specJson());
             InstanceSpec spec = new InstanceSpec(uuid, now.name(), now.flavor(), image.id(), now.vifs(),
-                    now.properties(), fresh.vmState() != VmState.STOPPED);
+                    now.properties(), fresh.vmState() != VmState.STOPPED, now.guest());
             InstanceRecord marked = fresh.withTask("rebuilding").withSpecJson(SpecJson.writeString(spec));
             store.update(marked);
             store.addEvent(uuid, requestId, "rebuild.start", "image " + image.id());
