@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.util.Base64;
 import java.util.Locale;
 import org.berth.agent.capacity.Capacity;
 import org.berth.agent.capacity.HostStatus;
@@ -60,8 +61,15 @@ final class Views {
             n.set("migration", r.migration().toJson());
         }
         try {
-            n.set("spec", MAPPER.readTree(r.specJson()));
-        } catch (IOException e) {
+            JsonNode spec = MAPPER.readTree(r.specJson());
+            // user data often carries secrets (passwords, tokens) and up to 64 KiB: views say only how big it is;
+            // the guest reads it from its config drive
+            if (spec instanceof ObjectNode o && o.has("user_data")) {
+                int bytes = Base64.getMimeDecoder().decode(o.remove("user_data").asText()).length;
+                o.put("user_data_bytes", bytes);
+            }
+            n.set("spec", spec);
+        } catch (IOException | IllegalArgumentException e) {
             n.putNull("spec");
         }
         return n;

@@ -149,6 +149,32 @@ class BadRequestsTest {
                 400, "properties.x", "properties.x"));
         c.add(new Case("power_on not a boolean", "POST", p, spawnWith(okFlavor, okVifs, ", \"power_on\": \"yes\""),
                 400, "power_on", "power_on"));
+        // what the guest learns at boot (issue 17): Nova's limits, checked before anything is created
+        c.add(new Case("user_data not base64", "POST", p, spawnWith(okFlavor, okVifs, ", \"user_data\": \"#cloud-config!\""),
+                400, "user_data", "base64"));
+        c.add(new Case("user_data over 65535 bytes", "POST", p, spawnWith(okFlavor, okVifs, ", \"user_data\": \""
+                + java.util.Base64.getEncoder().encodeToString(new byte[65536]) + "\""), 400, "user_data", "65535"));
+        c.add(new Case("malformed public key", "POST", p, spawnWith(okFlavor, okVifs,
+                ", \"public_keys\": {\"k1\": \"ssh-ed25519 AAAAnot-a-key me@host\"}"), 400, "public_keys.k1", "public_keys.k1"));
+        c.add(new Case("public key of another type than it says", "POST", p, spawnWith(okFlavor, okVifs,
+                ", \"public_keys\": {\"k1\": \"ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIOAi8DCad64FWUWjXvAzu5GNWRhC6u6RluroDikfPca1\"}"),
+                400, "public_keys.k1", "ssh-rsa"));
+        StringBuilder many = new StringBuilder(", \"metadata\": {");
+        for (int i = 0; i < 129; i++) {
+            many.append(i == 0 ? "" : ", ").append("\"k").append(i).append("\": \"v\"");
+        }
+        c.add(new Case("129 metadata keys", "POST", p, spawnWith(okFlavor, okVifs, many.append("}").toString()),
+                400, "metadata", "128"));
+        c.add(new Case("metadata value over 255 characters", "POST", p, spawnWith(okFlavor, okVifs,
+                ", \"metadata\": {\"k\": \"" + "v".repeat(256) + "\"}"), 400, "metadata.k", "255"));
+        c.add(new Case("metadata value not a string", "POST", p, spawnWith(okFlavor, okVifs, ", \"metadata\": {\"k\": 1}"),
+                400, "metadata.k", "string"));
+        c.add(new Case("hostname with '_'", "POST", p, spawnWith(okFlavor, okVifs, ", \"hostname\": \"web_1\""),
+                400, "hostname", "RFC 1123"));
+        c.add(new Case("hostname of 300 characters", "POST", p, spawnWith(okFlavor, okVifs,
+                ", \"hostname\": \"" + "h".repeat(300) + "\""), 400, "hostname", "1-63"));
+        c.add(new Case("config_drive not a boolean", "POST", p, spawnWith(okFlavor, okVifs, ", \"config_drive\": \"yes\""),
+                400, "config_drive", "config_drive"));
         c.add(new Case("existing uuid", "POST", p, spawnWith(okFlavor, okVifs, "").replaceFirst("\"uuid\": \"[^\"]+\"",
                 "\"uuid\": \"" + existing + "\""), 409, "uuid", "exists"));
         c.add(new Case("trailing garbage after the JSON object", "POST", p, spawnWith(okFlavor, okVifs, "") + " {\"x\": 1}",
