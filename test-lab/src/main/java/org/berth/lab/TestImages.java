@@ -25,6 +25,8 @@ public final class TestImages {
     public static final String GUEST_INITRD = "berth-guest-initrd";
     /** The qcow2 that boots kernel + initramfs through SYSLINUX. */
     public static final String GUEST_DISK = "berth-guest-disk";
+    /** A minimal Debian with systemd, cloud-init and openssh-server: one bootable qcow2, as a cloud image. */
+    public static final String CLOUD_GUEST = "berth-cloud-guest";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
