@@ -198,6 +198,24 @@ public final class InstanceCommands {
         @Option(names = "--stopped", description = "create it powered off (power_on: false)")
         boolean stopped;
 
+        @Option(names = "--hostname", paramLabel = "NAME", description = "the guest's host name (default: from --name)")
+        String hostname;
+
+        @Option(names = "--meta", paramLabel = "KEY=VALUE", description = "server metadata for the guest; repeat for more")
+        Map<String, String> meta = new LinkedHashMap<>();
+
+        @Option(names = "--public-key", paramLabel = "NAME=FILE",
+                description = "an OpenSSH public key file (e.g. ~/.ssh/id_ed25519.pub) under a key pair name; repeat for more")
+        Map<String, Path> publicKeys = new LinkedHashMap<>();
+
+        @Option(names = "--user-data", paramLabel = "FILE",
+                description = "user data for cloud-init (e.g. a #cloud-config file), at most 65535 bytes")
+        Path userData;
+
+        @Option(names = "--config-drive", paramLabel = "true|false", arity = "1",
+                description = "attach a config drive / metadata files (default: the driver's, on)")
+        Boolean configDrive;
+
         /** --image as given (an id, or a name to resolve), or null. */
         public String image() {
             return image;
@@ -258,7 +276,41 @@ public final class InstanceCommands {
             if (stopped) {
                 b.put("power_on", false);
             }
+            guest(b);
             return b;
+        }
+
+        /** --hostname, --meta, --public-key, --user-data, --config-drive: files are read here, checked by the agent. */
+        private void guest(ObjectNode b) {
+            put(b, "hostname", hostname);
+            if (!meta.isEmpty()) {
+                ObjectNode m = b.path("metadata") instanceof ObjectNode o ? o : b.putObject("metadata");
+                meta.forEach(m::put);
+            }
+            if (!publicKeys.isEmpty()) {
+                ObjectNode k = b.path("public_keys") instanceof ObjectNode o ? o : b.putObject("public_keys");
+                publicKeys.forEach((name, file) -> k.put(name, read(file, "--public-key " + name, 16384).strip()));
+            }
+            if (userData != null) {
+                byte[] data = read(userData, "--user-data", 65535).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+                b.put("user_data", java.util.Base64.getEncoder().encodeToString(data));
+            }
+            if (configDrive != null) {
+                b.put("config_drive", configDrive);
+            }
+        }
+
+        /** A small file's bytes as ISO-8859-1 text (byte for byte); refused when larger than {@code max}. */
+        private static String read(Path file, String option, int max) {
+            try {
+                long size = Files.size(file);
+                if (size > max) {
+                    throw new IllegalArgumentException(option + ": " + file + " has " + size + " bytes, at most " + max);
+                }
+                return new String(Files.readAllBytes(file), java.nio.charset.StandardCharsets.ISO_8859_1);
+            } catch (IOException e) {
+                throw new IllegalArgumentException(option + ": cannot read " + file + ": " + e.getMessage());
+            }
         }
 
         static ObjectNode nic(String spec) {

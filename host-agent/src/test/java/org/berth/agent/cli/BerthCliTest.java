@@ -97,6 +97,36 @@ class BerthCliTest {
     }
 
     @Test
+    void guestOptionsReachTheSpec() throws Exception {
+        Path key = t.dir.resolve("cli-key.pub");
+        String pub = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOAi8DCad64FWUWjXvAzu5GNWRhC6u6RluroDikfPca1 cli@berth";
+        Files.writeString(key, pub + "\n");
+        Path userData = t.dir.resolve("cli-user-data");
+        Files.writeString(userData, "#cloud-config\nruncmd: [echo hi]\n");
+        Run r = ok("--json", "spawn", "--driver", "fake", "--name", "cli_guest", "--image", "test-disk", "--vcpus", "1",
+                "--memory-mb", "128", "--meta", "role=web", "--public-key", "mine=" + key, "--user-data",
+                userData.toString(), "--config-drive", "false", "--wait");
+        JsonNode spec = r.json().at("/instance/spec");
+        assertEquals("cli-guest", spec.get("hostname").asText(), "the hostname comes from the name: " + spec);
+        assertEquals("web", spec.at("/metadata/role").asText());
+        assertEquals(pub, spec.at("/public_keys/mine").asText());
+        assertEquals(32, spec.get("user_data_bytes").asInt(), "views tell the user data's size only: " + spec);
+        assertFalse(spec.has("user_data"));
+        assertFalse(spec.get("config_drive").asBoolean());
+
+        Files.writeString(key, "ssh-ed25519 not-a-key\n");
+        Run bad = berth("spawn", "--driver", "fake", "--name", "x", "--image", TestAgent.IMAGE_ID, "--vcpus", "1",
+                "--memory-mb", "128", "--public-key", "mine=" + key, "--hostname", "ok");
+        assertEquals(BerthCli.EXIT_API_ERROR, bad.code());
+        assertTrue(bad.err().contains("public_keys.mine"), bad.err());
+        Files.write(userData, new byte[70000]);
+        Run big = berth("spawn", "--driver", "fake", "--name", "x", "--image", TestAgent.IMAGE_ID, "--vcpus", "1",
+                "--memory-mb", "128", "--user-data", userData.toString());
+        assertEquals(BerthCli.EXIT_USAGE, big.code());
+        assertTrue(big.err().contains("--user-data") && big.err().contains("at most 65535"), big.err());
+    }
+
+    @Test
     void tablesByDefaultJsonOnRequest() throws Exception {
         String uuid = spawn("cli-table");
         Run table = ok("list");
