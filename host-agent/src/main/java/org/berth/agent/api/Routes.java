@@ -170,7 +170,7 @@ public final class Routes {
         if (cached == null || !cached.isCurrent(store)) {
             long version = store.instancesVersion(); // read before the query: a racing write only makes it look older
             ArrayNode list = Views.MAPPER.createArrayNode();
-            store.list(driver).forEach(x -> list.add(Views.instance(x)));
+            store.list(driver).forEach(x -> list.add(Views.instance(x, false)));
             ObjectNode n = Views.MAPPER.createObjectNode();
             n.set("instances", list);
             cached = new CachedList(version, Response.json(200, n).shared());

@@ -48,7 +48,16 @@ final class Views {
         }
     }
 
+    /** One instance, user data included (as Nova's server show gives it to an admin: moves carry it along). */
     static ObjectNode instance(InstanceRecord r) {
+        return instance(r, true);
+    }
+
+    /**
+     * One instance; {@code withUserData} false (the list) replaces the user data by {@code user_data_bytes}: up to
+     * 87 KB of base64 per instance, often with secrets, has no place in a list that is polled.
+     */
+    static ObjectNode instance(InstanceRecord r, boolean withUserData) {
         ObjectNode n = MAPPER.createObjectNode();
         n.put("uuid", r.uuid().toString()).put("name", r.name()).put("driver", r.driver())
                 .put("vm_state", r.vmState().apiName()).put("power_state", r.powerState().name())
@@ -62,9 +71,7 @@ final class Views {
         }
         try {
             JsonNode spec = MAPPER.readTree(r.specJson());
-            // user data often carries secrets (passwords, tokens) and up to 64 KiB: views say only how big it is;
-            // the guest reads it from its config drive
-            if (spec instanceof ObjectNode o && o.has("user_data")) {
+            if (!withUserData && spec instanceof ObjectNode o && o.has("user_data")) {
                 int bytes = Base64.getMimeDecoder().decode(o.remove("user_data").asText()).length;
                 o.put("user_data_bytes", bytes);
             }

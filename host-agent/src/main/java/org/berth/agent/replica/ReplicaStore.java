@@ -32,7 +32,8 @@ public final class ReplicaStore {
     private static final System.Logger LOG = System.getLogger(ReplicaStore.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
     public static final int MAX_REPLICAS = 10_000;
-    public static final int MAX_BYTES = 64 * 1024;
+    /** A spec with 16 VIFs, 128 metadata entries, 16 keys and 64 KiB of user data (87 KB as base64) fits. */
+    public static final int MAX_BYTES = 256 * 1024;
     private static final String SUFFIX = ".json";
 
     private final Path dir;

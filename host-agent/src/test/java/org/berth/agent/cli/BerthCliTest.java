@@ -110,9 +110,16 @@ class BerthCliTest {
         assertEquals("cli-guest", spec.get("hostname").asText(), "the hostname comes from the name: " + spec);
         assertEquals("web", spec.at("/metadata/role").asText());
         assertEquals(pub, spec.at("/public_keys/mine").asText());
-        assertEquals(32, spec.get("user_data_bytes").asInt(), "views tell the user data's size only: " + spec);
-        assertFalse(spec.has("user_data"));
+        assertEquals("#cloud-config\nruncmd: [echo hi]\n", new String(java.util.Base64.getDecoder().decode(
+                spec.get("user_data").asText()), java.nio.charset.StandardCharsets.UTF_8));
         assertFalse(spec.get("config_drive").asBoolean());
+        String uuid = r.json().at("/instance/uuid").asText();
+        JsonNode listed = null;
+        for (JsonNode i : ok("list", "--json", "--driver", "fake").json().get("instances")) {
+            listed = i.get("uuid").asText().equals(uuid) ? i.get("spec") : listed;
+        }
+        assertEquals(32, listed.get("user_data_bytes").asInt(), "the list tells the user data's size only: " + listed);
+        assertFalse(listed.has("user_data"));
 
         Files.writeString(key, "ssh-ed25519 not-a-key\n");
         Run bad = berth("spawn", "--driver", "fake", "--name", "x", "--image", TestAgent.IMAGE_ID, "--vcpus", "1",
