@@ -51,7 +51,7 @@ final class DockerDriver implements ComputeDriver {
         this.ctx = ctx;
         this.images = new ImageLoader(engine, ctx.images());
         this.vifs = new Vifs(ctx.vifPlugger(), ctx.stateDir());
-        this.metadata = new MetadataDir(ctx.stateDir());
+        this.metadata = new MetadataDir(ctx.stateDir(), settings::containerName);
         this.factory = new ContainerFactory(engine, settings, ctx.owner());
         this.power = new PowerControl(engine, vifs, metadata, settings.stopTimeout());
         this.console = new ConsoleTail(engine);

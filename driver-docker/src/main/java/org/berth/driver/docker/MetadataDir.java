@@ -11,6 +11,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.InstanceSpec;
@@ -19,7 +20,8 @@ import org.berth.metadata.MetadataFile;
 
 /**
  * An instance's config-drive documents ({@link MetadataDocuments}) as a host directory,
- * {@code <state_dir>/<uuid>.metadata}, bind-mounted read-only at {@value #MOUNT_POINT} inside the container. A
+ * {@code <state_dir>/<container name>.metadata} (named after the container, e.g. {@code berth-<uuid>.metadata}, so two
+ * drivers with different {@code container_name_prefix}es never share one), bind-mounted read-only at {@value #MOUNT_POINT} inside the container. A
  * directory rather than a copy into the container: a read-only mount stops even the container's root from writing,
  * and a file replaced by rename in a mounted directory is seen at once, so hot-plug can rewrite network_data.json of
  * a running container. Files are 0444, directories 0555; the engine must see the host's file system (a local engine).
@@ -33,9 +35,11 @@ final class MetadataDir {
     private static final Set<PosixFilePermission> OPEN_DIR = PosixFilePermissions.fromString("rwxr-xr-x");
 
     private final Path stateDir;
+    private final Function<UUID, String> containerName;
 
-    MetadataDir(Path stateDir) {
+    MetadataDir(Path stateDir, Function<UUID, String> containerName) {
         this.stateDir = stateDir.toAbsolutePath();
+        this.containerName = containerName;
     }
 
     /** A container gets the files unless the spec says {@code config_drive: false}. */
@@ -44,7 +48,7 @@ final class MetadataDir {
     }
 
     Path path(UUID uuid) {
-        return stateDir.resolve(uuid + SUFFIX);
+        return stateDir.resolve(containerName.apply(uuid) + SUFFIX);
     }
 
     boolean exists(UUID uuid) {
@@ -59,7 +63,7 @@ final class MetadataDir {
         Path target = path(spec.uuid());
         Path staging = null;
         try {
-            staging = Files.createTempDirectory(stateDir, spec.uuid() + SUFFIX + ".tmp-");
+            staging = Files.createTempDirectory(stateDir, target.getFileName() + ".tmp-");
             for (MetadataFile f : MetadataDocuments.of(spec)) {
                 Path file = staging.resolve(f.path());
                 Files.createDirectories(file.getParent());
@@ -117,7 +121,7 @@ final class MetadataDir {
 
     /** Removes the instance's directory and any staging directory a crash left; errors go to {@code failure}. */
     void remove(UUID uuid, RuntimeException failure) {
-        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(stateDir, uuid + SUFFIX + "*")) {
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(stateDir, path(uuid).getFileName() + "*")) {
             for (Path d : dirs) {
                 deleteTree(d, failure);
             }
