@@ -144,6 +144,24 @@ class GuestMetadataTest extends DockerTestBase {
     }
 
     @Test
+    void aRebuildWritesEverythingAnew() throws Exception {
+        InstanceSpec spec = guestSpec(Map.of("role", "old"), Optional.empty());
+        driver.spawn(spec);
+        // the agent's rebuild: destroy, then spawn the same uuid from the spec it keeps (here with new metadata)
+        driver.destroy(spec.uuid());
+        InstanceSpec rebuilt = spec.withGuest(new GuestConfig("new-box", Map.of("role", "new"), Map.of(),
+                Optional.empty(), Optional.empty(), Optional.empty(), "nova"));
+        driver.spawn(rebuilt);
+        JsonNode meta = json(driver, spec.uuid(), "meta_data.json");
+        assertEquals("new-box", meta.path("hostname").asText());
+        assertEquals("new", meta.path("meta").path("role").asText());
+        assertFalse(meta.has("public_keys"), meta.toString());
+        assertEquals(1, run(driver, spec.uuid(), "test", "-e", LATEST + "user_data").exit(), "no user data any more");
+        assertTrue(run(driver, spec.uuid(), "env").out().contains("BERTH_META_ROLE=new\n"));
+        assertEquals(new Run(0, "new-box\n"), run(driver, spec.uuid(), "hostname"));
+    }
+
+    @Test
     void configDriveFalseGivesNoFilesButTheEnvironment() throws Exception {
         InstanceSpec spec = guestSpec(Map.of("role", "web"), Optional.of(false));
         driver.spawn(spec);
