@@ -4,6 +4,7 @@ import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.exception.ConflictException;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Container;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +35,7 @@ final class DockerDriver implements ComputeDriver {
     private final ImageLoader images;
     private final ContainerFactory factory;
     private final Vifs vifs;
+    private final MetadataDir metadata;
     private final PowerControl power;
     private final ConsoleTail console;
     private final Execs execs;
@@ -49,8 +51,9 @@ final class DockerDriver implements ComputeDriver {
         this.ctx = ctx;
         this.images = new ImageLoader(engine, ctx.images());
         this.vifs = new Vifs(ctx.vifPlugger(), ctx.stateDir());
+        this.metadata = new MetadataDir(ctx.stateDir(), settings::containerName);
         this.factory = new ContainerFactory(engine, settings, ctx.owner());
-        this.power = new PowerControl(engine, vifs, settings.stopTimeout());
+        this.power = new PowerControl(engine, vifs, metadata, settings.stopTimeout());
         this.console = new ConsoleTail(engine);
         this.execs = new Execs(engine);
         this.snapshots = new Snapshotter(engine, ctx.images(), ctx.stateDir(), settings.callTimeout());
@@ -65,6 +68,7 @@ final class DockerDriver implements ComputeDriver {
 
     @Override
     public InstanceInfo spawn(InstanceSpec spec) {
+        GuestEnvironment.of(spec.guest()); // a spec the environment cannot carry is refused before anything is made
         Image image = ctx.images().get(spec.imageId());
         if (!info.accepts(image)) {
             throw new DriverException.ImageInvalid(image.id(), "format " + image.diskFormat().glanceName() + "/"
@@ -76,9 +80,17 @@ final class DockerDriver implements ComputeDriver {
         inFlight.incrementAndGet();
         boolean counted = true;
         String containerId = null;
+        boolean wroteMetadata = false;
         try {
+            Path dir = null;
+            if (MetadataDir.wanted(spec)) {
+                clearStaleMetadata(spec.uuid());
+                wroteMetadata = true; // from here on a failure removes what create may have written
+                metadata.create(spec);
+                dir = metadata.path(spec.uuid());
+            }
             try {
-                containerId = factory.create(spec, image, loaded.engineId());
+                containerId = factory.create(spec, image, loaded.engineId(), dir);
             } catch (DriverException.BackendFailure e) {
                 if (e.getCause() instanceof ConflictException) {
                     // The name berth-<uuid> is taken (no pre-check inspect: spawn stays two engine calls long).
@@ -88,7 +100,7 @@ final class DockerDriver implements ComputeDriver {
                     // Someone removed the cached image from the engine: load it again, once.
                     images.forget(image);
                     loaded = images.ensure(image);
-                    containerId = factory.create(spec, image, loaded.engineId());
+                    containerId = factory.create(spec, image, loaded.engineId(), dir);
                 } else {
                     throw e;
                 }
@@ -101,6 +113,9 @@ final class DockerDriver implements ComputeDriver {
             if (containerId != null) {
                 rollback(spec, containerId, e);
             }
+            if (wroteMetadata) {
+                metadata.remove(spec.uuid(), e);
+            }
             counted = false;
             if (inFlight.decrementAndGet() == 0 && loaded.loadedNow()) {
                 images.discard(engineImage); // no throwaway image stays behind a failed spawn
@@ -110,6 +125,19 @@ final class DockerDriver implements ComputeDriver {
             if (counted) {
                 inFlight.decrementAndGet();
             }
+        }
+    }
+
+    /**
+     * A metadata directory of this uuid is either the live instance's (then the spawn is a duplicate and must leave
+     * it alone) or a leftover of a spawn or destroy cut off by a crash (then it goes, so the new one is complete).
+     */
+    private void clearStaleMetadata(UUID uuid) {
+        if (metadata.exists(uuid)) {
+            if (engine.inspect(uuid).isPresent()) {
+                throw new DriverException.InstanceExists(uuid);
+            }
+            metadata.remove(uuid, null);
         }
     }
 
@@ -142,6 +170,7 @@ final class DockerDriver implements ComputeDriver {
             evictIfDeleted(spec(c).imageId(), c.getImageId());
         }
         vifs.forget(uuid);
+        metadata.remove(uuid, null);
     }
 
     /**
@@ -266,7 +295,17 @@ final class DockerDriver implements ComputeDriver {
         if (current.vifs().stream().anyMatch(v -> v.portId().equals(vif.portId()))) {
             return; // already attached
         }
-        vifs.attach(current, vif, c.getState().getPidLong());
+        InstanceSpec next = vifs.attach(current, vif, c.getState().getPidLong());
+        try {
+            metadata.rewriteNetwork(next);
+        } catch (RuntimeException e) {
+            try {
+                vifs.detach(next, vif); // the guest's network_data.json and its interfaces stay in step
+            } catch (RuntimeException undo) {
+                e.addSuppressed(undo);
+            }
+            throw e;
+        }
     }
 
     @Override
@@ -274,7 +313,7 @@ final class DockerDriver implements ComputeDriver {
         requireHotplug();
         InstanceSpec current = spec(engine.require(uuid));
         current.vifs().stream().filter(v -> v.portId().equalsIgnoreCase(portId)).findFirst()
-                .ifPresent(v -> vifs.detach(current, v));
+                .ifPresent(v -> metadata.rewriteNetwork(vifs.detach(current, v)));
     }
 
     @Override

@@ -19,11 +19,13 @@ final class PowerControl {
 
     private final Engine engine;
     private final Vifs vifs;
+    private final MetadataDir metadata;
     private final Duration stopTimeout;
 
-    PowerControl(Engine engine, Vifs vifs, Duration stopTimeout) {
+    PowerControl(Engine engine, Vifs vifs, MetadataDir metadata, Duration stopTimeout) {
         this.engine = engine;
         this.vifs = vifs;
+        this.metadata = metadata;
         this.stopTimeout = stopTimeout;
     }
 
@@ -113,6 +115,7 @@ final class PowerControl {
      * A container whose command ends at once is not an error here: info() then reports it SHUTDOWN.
      */
     void start(UUID uuid, String containerId, InstanceSpec spec) {
+        metadata.ensure(spec); // the mount's source must exist, or the engine refuses to start
         engine.run("start", uuid, () -> engine.client().startContainerCmd(containerId).exec());
         if (spec.vifs().isEmpty() || !vifs.canPlug()) {
             return;

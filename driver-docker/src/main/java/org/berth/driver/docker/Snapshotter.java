@@ -7,6 +7,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Optional;
 import java.util.Map;
 import java.util.UUID;
 import org.berth.driver.api.ContainerFormat;
@@ -39,9 +41,11 @@ final class Snapshotter {
             throw new IllegalArgumentException("imageName: must be given");
         }
         var c = engine.require(uuid);
-        String engineId = engine.call("commit", uuid,
-                () -> engine.client().commitCmd(c.getId()).withPause(true)
-                        .withMessage("berth snapshot of " + uuid).exec());
+        String engineId = engine.call("commit", uuid, () -> {
+            var commit = engine.client().commitCmd(c.getId()).withPause(true).withMessage("berth snapshot of " + uuid);
+            withoutMetadata(c.getConfig().getEnv()).ifPresent(commit::withEnv);
+            return commit.exec();
+        });
         Path tmp = null;
         try {
             tmp = Files.createTempFile(workDir, "snapshot-", ".tar");
@@ -64,6 +68,22 @@ final class Snapshotter {
                 // Still used by a container spawned from an identical image: the engine keeps it, as it should.
             }
         }
+    }
+
+    /**
+     * The environment to commit when the container has {@link GuestEnvironment} variables: those emptied. The image
+     * would otherwise carry this instance's metadata into every instance spawned from the snapshot (Nova's snapshot
+     * is the disk, not the server's metadata). Emptied, not dropped: the engine merges every variable of the
+     * container the commit does not name back into the image, and there is no way to unset one.
+     */
+    static Optional<String[]> withoutMetadata(String[] env) {
+        if (env == null || Arrays.stream(env).noneMatch(v -> v.startsWith(GuestEnvironment.PREFIX))) {
+            return Optional.empty();
+        }
+        return Optional.of(Arrays.stream(env)
+                .map(v -> v.startsWith(GuestEnvironment.PREFIX) && v.indexOf('=') > 0
+                        ? v.substring(0, v.indexOf('=')) + "=" : v)
+                .toArray(String[]::new));
     }
 
     /** Streams {@code docker save} into {@code target}, giving up after {@code saveTimeout} in total. */

@@ -61,6 +61,7 @@ final class SpecLabels {
         ObjectNode p = n.putObject("properties");
         new java.util.TreeMap<>(spec.properties()).forEach(p::put);
         n.put("power_on", spec.powerOn());
+        n.set("guest", GuestJson.toJson(spec.guest()));
         return n.toString();
     }
 
@@ -70,8 +71,10 @@ final class SpecLabels {
                 f.path("root_gb").asInt(), f.path("ephemeral_gb").asInt(), f.path("swap_mb").asInt());
         Map<String, String> props = new LinkedHashMap<>();
         n.path("properties").properties().forEach(e -> props.put(e.getKey(), e.getValue().asText()));
-        return new InstanceSpec(java.util.UUID.fromString(n.path("uuid").asText()), n.path("name").asText(), flavor,
-                n.path("image_id").asText(), vifsFromJson(n.path("vifs")), props, n.path("power_on").asBoolean(true));
+        String name = n.path("name").asText();
+        return new InstanceSpec(java.util.UUID.fromString(n.path("uuid").asText()), name, flavor,
+                n.path("image_id").asText(), vifsFromJson(n.path("vifs")), props, n.path("power_on").asBoolean(true),
+                GuestJson.fromJson(n.get("guest"), name));
     }
 
     static ArrayNode vifsToJson(List<VifSpec> vifs) {

@@ -95,11 +95,11 @@ final class Vifs {
         }
     }
 
-    /** Hot-plugs one more VIF as the next free {@code eth<n>} and records it. */
-    void attach(InstanceSpec current, VifSpec vif, long pid) {
+    /** Hot-plugs one more VIF as the next free {@code eth<n>} and records it; returns the spec with it. */
+    InstanceSpec attach(InstanceSpec current, VifSpec vif, long pid) {
         List<VifSpec> vifs = new ArrayList<>(current.vifs());
         vifs.add(vif);
-        current.withVifs(vifs); // validates: unique port ids and MACs, at most 16
+        InstanceSpec next = current.withVifs(vifs); // validates: unique port ids and MACs, at most 16
         plugger.orElseThrow().plugNamespace(current.uuid(), vif, pid, "eth" + (current.vifs().size()));
         try {
             plugger.get().awaitAttached(current.uuid(), vif);
@@ -108,13 +108,16 @@ final class Vifs {
             unplugAll(current.uuid(), List.of(vif), e);
             throw e;
         }
+        return next;
     }
 
-    void detach(InstanceSpec current, VifSpec vif) {
+    /** Unplugs one VIF and records the list without it; returns the spec without it. */
+    InstanceSpec detach(InstanceSpec current, VifSpec vif) {
         plugger.orElseThrow().unplug(current.uuid(), vif);
         List<VifSpec> vifs = new ArrayList<>(current.vifs());
         vifs.remove(vif);
         store(current.uuid(), vifs);
+        return current.withVifs(vifs);
     }
 
     /** The spec with the hot-plugged VIF list applied, if there is one. */

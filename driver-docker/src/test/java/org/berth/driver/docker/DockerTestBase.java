@@ -31,7 +31,9 @@ import org.junit.jupiter.api.BeforeEach;
 
 /**
  * Real dockerd: each test gets a driver, a temp state dir and an image store; after each test every instance it
- * spawned is destroyed, and no container named {@code berth-<uuid>} of those instances may remain.
+ * spawned is destroyed, and no container named {@code berth-<uuid>} of those instances, nor its metadata directory,
+ * may remain. The state dir is a {@code /var/tmp/berth-*} directory, so a run cut off before the clean-up leaves
+ * something the run-wide leak guard (scripts/host-artefacts.sh) names.
  */
 abstract class DockerTestBase {
     /** Not the agent's owner: an agent running on the same host does not adopt this test's containers. */
@@ -52,7 +54,7 @@ abstract class DockerTestBase {
     void setUpDocker() throws IOException {
         assumeTrue(Files.exists(TestImageStore.IMAGES.resolve("berth-busybox.tar")),
                 "run images/build.sh first: no berth-busybox.tar");
-        stateDir = Files.createTempDirectory("berth-docker-test-");
+        stateDir = Files.createTempDirectory(Path.of("/var/tmp"), "berth-docker-test-");
         store = new TestImageStore(stateDir);
         busybox = store.busybox();
         raw = Engine.connect(DockerSettings.from(DriverConfig.empty("docker")), Duration.ofSeconds(30));
@@ -76,6 +78,7 @@ abstract class DockerTestBase {
                 var left = raw.listContainersCmd().withShowAll(true)
                         .withNameFilter(List.of(InstanceSpec.backendName(uuid))).exec();
                 assertEquals(List.of(), left, "container of " + uuid + " leaked");
+                assertEquals(List.of(), metadataDirs(uuid), "metadata directory of " + uuid + " leaked");
             }
             for (String id : engineImages) {
                 try {
@@ -90,6 +93,15 @@ abstract class DockerTestBase {
             try (var files = Files.walk(stateDir)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
+        }
+    }
+
+    /** The instance's metadata directory and any staging directory of it in the state dir. */
+    protected List<Path> metadataDirs(UUID uuid) throws IOException {
+        try (var dirs = Files.newDirectoryStream(stateDir, "*" + uuid + ".metadata*")) {
+            List<Path> out = new ArrayList<>();
+            dirs.forEach(out::add);
+            return out;
         }
     }
 

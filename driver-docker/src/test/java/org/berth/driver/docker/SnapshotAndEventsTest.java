@@ -23,7 +23,9 @@ class SnapshotAndEventsTest extends DockerTestBase {
 
     @Test
     void aSnapshotIsADockerImageInTheStoreThatSpawnsAgain() throws Exception {
-        InstanceSpec spec = spec("sh", "-c", "echo SNAP-CONTENT > /marker; sleep 100000");
+        InstanceSpec spec = spec("sh", "-c", "echo SNAP-CONTENT > /marker; sleep 100000")
+                .withGuest(new org.berth.driver.api.GuestConfig("snapped", java.util.Map.of("secret", "s3cr3t"),
+                        java.util.Map.of(), Optional.empty(), Optional.empty(), Optional.empty(), "nova"));
         driver.spawn(spec);
         Thread.sleep(300); // the marker is written at once; commit copies the file system as it is
         Image snap = driver.snapshot(spec.uuid(), "snap-" + spec.uuid().toString().substring(0, 8));
@@ -37,10 +39,17 @@ class SnapshotAndEventsTest extends DockerTestBase {
         // The committed image was removed from the engine: spawning loads the tarball by its manifest's id.
         InstanceSpec again = spec("cat", "/marker").withPowerOn(true);
         again = InstanceSpec.of(again.uuid(), "again", SMALL, snap.id())
-                .withProperties(java.util.Map.of(InstanceSpec.COMMAND, "sh\n-c\ncat /marker; sleep 100000"));
+                .withProperties(java.util.Map.of(InstanceSpec.COMMAND, "sh\n-c\ncat /marker; env; sleep 100000"));
         InstanceSpec finalAgain = again;
         assertEquals(PowerState.RUNNING, driver.spawn(again).powerState());
         await("snapshot content", Duration.ofSeconds(10), () -> log(finalAgain.uuid()).contains("SNAP-CONTENT"));
+        await("its environment", Duration.ofSeconds(10), () -> log(finalAgain.uuid()).contains("PATH="));
+        // the snapshot is the file system, not the first instance's metadata (emptied: the engine cannot unset)
+        assertTrue(!log(finalAgain.uuid()).contains("s3cr3t") && log(finalAgain.uuid()).contains("BERTH_META_SECRET=\n"),
+                log(finalAgain.uuid()));
+        assertEquals(new org.berth.driver.api.GuestConfig("again", java.util.Map.of(), java.util.Map.of(),
+                Optional.empty(), Optional.empty(), Optional.empty(), "nova"), driver.info(finalAgain.uuid()).spec()
+                .guest().withAvailabilityZone("nova"));
     }
 
     @Test
