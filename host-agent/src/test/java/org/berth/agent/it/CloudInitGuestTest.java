@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Timeout;
  * bridge. The container sees the same documents under {@code /run/berth/metadata}, its hostname and its metadata
  * as environment variables.
  */
-class GuestMetadataTest {
+class CloudInitGuestTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String C_IP = "198.18.23.20";
     private static final String VM_IP = "198.18.23.30";
@@ -56,7 +56,7 @@ class GuestMetadataTest {
     @Test
     @Timeout(900)
     void aCloudInitGuestAndAContainerConfigureThemselves() throws Exception {
-        Guests.withAgent("GuestMetadataTest", new Guests(), GuestMetadataTest::run);
+        Guests.withAgent("CloudInitGuestTest", new Guests(), CloudInitGuestTest::run);
     }
 
     private static void run(AgentProcess agent, Guests guests, long t0) throws Exception {
