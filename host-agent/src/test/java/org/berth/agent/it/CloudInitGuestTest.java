@@ -94,7 +94,7 @@ class CloudInitGuestTest {
                 (System.nanoTime() - spawned) / 1e9), t0);
         assertTrue(console.contains("BERTH-CI-RUNCMD host=ci-guest-1 file=written-by-cloud-init"),
                 "runcmd ran with the hostname set and write_files written: " + Checks.tail(console));
-        assertTrue(console.contains("BERTH-CI-DS openstack config-disk"),
+        assertTrue(console.contains("BERTH-CI-DS configdrive config-disk"),
                 "cloud-init used the ConfigDrive datasource: " + Checks.tail(console));
         assertTrue(console.contains(" " + VM_IP + "/24"), "the NIC has the address from network_data.json: "
                 + Checks.tail(console));
