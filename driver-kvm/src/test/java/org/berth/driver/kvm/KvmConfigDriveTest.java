@@ -15,13 +15,11 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.DriverConfig;
 import org.berth.driver.api.DriverContext;
@@ -77,9 +75,8 @@ class KvmConfigDriveTest {
     @AfterAll
     static void close() throws IOException {
         driver.close();
-        try (Stream<Path> files = Files.walk(stateDir)) {
-            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+        InstanceFiles.deleteTree(stateDir);
+        assertFalse(Files.exists(stateDir));
     }
 
     @AfterEach
@@ -89,18 +86,7 @@ class KvmConfigDriveTest {
             assertThrows(DriverException.InstanceNotFound.class, () -> driver.info(uuid));
             assertFalse(Files.exists(stateDir.resolve(uuid.toString())), "instance dir of " + uuid);
         }
-        Connect c = new Connect("qemu:///system");
-        try {
-            List<String> names = new ArrayList<>(List.of(c.listDefinedDomains()));
-            for (int id : c.listDomains()) {
-                names.add(c.domainLookupByID(id).getName());
-            }
-            for (UUID uuid : spawned) {
-                assertFalse(names.contains("berth-" + uuid), "domain left: " + uuid);
-            }
-        } finally {
-            c.close();
-        }
+        SystemDomains.assertGone(spawned);
         for (VifSpec vif : vifs) {
             assertFalse(TapPlugger.exists(vif.devName()), "tap left: " + vif.devName());
         }
