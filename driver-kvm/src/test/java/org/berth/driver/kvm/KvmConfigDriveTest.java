@@ -26,6 +26,7 @@ import org.berth.driver.api.DriverContext;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.Flavor;
 import org.berth.driver.api.GuestConfig;
+import org.berth.driver.api.Image;
 import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.IpAddress;
 import org.berth.driver.api.PowerState;
@@ -226,6 +227,19 @@ class KvmConfigDriveTest {
 
         driver.detachInterface(spec.uuid(), eth1.portId());
         assertEquals(1, networkData(spec.uuid(), "detach").path("links").size());
+
+        // a snapshot is the root disk only: an instance spawned from it gets a drive of its own
+        Image snap = driver.snapshot(spec.uuid(), "snap-with-drive");
+        try {
+            InstanceSpec copy = new InstanceSpec(UUID.randomUUID(), "from-snap", FLAVOR, snap.id(), List.of(),
+                    Map.of(), false, guest("from-snap", Optional.empty()));
+            spawned.add(copy.uuid());
+            driver.spawn(copy);
+            networkData(copy.uuid(), "snapshot"); // asserts meta_data.json carries the copy's uuid
+            driver.destroy(copy.uuid());
+        } finally {
+            store.delete(snap.id());
+        }
 
         driver.destroy(spec.uuid());
         assertFalse(Files.exists(iso), "the drive goes with the instance");
