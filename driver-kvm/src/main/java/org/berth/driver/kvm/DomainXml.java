@@ -143,15 +143,15 @@ final class DomainXml {
 
     /**
      * The test guest's parameters from the first VIF: {@code berth.ip=}, {@code berth.gw=}, {@code berth.mac=},
-     * {@code berth.mtu=}, plus {@code berth.hostname=}. Passed on the kernel command line and as SMBIOS OEM strings,
-     * only to instances without a config drive (images that cannot read one).
+     * {@code berth.mtu=}, plus {@code berth.hostname=} (the guest config's). Passed on the kernel command line and as
+     * SMBIOS OEM strings, only to instances without a config drive (images that cannot read one).
      */
     static List<String> guestParams(InstanceSpec spec) {
         List<String> params = new ArrayList<>();
         if (spec.vifs().isEmpty()) {
             return params;
         }
-        params.add("berth.hostname=" + spec.name());
+        params.add("berth.hostname=" + spec.guest().hostname()); // RFC 1123: one word, unlike the name
         VifSpec vif = spec.vifs().getFirst();
         Optional<IpAddress> v4 = vif.ips().stream()
                 .filter(ip -> ip.address() instanceof java.net.Inet4Address).findFirst();

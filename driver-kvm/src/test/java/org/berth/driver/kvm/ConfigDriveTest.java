@@ -114,6 +114,8 @@ class ConfigDriveTest {
         assertEquals(2, without.getElementsByTagName("disk").getLength());
         assertTrue(without.getElementsByTagName("cmdline").item(0).getTextContent()
                 .contains(" berth.ip=198.18.0.10/24 "), "the fallback for images without a drive");
+        assertTrue(without.getElementsByTagName("cmdline").item(0).getTextContent()
+                .contains(" berth.hostname=db-1 "), "the guest's hostname, not its name (vm-1)");
         assertEquals(5, without.getElementsByTagName("entry").getLength());
     }
 
