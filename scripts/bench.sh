@@ -13,7 +13,7 @@ JAVA_HOME=${JAVA_HOME:-$(scripts/java-home.sh)}
 command -v wrk >/dev/null || { echo "bench: wrk is missing (scripts/host-setup.sh installs it)"; exit 1; }
 /usr/bin/python3 -c 'import os_vif' 2>/dev/null \
   || { echo "bench: os-vif is missing for /usr/bin/python3 (scripts/host-setup.sh installs python3-os-vif)"; exit 1; }
-modules=(driver-api image-store ovs-vif driver-docker driver-kvm host-agent conformance-tests)
+modules=(driver-api image-store instance-metadata test-lab ovs-vif driver-docker driver-kvm host-agent conformance-tests)
 ran=0
 for module in ovs-vif driver-docker driver-kvm host-agent; do
   mapfile -t mains < <(grep -rl 'public static void main' "$module/src/main/java" "$module/src/test/java" 2>/dev/null \

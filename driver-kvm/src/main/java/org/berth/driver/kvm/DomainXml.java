@@ -21,9 +21,11 @@ final class DomainXml {
      * @param kernel     a kernel to boot directly, or null to boot from the root disk
      * @param initrd     the ramdisk for {@code kernel}, or null
      * @param cmdline    the kernel command line (without Berth's guest parameters), used with {@code kernel}
-     * @param consoleLog the serial console log file
+     * @param consoleLog  the serial console log file
+     * @param configDrive the config drive (ISO 9660, attached read-only as an IDE cdrom), or null for none
      */
-    record Layout(Path root, Path ephemeral, Path swap, Path kernel, Path initrd, String cmdline, Path consoleLog) {
+    record Layout(Path root, Path ephemeral, Path swap, Path kernel, Path initrd, String cmdline, Path consoleLog,
+                  Path configDrive) {
     }
 
     private DomainXml() {
@@ -41,7 +43,8 @@ final class DomainXml {
         Xml.text(domain, "memory", Integer.toString(spec.flavor().memoryMb()), "unit", "MiB");
         Xml.text(domain, "vcpu", Integer.toString(spec.flavor().vcpus()));
 
-        List<String> params = guestParams(spec);
+        // a guest with a config drive reads its network and hostname there; the parameters are the fallback
+        List<String> params = layout.configDrive() == null ? guestParams(spec) : List.of();
         if (!params.isEmpty()) {
             Element oem = Xml.child(Xml.child(domain, "sysinfo", "type", "smbios"), "oemStrings");
             params.forEach(p -> Xml.text(oem, "entry", p));
@@ -78,6 +81,9 @@ final class DomainXml {
         }
         if (layout.swap() != null) {
             disk(devices, layout.swap(), layout.ephemeral() != null ? "vdc" : "vdb");
+        }
+        if (layout.configDrive() != null) {
+            configDrive(devices, layout.configDrive());
         }
         Element serial = Xml.child(devices, "serial", "type", "pty");
         // virtlogd writes (and caps) the log; append='off' starts it afresh at each boot.
@@ -123,15 +129,29 @@ final class DomainXml {
     }
 
     /**
+     * The config drive as Nova attaches it on x86: a read-only cdrom on the IDE bus as the last IDE device (hdd),
+     * apart from the virtio disks. Machine type {@code pc} has IDE (piix), which Debian's cloud kernel drives
+     * (ata_piix, sr_mod); it has no AHCI driver for a SATA cdrom.
+     */
+    private static void configDrive(Element devices, Path file) {
+        Element disk = Xml.child(devices, "disk", "type", "file", "device", "cdrom");
+        Xml.child(disk, "driver", "name", "qemu", "type", "raw");
+        Xml.child(disk, "source", "file", file.toString());
+        Xml.child(disk, "target", "dev", "hdd", "bus", "ide");
+        Xml.child(disk, "readonly");
+    }
+
+    /**
      * The test guest's parameters from the first VIF: {@code berth.ip=}, {@code berth.gw=}, {@code berth.mac=},
-     * {@code berth.mtu=}, plus {@code berth.hostname=}. Passed on the kernel command line and as SMBIOS OEM strings.
+     * {@code berth.mtu=}, plus {@code berth.hostname=} (the guest config's). Passed on the kernel command line and as
+     * SMBIOS OEM strings, only to instances without a config drive (images that cannot read one).
      */
     static List<String> guestParams(InstanceSpec spec) {
         List<String> params = new ArrayList<>();
         if (spec.vifs().isEmpty()) {
             return params;
         }
-        params.add("berth.hostname=" + spec.name());
+        params.add("berth.hostname=" + spec.guest().hostname()); // RFC 1123: one word, unlike the name
         VifSpec vif = spec.vifs().getFirst();
         Optional<IpAddress> v4 = vif.ips().stream()
                 .filter(ip -> ip.address() instanceof java.net.Inet4Address).findFirst();

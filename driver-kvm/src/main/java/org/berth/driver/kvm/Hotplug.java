@@ -9,7 +9,11 @@ import org.berth.driver.api.PowerState;
 import org.berth.driver.api.VifSpec;
 import org.libvirt.Domain;
 
-/** Interface hot-plug: the tap from the VIF plugger, libvirt's device API (live + config), metadata in sync. */
+/**
+ * Interface hot-plug: the tap from the VIF plugger, libvirt's device API (live + config), metadata in sync, and the
+ * config drive rewritten so that its network_data.json lists the VIFs as they are now (the guest reads it at its
+ * next boot, as on Nova).
+ */
 final class Hotplug {
     private final Domains domains;
 
@@ -53,6 +57,7 @@ final class Hotplug {
             }
             throw e;
         }
+        domains.files.refreshConfigDrive(updated);
     }
 
     void detach(UUID uuid, String portId) {
@@ -78,5 +83,6 @@ final class Hotplug {
             return null;
         });
         domains.plugger.ifPresent(p -> p.unplug(uuid, vif));
+        domains.files.refreshConfigDrive(updated);
     }
 }

@@ -22,8 +22,9 @@ import org.berth.driver.api.InstanceSpec;
 
 /**
  * An instance's directory {@code stateDir/<uuid>/}: {@code disk} (qcow2 overlay on the cached base),
- * {@code disk.eph0}, {@code disk.swap}, {@code console.log}, {@code spec.xml} (a copy of the metadata, so a hard
- * reboot can rebuild a lost definition) and {@code bases} (base image ids in use).
+ * {@code disk.eph0}, {@code disk.swap}, {@code disk.config} (the config drive, when it has one), {@code console.log},
+ * {@code spec.xml} (a copy of the metadata, so a hard reboot can rebuild a lost definition) and {@code bases} (base
+ * image ids in use).
  */
 final class InstanceFiles {
     private static final long GIB = 1024L * 1024 * 1024;
@@ -34,12 +35,14 @@ final class InstanceFiles {
     private final ImageStore images;
     private final BaseImages bases;
     private final QemuImg qemuImg;
+    private final ConfigDrive configDrive;
 
-    InstanceFiles(Path stateDir, ImageStore images, BaseImages bases, QemuImg qemuImg) {
+    InstanceFiles(Path stateDir, ImageStore images, BaseImages bases, QemuImg qemuImg, ConfigDrive configDrive) {
         this.stateDir = stateDir;
         this.images = images;
         this.bases = bases;
         this.qemuImg = qemuImg;
+        this.configDrive = configDrive;
     }
 
     Path dir(UUID uuid) {
@@ -54,7 +57,11 @@ final class InstanceFiles {
         return dir(uuid).resolve("disk");
     }
 
-    /** Creates what is missing (idempotent, so hard reboot can repair) and returns the boot layout. */
+    /**
+     * Creates what is missing (idempotent, so hard reboot can repair) and returns the boot layout. The config drive
+     * is written afresh every time (the spec's VIFs may have changed since the last boot), or removed when the
+     * instance has none.
+     */
     DomainXml.Layout prepare(InstanceSpec spec) {
         Image image = images.get(spec.imageId());
         if (image.containerFormat() != ContainerFormat.BARE || image.diskFormat() == DiskFormat.ARI) {
@@ -112,12 +119,26 @@ final class InstanceFiles {
             }
             Files.writeString(dir.resolve("bases"), String.join("\n", used) + "\n", StandardCharsets.UTF_8);
             writeSpec(spec);
+            Path drive = refreshConfigDrive(spec).orElse(null);
             String cmdline = kernel == null ? null : spec.property(Image.OS_COMMAND_LINE,
                     image.property(Image.OS_COMMAND_LINE, kernelCmdline(kernelId.get())));
-            return new DomainXml.Layout(root, eph, swap, kernel, initrd, cmdline, consoleLog(spec.uuid()));
+            return new DomainXml.Layout(root, eph, swap, kernel, initrd, cmdline, consoleLog(spec.uuid()), drive);
         } catch (IOException e) {
             throw new DriverException.BackendFailure("berth", "prepare instance files", e.getMessage(), e);
         }
+    }
+
+    /**
+     * Rewrites the config drive from {@code spec} (after a hot-plug: the running guest reads it at its next boot) and
+     * returns it; removes it and returns empty when the instance has none.
+     */
+    Optional<Path> refreshConfigDrive(InstanceSpec spec) {
+        Path dir = dir(spec.uuid());
+        if (!configDrive.wanted(spec)) {
+            ConfigDrive.remove(dir);
+            return Optional.empty();
+        }
+        return Optional.of(configDrive.write(dir, spec));
     }
 
     private String kernelCmdline(String kernelId) {
@@ -168,27 +189,31 @@ final class InstanceFiles {
     }
 
     void delete(UUID uuid) {
-        Path dir = dir(uuid);
-        if (!Files.exists(dir)) {
-            return;
-        }
         try {
-            Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                    Files.deleteIfExists(file);
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-                    Files.deleteIfExists(d);
-                    return FileVisitResult.CONTINUE;
-                }
-            });
+            deleteTree(dir(uuid));
         } catch (IOException e) {
             throw new DriverException.BackendFailure("berth", "remove instance files of " + uuid, e.getMessage(), e);
         }
+    }
+
+    /** Deletes {@code dir} and everything in it; nothing when it does not exist. */
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.deleteIfExists(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                Files.deleteIfExists(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
     }
 
     /** A directory the QEMU user can traverse (dynamic_ownership chowns files, not their parents). */

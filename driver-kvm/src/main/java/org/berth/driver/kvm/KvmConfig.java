@@ -16,11 +16,15 @@ import org.berth.driver.api.DriverException;
 
 /**
  * The driver's options ({@code drivers.kvm.*}): uri, virt_type, call_timeout, soft_reboot_timeout,
- * shutdown_timeout, events, guest_offloads. {@code embedRoot} is the {@code root=} of an embedded-driver uri
- * ({@code qemu:///embed?root=DIR}), else empty; {@code guestOffloads} is resolved ({@link GuestOffloads#AUTO} never).
+ * shutdown_timeout, events, guest_offloads, config_drive, mkisofs_cmd. {@code embedRoot} is the {@code root=} of
+ * an embedded-driver uri ({@code qemu:///embed?root=DIR}), else empty; {@code guestOffloads} is resolved
+ * ({@link GuestOffloads#AUTO} never). {@code configDrive} is whether an instance whose request does not say gets a
+ * config drive (Nova's {@code force_config_drive}, on by default); {@code mkisofsCmd} makes it (Nova's
+ * {@code mkisofs_cmd}; xorriso by default).
  */
 record KvmConfig(String uri, Optional<Path> embedRoot, VirtType virtType, Duration callTimeout,
-                 Duration softRebootTimeout, Duration shutdownTimeout, boolean events, GuestOffloads guestOffloads) {
+                 Duration softRebootTimeout, Duration shutdownTimeout, boolean events, GuestOffloads guestOffloads,
+                 boolean configDrive, String mkisofsCmd) {
 
     /** Nova's {@code [libvirt] virt_type}; {@link #AUTO} is resolved once at start. */
     enum VirtType {
@@ -62,7 +66,23 @@ record KvmConfig(String uri, Optional<Path> embedRoot, VirtType virtType, Durati
                 config.duration("soft_reboot_timeout", Duration.ofSeconds(60), Duration.ofMinutes(30)),
                 config.duration("shutdown_timeout", Duration.ofSeconds(60), Duration.ofMinutes(30)),
                 !"false".equalsIgnoreCase(config.string("events", "true").trim()),
-                offloads == GuestOffloads.AUTO ? detectOffloads(Path.of("/sys/module/openvswitch")) : offloads);
+                offloads == GuestOffloads.AUTO ? detectOffloads(Path.of("/sys/module/openvswitch")) : offloads,
+                flag(config, "config_drive", true),
+                config.string("mkisofs_cmd", "xorriso").trim());
+    }
+
+    /** A true/false option; anything else is refused naming it. */
+    private static boolean flag(DriverConfig config, String key, boolean fallback) {
+        Optional<String> raw = config.string(key);
+        if (raw.isEmpty()) {
+            return fallback;
+        }
+        String v = raw.get().trim().toLowerCase(Locale.ROOT);
+        if (!v.equals("true") && !v.equals("false")) {
+            throw new DriverException.InvalidConfiguration("drivers." + KvmDriverProvider.NAME + "." + key, raw.get(),
+                    "must be true or false");
+        }
+        return v.equals("true");
     }
 
     /** {@link GuestOffloads#AUTO}: OFF without the kernel datapath (then OVS, if any, runs in userspace), else ON. */

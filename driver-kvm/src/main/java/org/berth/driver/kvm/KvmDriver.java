@@ -62,7 +62,8 @@ final class KvmDriver implements ComputeDriver {
                         + (e.getError() == null ? e : e.getError().getMessage())));
         QemuImg qemuImg = new QemuImg(config.callTimeout());
         this.bases = new BaseImages(context.stateDir(), context.images());
-        this.files = new InstanceFiles(context.stateDir(), context.images(), bases, qemuImg);
+        ConfigDrive drive = new ConfigDrive(config.configDrive(), config.mkisofsCmd(), config.callTimeout(), version);
+        this.files = new InstanceFiles(context.stateDir(), context.images(), bases, qemuImg, drive);
         this.domains = new Domains(session, files, config, context);
         this.power = new PowerControl(domains, config);
         this.snapshots = new Snapshots(domains, context.images(), qemuImg, context.stateDir());

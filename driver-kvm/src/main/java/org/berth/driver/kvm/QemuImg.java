@@ -1,20 +1,12 @@
 package org.berth.driver.kvm;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.commons.exec.CommandLine;
-import org.apache.commons.exec.DefaultExecutor;
-import org.apache.commons.exec.ExecuteException;
-import org.apache.commons.exec.ExecuteWatchdog;
-import org.apache.commons.exec.PumpStreamHandler;
 import org.berth.driver.api.DriverException;
 
-/** {@code qemu-img} through Commons Exec: argument arrays (never a shell) and a watchdog timeout. */
+/** {@code qemu-img} through {@link HostCommand}: argument arrays (never a shell) and a watchdog timeout. */
 final class QemuImg {
     private static final Pattern VIRTUAL_SIZE = Pattern.compile("\"virtual-size\"\\s*:\\s*(\\d+)");
     private final Duration timeout;
@@ -53,28 +45,6 @@ final class QemuImg {
     }
 
     private String run(String operation, String... args) {
-        CommandLine cmd = new CommandLine("qemu-img");
-        for (String a : args) {
-            cmd.addArgument(a, false);
-        }
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        ExecuteWatchdog watchdog = ExecuteWatchdog.builder().setTimeout(timeout).get();
-        DefaultExecutor executor = DefaultExecutor.builder().get();
-        executor.setStreamHandler(new PumpStreamHandler(out, err));
-        executor.setWatchdog(watchdog);
-        try {
-            executor.execute(cmd);
-            return out.toString(StandardCharsets.UTF_8);
-        } catch (ExecuteException e) {
-            if (watchdog.killedProcess()) {
-                throw new DriverException.OperationTimedOut("qemu-img " + operation, timeout, "");
-            }
-            String detail = err.toString(StandardCharsets.UTF_8).strip();
-            throw new DriverException.BackendFailure("qemu-img", operation,
-                    detail.length() > 500 ? detail.substring(0, 500) : detail, e);
-        } catch (IOException e) {
-            throw new DriverException.BackendFailure("qemu-img", operation, e.getMessage(), e);
-        }
+        return HostCommand.run("qemu-img", "qemu-img", timeout, operation, args);
     }
 }

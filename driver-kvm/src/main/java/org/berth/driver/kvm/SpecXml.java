@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.berth.driver.api.Flavor;
+import org.berth.driver.api.GuestConfig;
 import org.berth.driver.api.InstanceSpec;
 import org.berth.driver.api.IpAddress;
 import org.berth.driver.api.VifSpec;
@@ -58,14 +59,70 @@ final class SpecXml {
                 el(v, "ip").setTextContent(ip.toString());
             }
         }
-        spec.properties().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
-            Element p = el(root, "property");
-            p.setAttribute("key", e.getKey());
-            // Values are free text; base64 keeps characters XML 1.0 cannot carry (and libvirt's whitespace) intact.
-            p.setAttribute("encoding", "base64");
-            p.setTextContent(Base64.getEncoder().encodeToString(e.getValue().getBytes(StandardCharsets.UTF_8)));
-        });
+        spec.properties().entrySet().stream().sorted(Map.Entry.comparingByKey())
+                .forEach(e -> encoded(el(root, "property"), e.getValue()).setAttribute("key", e.getKey()));
+        writeGuest(el(root, "guest"), spec.guest());
         return root;
+    }
+
+    /**
+     * {@code <berth:guest hostname= availability_zone= [config_drive=] [project_id=]>} with {@code <berth:meta key=>},
+     * {@code <berth:key name=>} and {@code <berth:user_data>}. Names, ids and the zone are validated to characters an
+     * attribute keeps; free text is base64 (see {@link #encoded}). User data is already base64: it is kept as given
+     * (up to 87 KB of text) unless it has a carriage return, which XML parsers turn into a line feed.
+     */
+    private static void writeGuest(Element g, GuestConfig guest) {
+        g.setAttribute("hostname", guest.hostname());
+        g.setAttribute("availability_zone", guest.availabilityZone());
+        guest.configDrive().ifPresent(b -> g.setAttribute("config_drive", Boolean.toString(b)));
+        guest.projectId().ifPresent(p -> g.setAttribute("project_id", p));
+        guest.metadata().forEach((k, v) -> encoded(el(g, "meta"), v).setAttribute("key", k));
+        guest.publicKeys().forEach((name, key) -> encoded(el(g, "key"), key).setAttribute("name", name));
+        guest.userData().ifPresent(u -> {
+            if (u.indexOf('\r') >= 0) {
+                encoded(el(g, "user_data"), u);
+            } else {
+                el(g, "user_data").setTextContent(u);
+            }
+        });
+    }
+
+    /** Free text as base64: keeps characters XML 1.0 cannot carry (and libvirt's whitespace handling) intact. */
+    private static Element encoded(Element e, String value) {
+        e.setAttribute("encoding", "base64");
+        e.setTextContent(Base64.getEncoder().encodeToString(value.getBytes(StandardCharsets.UTF_8)));
+        return e;
+    }
+
+    private static String decoded(Element e) {
+        String raw = e.getTextContent().trim();
+        return "base64".equals(e.getAttribute("encoding"))
+                ? new String(Base64.getDecoder().decode(raw), StandardCharsets.UTF_8) : raw;
+    }
+
+    /** The guest config, or Nova's defaults for the name when the domain predates it. */
+    private static GuestConfig readGuest(Element root, String name) {
+        Element g = child(root, "guest");
+        if (g == null) {
+            return GuestConfig.forName(name);
+        }
+        Map<String, String> meta = new HashMap<>();
+        for (Element m : children(g, "meta")) {
+            meta.put(m.getAttribute("key"), decoded(m));
+        }
+        Map<String, String> keys = new HashMap<>();
+        for (Element k : children(g, "key")) {
+            keys.put(k.getAttribute("name"), decoded(k));
+        }
+        Element u = child(g, "user_data");
+        Optional<String> userData = u == null ? Optional.empty()
+                : Optional.of("base64".equals(u.getAttribute("encoding")) ? decoded(u) : u.getTextContent());
+        Optional<Boolean> drive = g.hasAttribute("config_drive")
+                ? Optional.of(Boolean.parseBoolean(g.getAttribute("config_drive"))) : Optional.empty();
+        Optional<String> project = g.hasAttribute("project_id")
+                ? Optional.of(g.getAttribute("project_id")) : Optional.empty();
+        return new GuestConfig(g.getAttribute("hostname"), meta, keys, userData, drive, project,
+                g.getAttribute("availability_zone"));
     }
 
     /** The spec in a domain XML's {@code <metadata>} (or a stored spec document), or empty when there is none. */
@@ -115,14 +172,27 @@ final class SpecXml {
                     num(v, "mtu"), vlan, ips, gw));
         }
         Map<String, String> props = new HashMap<>();
-        NodeList propNodes = root.getElementsByTagNameNS(NS, "property");
-        for (int i = 0; i < propNodes.getLength(); i++) {
-            Element p = (Element) propNodes.item(i);
-            String raw = p.getTextContent().trim();
-            props.put(p.getAttribute("key"), "base64".equals(p.getAttribute("encoding"))
-                    ? new String(Base64.getDecoder().decode(raw), StandardCharsets.UTF_8) : raw);
+        for (Element p : children(root, "property")) {
+            props.put(p.getAttribute("key"), decoded(p));
         }
-        return new InstanceSpec(uuid, text(root, "name"), flavor, imageId, vifs, props, powerOn);
+        String name = text(root, "name");
+        return new InstanceSpec(uuid, name, flavor, imageId, vifs, props, powerOn, readGuest(root, name));
+    }
+
+    /** The direct children of {@code parent} named {@code berth:local}, in document order. */
+    private static List<Element> children(Element parent, String local) {
+        List<Element> found = new ArrayList<>();
+        for (Node n = parent.getFirstChild(); n != null; n = n.getNextSibling()) {
+            if (n instanceof Element e && NS.equals(e.getNamespaceURI()) && local.equals(e.getLocalName())) {
+                found.add(e);
+            }
+        }
+        return found;
+    }
+
+    private static Element child(Element parent, String local) {
+        List<Element> found = children(parent, local);
+        return found.isEmpty() ? null : found.getFirst();
     }
 
     private static Element el(Element parent, String local) {

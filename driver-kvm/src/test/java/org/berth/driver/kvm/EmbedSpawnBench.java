@@ -1,10 +1,8 @@
 package org.berth.driver.kvm;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -17,7 +15,7 @@ import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.DriverConfig;
 import org.berth.driver.api.DriverContext;
 import org.berth.driver.api.InstanceSpec;
-import org.berth.driver.api.PowerState;
+import org.berth.driver.kvm.BenchGuest.Run;
 import org.berth.lab.TestImages;
 
 /**
@@ -27,9 +25,6 @@ import org.berth.lab.TestImages;
  */
 public final class EmbedSpawnBench {
     private EmbedSpawnBench() {
-    }
-
-    record Run(long spawnMs, long bootMs) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -46,11 +41,11 @@ public final class EmbedSpawnBench {
         List<Run> embed = new ArrayList<>();
         try (ComputeDriver sys = open("qemu:///system", store, state);
              ComputeDriver emb = open("qemu:///embed?root=" + root, store, state)) {
-            once(sys, store); // warm-up: base image cache, QEMU capabilities probe of each driver
-            once(emb, store);
+            BenchGuest.once(sys, spec(store)); // warm-up: base image cache, QEMU capabilities probe of each driver
+            BenchGuest.once(emb, spec(store));
             for (int i = 0; i < runs; i++) {
-                system.add(once(sys, store));
-                embed.add(once(emb, store));
+                system.add(BenchGuest.once(sys, spec(store)));
+                embed.add(BenchGuest.once(emb, spec(store)));
                 System.out.printf(Locale.ROOT, "run %d: system spawn %d ms boot %d ms | embed spawn %d ms boot %d ms%n",
                         i + 1, system.getLast().spawnMs(), system.getLast().bootMs(), embed.getLast().spawnMs(),
                         embed.getLast().bootMs());
@@ -62,10 +57,10 @@ public final class EmbedSpawnBench {
                 }
             }
         }
-        long sSpawn = median(system.stream().map(Run::spawnMs).toList());
-        long eSpawn = median(embed.stream().map(Run::spawnMs).toList());
-        long sBoot = median(system.stream().map(Run::bootMs).toList());
-        long eBoot = median(embed.stream().map(Run::bootMs).toList());
+        long sSpawn = BenchGuest.median(system.stream().map(Run::spawnMs).toList());
+        long eSpawn = BenchGuest.median(embed.stream().map(Run::spawnMs).toList());
+        long sBoot = BenchGuest.median(system.stream().map(Run::bootMs).toList());
+        long eBoot = BenchGuest.median(embed.stream().map(Run::bootMs).toList());
         System.out.printf(Locale.ROOT, "spawn-to-running median of %d: qemu:///system %d ms, qemu:///embed %d ms, "
                 + "embed/system %.2f%n", runs, sSpawn, eSpawn, (double) eSpawn / sSpawn);
         System.out.printf(Locale.ROOT, "spawn-to-marker median of %d: qemu:///system %d ms, qemu:///embed %d ms, "
@@ -79,31 +74,8 @@ public final class EmbedSpawnBench {
                 Optional.empty(), e -> { }, state, "berth-bench"));
     }
 
-    private static Run once(ComputeDriver driver, ManifestImageStore store) throws InterruptedException {
-        InstanceSpec spec = new InstanceSpec(UUID.randomUUID(), "bench", EmbedChild.FLAVOR,
+    private static InstanceSpec spec(ManifestImageStore store) {
+        return new InstanceSpec(UUID.randomUUID(), "bench", EmbedChild.FLAVOR,
                 store.byName(TestImages.GUEST_KERNEL).id(), List.of(), Map.of(), true);
-        try {
-            long t0 = System.nanoTime();
-            if (driver.spawn(spec).powerState() != PowerState.RUNNING) {
-                throw new IllegalStateException("not running after spawn");
-            }
-            long t1 = System.nanoTime();
-            long deadline = t1 + Duration.ofSeconds(60).toNanos();
-            while (!new String(driver.consoleLog(spec.uuid(), 65536), StandardCharsets.UTF_8)
-                    .contains("BERTH-GUEST-READY")) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("no marker within 60 s");
-                }
-                Thread.sleep(20);
-            }
-            return new Run((t1 - t0) / 1_000_000, (System.nanoTime() - t1) / 1_000_000);
-        } finally {
-            driver.destroy(spec.uuid());
-        }
-    }
-
-    private static long median(List<Long> values) {
-        List<Long> sorted = values.stream().sorted().toList();
-        return sorted.get(sorted.size() / 2);
     }
 }

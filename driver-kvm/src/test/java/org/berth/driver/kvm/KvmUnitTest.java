@@ -79,7 +79,7 @@ class KvmUnitTest {
         Path dir = Path.of("/var/lib/berth/x");
         var layout = new DomainXml.Layout(dir.resolve("disk"), dir.resolve("disk.eph0"), dir.resolve("disk.swap"),
                 dir.resolve("kernel"), dir.resolve("initrd"), spec.property("os_command_line", ""),
-                dir.resolve("console.log"));
+                dir.resolve("console.log"), null);
         String xml = DomainXml.build(spec, "agent-7", KvmConfig.VirtType.QEMU, KvmConfig.GuestOffloads.ON,
                 layout, true);
         Element domain = Xml.parse(xml).getDocumentElement();
@@ -105,7 +105,7 @@ class KvmUnitTest {
         InstanceSpec spec = hostileSpec();
         spec = spec.withVifs(List.of(spec.vifs().getFirst(), VifSpec.of(UUID.randomUUID().toString(),
                 "fa:16:3e:00:00:02")));
-        var layout = new DomainXml.Layout(Path.of("/d"), null, null, null, null, null, Path.of("/c"));
+        var layout = new DomainXml.Layout(Path.of("/d"), null, null, null, null, null, Path.of("/c"), null);
         Element domain = Xml.parse(DomainXml.build(spec, "berth", KvmConfig.VirtType.QEMU,
                 KvmConfig.GuestOffloads.OFF, layout, true)).getDocumentElement();
         var nics = domain.getElementsByTagName("interface");
@@ -169,7 +169,7 @@ class KvmUnitTest {
     @Test
     void noPluggerMeansNoNic() {
         InstanceSpec spec = hostileSpec();
-        var layout = new DomainXml.Layout(Path.of("/d"), null, null, null, null, null, Path.of("/c"));
+        var layout = new DomainXml.Layout(Path.of("/d"), null, null, null, null, null, Path.of("/c"), null);
         Element domain = Xml.parse(DomainXml.build(spec, "berth", KvmConfig.VirtType.QEMU,
                 KvmConfig.GuestOffloads.OFF, layout, false))
                 .getDocumentElement();
