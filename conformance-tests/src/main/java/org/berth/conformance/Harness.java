@@ -113,12 +113,16 @@ public final class Harness implements AutoCloseable {
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
     }
 
-    /** The image to spawn from: the first in the store in the driver's order of preferred formats. */
+    /**
+     * The image to spawn from: in the driver's order of preferred formats, the smallest of the test images in the
+     * store (the minimal test guest, which boots in seconds and answers on its console, not a full OS such as
+     * berth-cloud-guest that shows a login prompt after a minute), ties broken by name.
+     */
     public Image bootImage() {
         for (ImageFormat format : info.imageFormats()) {
             Optional<Image> hit = images.list().stream().filter(format::matches)
                     .filter(i -> i.name().startsWith("berth-"))
-                    .min(Comparator.comparing(Image::name));
+                    .min(Comparator.comparingLong(Image::size).thenComparing(Image::name));
             if (hit.isPresent()) {
                 return hit.get();
             }

@@ -123,8 +123,8 @@ class CliAcceptanceTest {
         JsonNode vmRec = Cli.settled(cli.json("spawn", "--driver", "kvm", "--uuid", vm.toString(), "--name",
                 "cli-vm-" + tag, "--image", images.get("kernel"), "--flavor", "cli.vm", "--vcpus", "1",
                 "--memory-mb", "256", "--root-gb", "1", "--nic", "port_id=" + vmPort + ",mac=" + vmMac
-                        + ",bridge=br-int", "--property", "os_command_line=console=ttyS0 berth.ip=" + VM_IP
-                        + "/24 berth.mac=" + vmMac + " berth.ping=" + C_IP, "--wait", "--wait-timeout", WAIT),
+                        + ",bridge=br-int,ip=" + VM_IP + "/24", "--hostname", "cli-vm", "--property",
+                "os_command_line=console=ttyS0 berth.ping=" + C_IP, "--wait", "--wait-timeout", WAIT),
                 "RUNNING", "spawn VM");
         assertEquals("active", vmRec.path("vm_state").asText(), vmRec.toString());
         Guests.step("VM RUNNING", t0);

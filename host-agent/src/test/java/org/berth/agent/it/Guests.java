@@ -107,13 +107,11 @@ final class Guests {
                 """.formatted(uuid, uuid.toString().substring(0, 8), imageId, vif);
     }
 
-    /** A VM booting the test kernel; the guest takes its address from the kernel command line. */
+    /** A VM booting the test kernel; the guest takes its address from its config drive's network_data.json. */
     String vmBody(UUID uuid, String kernelId, String cidr, String pingTarget) {
         instances.add(uuid);
-        String[] mac = new String[1];
-        String vif = vif(null, mac);
-        String cmdline = "console=ttyS0 berth.ip=" + cidr + " berth.mac=" + mac[0]
-                + (pingTarget == null ? "" : " berth.ping=" + pingTarget);
+        String vif = vif(cidr, new String[1]);
+        String cmdline = "console=ttyS0" + (pingTarget == null ? "" : " berth.ping=" + pingTarget);
         return """
                 {"driver": "kvm", "uuid": "%s", "name": "it-vm-%s", "image_id": "%s",
                  "flavor": {"name": "it.vm", "vcpus": 1, "memory_mb": 256, "root_gb": 1},
