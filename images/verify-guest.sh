@@ -7,6 +7,8 @@
 #   5. two guests on a loopback socket link (127.0.0.1 only): BERTH-PING from one to the other
 #   6. ACPI power button (monitor `system_powerdown`): clean poweroff, QEMU exits
 #   7. Ctrl-Alt-Del (monitor `sendkey ctrl-alt-delete`): clean reboot, guest comes back
+#   8. Nova config drive (ISO 9660 config-2 on an IDE cdrom) with two links, one static, one without a
+#      network: BERTH-CONFIG-DRIVE, hostname from meta_data.json, one BERTH-NET per NIC
 # Only 198.18.0.0/15 addresses inside the guests and 127.0.0.1 on the host are used.
 # Usage: images/verify-guest.sh        (after images/build.sh; ~1-2 minutes)
 set -euo pipefail
@@ -15,6 +17,7 @@ OUT=${BERTH_IMAGES_DIR:-/var/cache/berth/images}
 KERNEL=$OUT/berth-guest-kernel.vmlinuz
 INITRD=$OUT/berth-guest-initrd.img
 DISK=$OUT/berth-guest-disk.qcow2
+command -v xorriso >/dev/null || { echo "verify: xorriso not found (run scripts/host-setup.sh)" >&2; exit 1; }
 for f in "$KERNEL" "$INITRD" "$DISK"; do [[ -s $f ]] || { echo "verify: $f missing: run images/build.sh" >&2; exit 1; }; done
 command -v qemu-system-x86_64 >/dev/null || { echo "verify: qemu-system-x86_64 not found" >&2; exit 1; }
 
@@ -84,6 +87,23 @@ boot_test() {
     bad "$label: no BERTH-GUEST-READY within 60 s (see serial log below)"; tail -20 "$T/$name.log"
   fi
   stop "$LAST_PID"
+}
+
+# make_drive ISO META_JSON NETWORK_JSON [USER_DATA]: a config drive laid out as Nova writes it
+# (openstack/{latest,2018-08-27}/..., ISO 9660 with Rock Ridge and Joliet, volume label config-2).
+make_drive() {
+  local iso=$1 d="$T/drive.$$" v
+  rm -rf "$d"
+  for v in latest 2018-08-27; do
+    mkdir -p "$d/openstack/$v"
+    printf '%s' "$2" >"$d/openstack/$v/meta_data.json"
+    printf '%s' "$3" >"$d/openstack/$v/network_data.json"
+    printf '{}' >"$d/openstack/$v/vendor_data.json"
+    printf '{}' >"$d/openstack/$v/vendor_data2.json"
+    [[ -n ${4:-} ]] && printf '%s' "$4" >"$d/openstack/$v/user_data"
+  done
+  xorriso -as genisoimage -quiet -o "$iso" -V config-2 -J -R "$d" 2>/dev/null
+  rm -rf "$d"
 }
 
 DIRECT=(-kernel "$KERNEL" -initrd "$INITRD")
@@ -156,6 +176,25 @@ if wait_for "$T/cad.log" BERTH-GUEST-READY 60; then
   fi
 else bad "Ctrl-Alt-Del test: guest did not boot"; fi
 stop "$LAST_PID"
+
+# 8: config drive: two links (static IPv4 with a default route; no network), MACs in upper case
+make_drive "$T/cd.iso" \
+  '{"uuid":"6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f","name":"cd vm","hostname":"cdvm","availability_zone":"nova","launch_index":0,"project_id":"p1","public_keys":{"k1":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBerth k1"},"keys":[{"name":"k1","type":"ssh","data":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBerth k1"}],"meta":{"a":"b"},"devices":[]}' \
+  '{"links":[{"id":"tapa0000000001","vif_id":"a","type":"ovs","mtu":1450,"ethernet_mac_address":"FA:16:3E:00:00:31"},{"id":"tapb0000000002","vif_id":"b","type":"ovs","mtu":1400,"ethernet_mac_address":"fa:16:3e:00:00:32"}],"networks":[{"id":"network0","type":"ipv4","link":"tapa0000000001","ip_address":"198.18.5.10","netmask":"255.255.255.0","routes":[{"network":"0.0.0.0","netmask":"0.0.0.0","gateway":"198.18.5.1"}],"network_id":"n1","services":[]}],"services":[{"type":"dns","address":"198.18.5.2"}]}'
+start cdrive "${DIRECT[@]}" -append console=ttyS0 -drive "file=$T/cd.iso,format=raw,if=ide,media=cdrom,readonly=on" \
+  -netdev socket,id=n0,listen=127.0.0.1:18771 -device virtio-net-pci,netdev=n0,mac=fa:16:3e:00:00:32 \
+  -netdev socket,id=n1,listen=127.0.0.1:18772 -device virtio-net-pci,netdev=n1,mac=fa:16:3e:00:00:31
+if wait_for "$T/cdrive.log" BERTH-GUEST-READY 60 \
+   && grep -aqx $'BERTH-CONFIG-DRIVE uuid=6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f hostname=cdvm links=2\r\\{0,1\\}' "$T/cdrive.log" \
+   && grep -aq '^BERTH-NET eth1 198.18.5.10/24 mac fa:16:3e:00:00:31 mtu 1450' "$T/cdrive.log" \
+   && grep -aq '^BERTH-NET eth0 none mac fa:16:3e:00:00:32 mtu 1400' "$T/cdrive.log" \
+   && grep -aq '^BERTH-GUEST-READY cdvm ' "$T/cdrive.log"; then
+  ok "config drive after $(( $(now_ms) - STARTED_MS )) ms: $(grep -a '^BERTH-\(CONFIG\|NET\)' "$T/cdrive.log" | tr -d '\r' | paste -sd'|')"
+else bad "config drive: $(grep -a 'BERTH' "$T/cdrive.log" | tr '\n' ' ')"; fi
+stop "$LAST_PID"
+# and without one, the guest says so
+if grep -aq '^BERTH-CONFIG-DRIVE none' "$T/direct.log"; then ok "no config drive: BERTH-CONFIG-DRIVE none"
+else bad "no config drive: $(grep -a BERTH-CONFIG "$T/direct.log" || echo 'no BERTH-CONFIG-DRIVE line')"; fi
 
 printf '%d passed, %d failed\n' "$PASS" "$FAIL"
 (( FAIL == 0 ))
