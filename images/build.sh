@@ -55,10 +55,21 @@ mkdir -p "$OUT"
 exec 9>"$OUT/.lock"
 flock -w 900 9 || die "another build holds $OUT/.lock"
 
+# remove_work DIR: unmount what a killed debootstrap may have left mounted under DIR (proc, sys,
+# and /dev bound from the host when it thinks it runs in a container), then delete DIR, never
+# crossing into another file system.
+remove_work() {
+  local m
+  [[ -e $1 ]] || return 0
+  while IFS= read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done < <(awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | LC_ALL=C sort -r)
+  rm -rf --one-file-system "$1"
+}
 # leftovers of a build that was killed (a held lock means no other build is running)
-rm -rf "$OUT"/.work.*
+for stale in "$OUT"/.work.*; do remove_work "$stale"; done
 WORK=$(mktemp -d "$OUT/.work.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap 'remove_work "$WORK"' EXIT
 trap 'exit 130' INT TERM   # so the EXIT trap cleans up on a signal too
 BUILT=()
 

@@ -9,9 +9,19 @@
 #   7. Ctrl-Alt-Del (monitor `sendkey ctrl-alt-delete`): clean reboot, guest comes back
 #   8. Nova config drive (ISO 9660 config-2 on an IDE cdrom) with two links, one static, one without a
 #      network: BERTH-CONFIG-DRIVE, hostname from meta_data.json, one BERTH-NET per NIC
-# Only 198.18.0.0/15 addresses inside the guests and 127.0.0.1 on the host are used.
-# Usage: images/verify-guest.sh        (after images/build.sh; ~1-2 minutes)
+#   9. (--cloud) berth-cloud-guest with a config drive: static address, key, hostname, user_data
+#      (#cloud-config write_files + runcmd); cloud-init's ConfigDrive datasource did it all
+# Only 198.18.0.0/15 addresses inside the guests and 127.0.0.1 on the host are used; NICs are QEMU
+# socket netdevs on 127.0.0.1 between our own QEMUs (or with no peer at all).
+# Usage: images/verify-guest.sh [--cloud]   (after images/build.sh; ~1 minute, --cloud ~1 more)
 set -euo pipefail
+CLOUD=0
+for arg in "$@"; do
+  case $arg in
+    --cloud) CLOUD=1 ;;
+    *) echo "verify: unknown argument $arg (usage: $0 [--cloud])" >&2; exit 2 ;;
+  esac
+done
 
 OUT=${BERTH_IMAGES_DIR:-/var/cache/berth/images}
 KERNEL=$OUT/berth-guest-kernel.vmlinuz
@@ -45,13 +55,13 @@ wait_for() {
   return 1
 }
 
-# start NAME QEMU-ARGS...: QEMU in the background (90 s hard limit), serial to $T/NAME.log,
-# monitor on the unix socket $T/NAME.mon. Sets STARTED_MS.
+# start NAME QEMU-ARGS...: QEMU in the background (hard limit: $LIMIT s, 90 unless set), serial to
+# $T/NAME.log, monitor on the unix socket $T/NAME.mon. Sets STARTED_MS.
 start() {
   local name=$1
   shift
   STARTED_MS=$(now_ms)
-  timeout 90 qemu-system-x86_64 -machine accel=tcg -m 256 -display none -no-user-config -nodefaults \
+  timeout "${LIMIT:-90}" qemu-system-x86_64 -machine accel=tcg -m "${MEM:-256}" -display none -no-user-config -nodefaults \
     -serial "file:$T/$name.log" -monitor "unix:$T/$name.mon,server=on,wait=off" "$@" \
     >"$T/$name.qemu" 2>&1 &
   PIDS+=($!)
@@ -195,6 +205,44 @@ stop "$LAST_PID"
 # and without one, the guest says so
 if grep -aq '^BERTH-CONFIG-DRIVE none' "$T/direct.log"; then ok "no config drive: BERTH-CONFIG-DRIVE none"
 else bad "no config drive: $(grep -a BERTH-CONFIG "$T/direct.log" || echo 'no BERTH-CONFIG-DRIVE line')"; fi
+
+# 9: the cloud-init guest, from the qcow2 alone (no kernel, no command line), with a config drive
+if [[ $CLOUD == 1 ]]; then
+  CLOUDDISK=$OUT/berth-cloud-guest.qcow2
+  if [[ ! -s $CLOUDDISK ]]; then
+    bad "cloud guest: $CLOUDDISK missing (images/build.sh builds it unless BERTH_CLOUD_IMAGE=0)"
+  else
+    key='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJlcnRoYmVydGhiZXJ0aGJlcnRoYmVydGhiZXJ0aA berth@verify'
+    make_drive "$T/cloud.iso" \
+      '{"uuid":"7a1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e60","name":"cloud vm","hostname":"cloudvm","availability_zone":"nova","launch_index":0,"project_id":"p1","public_keys":{"k1":"'"$key"'"},"keys":[{"name":"k1","type":"ssh","data":"'"$key"'"}],"meta":{"a":"b"},"devices":[]}' \
+      '{"links":[{"id":"tapc0000000001","vif_id":"c","type":"ovs","mtu":1450,"ethernet_mac_address":"fa:16:3e:00:00:41"}],"networks":[{"id":"network0","type":"ipv4","link":"tapc0000000001","ip_address":"198.18.6.10","netmask":"255.255.255.0","routes":[{"network":"0.0.0.0","netmask":"0.0.0.0","gateway":"198.18.6.1"}],"network_id":"n1","services":[]}],"services":[{"type":"dns","address":"198.18.6.2"}]}' \
+      $'#cloud-config\nwrite_files:\n  - path: /run/berth-written\n    content: "written by cloud-init"\nruncmd:\n  - [ sh, -c, \'echo "BERTH-CLOUD-RUNCMD $(cat /run/berth-written) host=$(hostname)" >/dev/ttyS0\' ]\n'
+    qemu-img create -q -f qcow2 -F qcow2 -b "$CLOUDDISK" "$T/cloud.qcow2"   # never write to the cached image
+    LIMIT=300 MEM=512 start cloud -drive "file=$T/cloud.qcow2,format=qcow2,if=virtio" \
+      -drive "file=$T/cloud.iso,format=raw,if=ide,media=cdrom,readonly=on" \
+      -netdev socket,id=n0,listen=127.0.0.1:18773 -device virtio-net-pci,netdev=n0,mac=fa:16:3e:00:00:41
+    if wait_for "$T/cloud.log" 'BERTH-CLOUD-RUNCMD' 240; then
+      ms=$(( $(now_ms) - STARTED_MS ))
+      wait_for "$T/cloud.log" 'BERTH-CLOUD-FINAL' 30 || true
+      c=$(tr -d '\r' <"$T/cloud.log")
+      fails=()
+      grep -q '^BERTH-CLOUD-RUNCMD written by cloud-init host=cloudvm$' <<<"$c" || fails+=("runcmd/write_files/hostname")
+      grep -q 'BERTH-CLOUD-HOST cloudvm datasource=DataSourceConfigDrive ' <<<"$c" || fails+=("hostname/datasource")
+      grep -qE 'BERTH-CLOUD-NET [a-z0-9]+ 198\.18\.6\.10/24 mac fa:16:3e:00:00:41 mtu 1450$' <<<"$c" || fails+=("NIC from network_data.json")
+      grep -q 'BERTH-CLOUD-ROUTE default via 198.18.6.1 dev ' <<<"$c" || fails+=("default route")
+      grep -q 'BERTH-CLOUD-KEYS debian 1$' <<<"$c" || fails+=("public key of the default user")
+      grep -q 'BERTH-CLOUD-FINAL datasource=DataSourceConfigDrive ' <<<"$c" || fails+=("final message")
+      if [[ ${#fails[@]} == 0 ]]; then
+        ok "cloud guest: runcmd marker after $ms ms; $(grep -o 'BERTH-CLOUD-\(HOST\|NET\|ROUTE\|KEYS debian\|FINAL\).*' <<<"$c" | paste -sd'|')"
+      else
+        bad "cloud guest: ${fails[*]}: $(grep -o 'BERTH-CLOUD.*' <<<"$c" | paste -sd'|')"
+      fi
+    else
+      bad "cloud guest: no BERTH-CLOUD-RUNCMD within 240 s"; grep -a -E 'BERTH|FAILED|rror' "$T/cloud.log" | tail -20
+    fi
+    stop "$LAST_PID"
+  fi
+fi
 
 printf '%d passed, %d failed\n' "$PASS" "$FAIL"
 (( FAIL == 0 ))

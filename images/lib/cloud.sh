@@ -10,7 +10,7 @@
 # shellcheck shell=bash
 
 readonly CLOUD_SUITE=${BERTH_CLOUD_SUITE:-bookworm}
-readonly CLOUD_INCLUDE=systemd-sysv,udev,cloud-init,openssh-server,iproute2,ifupdown,isc-dhcp-client,python3-cffi-backend
+readonly CLOUD_INCLUDE=systemd-sysv,udev,kmod,net-tools,cloud-init,openssh-server,iproute2,ifupdown,isc-dhcp-client,python3-cffi-backend
 readonly CLOUD_DISK_MIB=1024       # virtual size: a flavor with root_gb >= 1 holds it
 readonly CLOUD_BOOT_MIB=32         # FAT16 boot partition (kernel ~8 MiB + initramfs ~1 MiB)
 readonly CLOUD_ROOT_LABEL=berth-root
@@ -20,7 +20,8 @@ readonly CLOUD_FAKE_TIME=946684800  # 2000-01-01T00:00:00Z
 # Units that are useless in a test VM and cost boot time under TCG or reach the network.
 readonly CLOUD_MASK=(apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer
   e2scrub_reap.service fstrim.timer systemd-tmpfiles-clean.timer man-db.timer systemd-pstore.service
-  getty@tty1.service cloud-init-hotplugd.socket)
+  getty@tty1.service cloud-init-hotplugd.socket systemd-binfmt.service proc-sys-fs-binfmt_misc.automount
+  proc-sys-fs-binfmt_misc.mount)
 
 # The Debian mirror apt uses here (first non-security URI of the sources), or BERTH_DEBIAN_MIRROR.
 debian_mirror() {
