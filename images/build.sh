@@ -120,7 +120,7 @@ manifest_berth-cloud-guest() {
     pkgs+=("$p=$(cloud_pkg_version "$p")")
   done
   write_manifest berth-cloud-guest berth-cloud-guest.qcow2 qcow2 bare \
-    "\"virtual_size\": $(( CLOUD_DISK_MIB * 1024 * 1024 )), \"min_disk\": $(( (CLOUD_DISK_MIB + 1023) / 1024 )), \"min_ram\": 512" \
+    "\"virtual_size\": $(( CLOUD_DISK_MIB * 1024 * 1024 )), \"min_disk\": $(( (CLOUD_DISK_MIB + 1023) / 1024 )), \"min_ram\": 256" \
     "\"hw_firmware_type\": \"bios\", \"hw_disk_bus\": \"virtio\", \"hw_cdrom_bus\": \"ide\", \"os_distro\": \"debian\", \"os_type\": \"linux\", \"kernel_release\": $(json_str "$KERNEL_RELEASE"), \"source\": $(json_str "debootstrap --variant=minbase $CLOUD_SUITE, $KERNEL_PKG $KERNEL_VER, busybox initramfs, syslinux $(pkg_version syslinux)")" \
     "${pkgs[@]}" "$KERNEL_PKG=$KERNEL_VER" "busybox-static=$(pkg_version busybox-static)" \
     "syslinux=$(pkg_version syslinux)" "debootstrap=$(pkg_version debootstrap)" "e2fsprogs=$(pkg_version e2fsprogs)" \

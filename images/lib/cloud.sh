@@ -61,7 +61,7 @@ cloud_pkg_version() { awk -v p="$1" '$1 == p { print $2; exit }' "$CLOUD_PKG_LIS
 
 # debootstrap into $1 (packages kept in $OUT/.cache/debootstrap for the next build).
 cloud_debootstrap() {
-  local root=$1 mirror cache="$OUT/.cache/debootstrap"
+  local root=$1 mirror cache="$OUT/.cache/debootstrap" t0=$SECONDS
   mirror=$(debian_mirror)
   mkdir -p "$cache"
   log "debootstrap $CLOUD_SUITE from $mirror (about a minute)"
@@ -70,6 +70,7 @@ cloud_debootstrap() {
     tail -20 "$root.log" >&2
     die "debootstrap $CLOUD_SUITE $mirror failed (log above)"
   fi
+  log "debootstrap took $(( SECONDS - t0 )) s, $(du -sm "$root" | cut -f1) MiB"
   # keep only the packages this build installed in the cache (a point release replaces some)
   local deb keep
   keep=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Package}_${Version}\n' | sed 's/:/%3a/g')
@@ -140,7 +141,7 @@ cloud_initrd() {
 
 build_cloud() {
   local work=$1 boot="$1/boot.img" rootimg="$1/root.img" raw="$1/disk.raw"
-  local sectors boot_sectors root_start root_sectors entries
+  local sectors boot_sectors root_start root_sectors entries t0
   [[ -n ${KERNEL_TREE:-} ]] || unpack_kernel "$work/kernel"
   CLOUD_ROOT="$work/root"
   cloud_debootstrap "$CLOUD_ROOT"
@@ -161,6 +162,8 @@ build_cloud() {
   SOURCE_DATE_EPOCH=$DISK_EPOCH mcopy -i "$boot" "$work/initrd.img" ::initrd.img
   SOURCE_DATE_EPOCH=$DISK_EPOCH mcopy -i "$boot" "$IMAGES_SRC/cloud/syslinux.cfg" ::syslinux.cfg
 
+  log "root tree $(du -sm "$CLOUD_ROOT" | cut -f1) MiB after clean-up"
+  t0=$SECONDS
   # Root partition: ext4 from the tree, fixed UUID, hash seed and time.
   E2FSPROGS_FAKE_TIME=$CLOUD_FAKE_TIME mkfs.ext4 -q -F -L "$CLOUD_ROOT_LABEL" -U "$CLOUD_ROOT_UUID" \
     -E "hash_seed=$CLOUD_ROOT_UUID,root_owner=0:0" -d "$CLOUD_ROOT" "$rootimg" $(( root_sectors / 2 ))k >/dev/null \
@@ -182,6 +185,7 @@ build_cloud() {
 
   qemu-img convert -c -f raw -O qcow2 "$raw" "$work/berth-cloud-guest.qcow2"
   rm -f "$raw"
+  log "mkfs.ext4 -d, disk and qcow2 (compressed) took $(( SECONDS - t0 )) s"
   publish "$work/berth-cloud-guest.qcow2" berth-cloud-guest.qcow2
   log "built berth-cloud-guest.qcow2 (${CLOUD_DISK_MIB} MiB virtual, $(( $(stat -c %s "$OUT/berth-cloud-guest.qcow2") / 1048576 )) MiB file)"
 }
