@@ -141,7 +141,7 @@ cloud_initrd() {
 
 build_cloud() {
   local work=$1 boot="$1/boot.img" rootimg="$1/root.img" raw="$1/disk.raw"
-  local sectors boot_sectors root_start root_sectors entries t0
+  local sectors boot_sectors root_start root_sectors t0
   [[ -n ${KERNEL_TREE:-} ]] || unpack_kernel "$work/kernel"
   CLOUD_ROOT="$work/root"
   cloud_debootstrap "$CLOUD_ROOT"
@@ -156,11 +156,8 @@ build_cloud() {
   root_sectors=$(( sectors - root_start ))
 
   # Boot partition: FAT16 with SYSLINUX (as lib/disk.sh), kernel, initramfs, syslinux.cfg.
-  mkfs.vfat -F 16 -n BERTHBOOT -i B3A7C100 --invariant -h "$PART_START" -C "$boot" $(( boot_sectors / 2 )) >/dev/null
-  SOURCE_DATE_EPOCH=$DISK_EPOCH syslinux --install "$boot"
-  SOURCE_DATE_EPOCH=$DISK_EPOCH mcopy -i "$boot" "$KERNEL_TREE/boot/vmlinuz-$KERNEL_RELEASE" ::vmlinuz
-  SOURCE_DATE_EPOCH=$DISK_EPOCH mcopy -i "$boot" "$work/initrd.img" ::initrd.img
-  SOURCE_DATE_EPOCH=$DISK_EPOCH mcopy -i "$boot" "$IMAGES_SRC/cloud/syslinux.cfg" ::syslinux.cfg
+  syslinux_fat "$boot" "$boot_sectors" BERTHBOOT B3A7C100 "$KERNEL_TREE/boot/vmlinuz-$KERNEL_RELEASE" \
+    "$work/initrd.img" "$IMAGES_SRC/cloud/syslinux.cfg"
 
   log "root tree $(du -sm "$CLOUD_ROOT" | cut -f1) MiB after clean-up"
   t0=$SECONDS
@@ -168,17 +165,10 @@ build_cloud() {
   E2FSPROGS_FAKE_TIME=$CLOUD_FAKE_TIME mkfs.ext4 -q -F -L "$CLOUD_ROOT_LABEL" -U "$CLOUD_ROOT_UUID" \
     -E "hash_seed=$CLOUD_ROOT_UUID,root_owner=0:0" -d "$CLOUD_ROOT" "$rootimg" $(( root_sectors / 2 ))k >/dev/null \
     || die "mkfs.ext4 -d failed (root tree too big for ${CLOUD_DISK_MIB} MiB?)"
-  rm -rf "$CLOUD_ROOT"   # the tree is in the file system now; free the space before the copy
+  rm -rf --one-file-system "$CLOUD_ROOT"   # the tree is in the file system now; free the space before the copy
 
-  # MBR: SYSLINUX boot code, fixed signature, partition 1 active FAT16 (0x0e), partition 2 Linux (0x83).
-  truncate -s $(( sectors * 512 )) "$raw"
-  dd if="$SYSLINUX_MBR" of="$raw" bs=440 count=1 conv=notrunc status=none
-  printf 'BRTC\0\0' | dd of="$raw" bs=1 seek=440 conv=notrunc status=none
-  entries="\\x80\\xfe\\xff\\xff\\x0e\\xfe\\xff\\xff$(le32 "$PART_START")$(le32 "$boot_sectors")"
-  entries+="\\x00\\xfe\\xff\\xff\\x83\\xfe\\xff\\xff$(le32 "$root_start")$(le32 "$root_sectors")"
-  # shellcheck disable=SC2059 # entries holds printf escapes on purpose
-  printf "$entries" | dd of="$raw" bs=1 seek=446 conv=notrunc status=none
-  printf '\x55\xaa' | dd of="$raw" bs=1 seek=510 conv=notrunc status=none
+  # MBR: partition 1 active FAT16 (0x0e), partition 2 Linux (0x83).
+  write_mbr "$raw" "$sectors" BRTC "$(mbr_entry 0x80 0x0e "$PART_START" "$boot_sectors")$(mbr_entry 0 0x83 "$root_start" "$root_sectors")"
   dd if="$boot" of="$raw" bs=512 seek="$PART_START" conv=notrunc,sparse status=none
   dd if="$rootimg" of="$raw" bs=1M seek=$(( root_start / 2048 )) conv=notrunc,sparse status=none
   rm -f "$boot" "$rootimg"
