@@ -10,7 +10,8 @@
 #   8. Nova config drive (ISO 9660 config-2 on an IDE cdrom) with two links, one static, one without a
 #      network: BERTH-CONFIG-DRIVE, hostname from meta_data.json, one BERTH-NET per NIC
 #   9. (--cloud) berth-cloud-guest with a config drive: static address, key, hostname, user_data
-#      (#cloud-config write_files + runcmd); cloud-init's ConfigDrive datasource did it all
+#      (#cloud-config write_files + runcmd); cloud-init's ConfigDrive datasource did it all; a busybox
+#      guest on the same (loopback socket) link pings its address
 # Only 198.18.0.0/15 addresses inside the guests and 127.0.0.1 on the host are used; NICs are QEMU
 # socket netdevs on 127.0.0.1 between our own QEMUs (or with no peer at all).
 # Usage: images/verify-guest.sh [--cloud]   (after images/build.sh; ~1 minute, --cloud ~1 more)
@@ -232,8 +233,16 @@ if [[ $CLOUD == 1 ]]; then
       grep -q 'BERTH-CLOUD-ROUTE default via 198.18.6.1 dev ' <<<"$c" || fails+=("default route")
       grep -q 'BERTH-CLOUD-KEYS debian 1$' <<<"$c" || fails+=("public key of the default user")
       grep -q 'BERTH-CLOUD-FINAL datasource=DataSourceConfigDrive ' <<<"$c" || fails+=("final message")
+      # and the address works: a busybox guest on the same link (loopback socket) pings it
+      cloudpid=$LAST_PID
+      start cloudpeer "${DIRECT[@]}" -netdev socket,id=n0,connect=127.0.0.1:18773 \
+        -device virtio-net-pci,netdev=n0,mac=fa:16:3e:00:00:42 \
+        -append "console=ttyS0 berth.ip=198.18.6.20/24 berth.ping=198.18.6.10"
+      wait_for "$T/cloudpeer.log" '^BERTH-PING 198.18.6.10 ok' 80 || fails+=("ping from a peer: $(grep -a BERTH-PING "$T/cloudpeer.log" || echo 'no result')")
+      stop "$LAST_PID"
+      LAST_PID=$cloudpid
       if [[ ${#fails[@]} == 0 ]]; then
-        ok "cloud guest: runcmd marker after $ms ms; $(grep -o 'BERTH-CLOUD-\(HOST\|NET\|ROUTE\|KEYS debian\|FINAL\).*' <<<"$c" | paste -sd'|')"
+        ok "cloud guest: runcmd marker after $ms ms, a peer pings it; $(grep -o 'BERTH-CLOUD-\(HOST\|NET\|ROUTE\|KEYS debian\|FINAL\).*' <<<"$c" | paste -sd'|')"
       else
         bad "cloud guest: ${fails[*]}: $(grep -o 'BERTH-CLOUD.*' <<<"$c" | paste -sd'|')"
       fi
