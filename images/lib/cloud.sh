@@ -21,7 +21,7 @@ readonly CLOUD_FAKE_TIME=946684800  # 2000-01-01T00:00:00Z
 readonly CLOUD_MASK=(apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer
   e2scrub_reap.service fstrim.timer systemd-tmpfiles-clean.timer man-db.timer systemd-pstore.service
   getty@tty1.service cloud-init-hotplugd.socket systemd-binfmt.service proc-sys-fs-binfmt_misc.automount
-  proc-sys-fs-binfmt_misc.mount)
+  proc-sys-fs-binfmt_misc.mount cloud-config.service)
 
 # The Debian mirror apt uses here (first non-security URI of the sources), or BERTH_DEBIAN_MIRROR.
 debian_mirror() {
