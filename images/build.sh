@@ -3,6 +3,8 @@
 #   berth-busybox       docker-archive tarball (berth/busybox:test), built without dockerd
 #   berth-guest-kernel  Debian cloud kernel (aki)       berth-guest-initrd  busybox initramfs (ari)
 #   berth-guest-disk    qcow2 booting both through SYSLINUX
+#   berth-cloud-guest   qcow2 cloud image: Debian with cloud-init, configured from a config drive
+#                       (debootstrap: needs the Debian mirror; BERTH_CLOUD_IMAGE=0 skips it)
 # plus <name>.json manifests and index.json. Each image is rebuilt only when its cache key
 # (hash of its build inputs in images/ + exact Debian package versions) changes.
 #
@@ -31,11 +33,19 @@ done
 . "$IMAGES_SRC/lib/guest.sh"
 # shellcheck source=lib/disk.sh
 . "$IMAGES_SRC/lib/disk.sh"
+# shellcheck source=lib/cloud.sh
+. "$IMAGES_SRC/lib/cloud.sh"
+CLOUD=${BERTH_CLOUD_IMAGE:-1}
 
 [[ $(id -u) == 0 ]] || die "run as root (the initramfs needs device nodes; the cache is in $OUT)"
 for tool in apt-cache apt-get dpkg-deb dpkg-query tar cpio gzip sha256sum mkfs.vfat syslinux mcopy qemu-img flock; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run scripts/host-setup.sh)"
 done
+if [[ $CLOUD == 1 ]]; then
+  for tool in debootstrap mkfs.ext4 depmod; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run scripts/host-setup.sh)"
+  done
+fi
 [[ -x /bin/busybox ]] || die "/bin/busybox not found (apt-get install busybox-static)"
 [[ -f $SYSLINUX_MBR ]] || die "$SYSLINUX_MBR not found (apt-get install syslinux-common)"
 export LC_ALL=C TZ=UTC
@@ -45,8 +55,22 @@ mkdir -p "$OUT"
 exec 9>"$OUT/.lock"
 flock -w 900 9 || die "another build holds $OUT/.lock"
 
+# remove_work DIR: unmount what a killed debootstrap may have left mounted under DIR (proc, sys,
+# and /dev bound from the host when it thinks it runs in a container), then delete DIR, never
+# crossing into another file system.
+remove_work() {
+  local m
+  [[ -e $1 ]] || return 0
+  while IFS= read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done < <(awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | LC_ALL=C sort -r)
+  rm -rf --one-file-system "$1"
+}
+# leftovers of a build that was killed (a held lock means no other build is running)
+for stale in "$OUT"/.work.*; do remove_work "$stale"; done
 WORK=$(mktemp -d "$OUT/.work.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap 'remove_work "$WORK"' EXIT
+trap 'exit 130' INT TERM   # so the EXIT trap cleans up on a signal too
 BUILT=()
 
 # ensure NAME KEY BUILD_FUNCTION OUTPUT_FILES...: build unless the stamp matches and outputs exist.
@@ -90,6 +114,19 @@ manifest_berth-guest-disk() {
     "dosfstools=$(pkg_version dosfstools)" "qemu-utils=$(pkg_version qemu-utils)"
 }
 
+manifest_berth-cloud-guest() {
+  local p pkgs=()
+  for p in cloud-init systemd openssh-server python3 ifupdown isc-dhcp-client libc6; do
+    pkgs+=("$p=$(cloud_pkg_version "$p")")
+  done
+  write_manifest berth-cloud-guest berth-cloud-guest.qcow2 qcow2 bare \
+    "\"virtual_size\": $(( CLOUD_DISK_MIB * 1024 * 1024 )), \"min_disk\": $(( (CLOUD_DISK_MIB + 1023) / 1024 )), \"min_ram\": 256" \
+    "\"hw_firmware_type\": \"bios\", \"hw_disk_bus\": \"virtio\", \"hw_cdrom_bus\": \"ide\", \"os_distro\": \"debian\", \"os_type\": \"linux\", \"kernel_release\": $(json_str "$KERNEL_RELEASE"), \"source\": $(json_str "debootstrap --variant=minbase $CLOUD_SUITE, $KERNEL_PKG $KERNEL_VER, busybox initramfs, syslinux $(pkg_version syslinux)")" \
+    "${pkgs[@]}" "$KERNEL_PKG=$KERNEL_VER" "busybox-static=$(pkg_version busybox-static)" \
+    "syslinux=$(pkg_version syslinux)" "debootstrap=$(pkg_version debootstrap)" "e2fsprogs=$(pkg_version e2fsprogs)" \
+    "qemu-utils=$(pkg_version qemu-utils)"
+}
+
 ensure berth-busybox "$(container_key)" build_container berth-busybox.tar
 
 resolve_kernel
@@ -97,9 +134,16 @@ ensure berth-guest-initrd "$(initrd_key)" build_initrd berth-guest-initrd.img
 kernel_id_key="$(kernel_key) ramdisk=$(manifest_id berth-guest-initrd)"   # manifest carries ramdisk_id
 ensure berth-guest-kernel "$kernel_id_key" build_kernel berth-guest-kernel.vmlinuz berth-guest-kernel.release
 ensure berth-guest-disk "$(disk_key)" build_disk berth-guest-disk.qcow2
+IMAGES=(berth-busybox berth-guest-disk berth-guest-initrd berth-guest-kernel)
+if [[ $CLOUD == 1 ]]; then
+  ensure berth-cloud-guest "$(cloud_key)" build_cloud berth-cloud-guest.qcow2
+  IMAGES=(berth-busybox berth-cloud-guest berth-guest-disk berth-guest-initrd berth-guest-kernel)
+elif [[ -f $OUT/berth-cloud-guest.json ]]; then
+  IMAGES=(berth-busybox berth-cloud-guest berth-guest-disk berth-guest-initrd berth-guest-kernel)
+fi
 
-write_index berth-busybox berth-guest-disk berth-guest-initrd berth-guest-kernel
-for name in berth-busybox berth-guest-initrd berth-guest-kernel berth-guest-disk; do
+write_index "${IMAGES[@]}"
+for name in "${IMAGES[@]}"; do
   print_packages "$name"
 done
 

@@ -40,7 +40,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils
   openvswitch-switch openvswitch-common uuid-runtime
   ovn-central ovn-host
-  busybox-static syslinux syslinux-common mtools dosfstools cpio
+  busybox-static syslinux syslinux-common mtools dosfstools cpio debootstrap xorriso e2fsprogs
   iproute2 iputils-ping kmod procps ethtool jq maven
   python3-os-vif wrk
   python3-placement python3-gunicorn curl
