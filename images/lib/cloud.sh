@@ -10,7 +10,7 @@
 # shellcheck shell=bash
 
 readonly CLOUD_SUITE=${BERTH_CLOUD_SUITE:-bookworm}
-readonly CLOUD_INCLUDE=systemd-sysv,udev,kmod,net-tools,cloud-init,openssh-server,iproute2,ifupdown,isc-dhcp-client,python3-cffi-backend
+readonly CLOUD_INCLUDE=systemd-sysv,udev,kmod,net-tools,iputils-ping,cloud-init,openssh-server,iproute2,ifupdown,isc-dhcp-client,python3-cffi-backend
 readonly CLOUD_DISK_MIB=1024       # virtual size: a flavor with root_gb >= 1 holds it
 readonly CLOUD_BOOT_MIB=32         # FAT16 boot partition (kernel ~8 MiB + initramfs ~1 MiB)
 readonly CLOUD_ROOT_LABEL=berth-root
