@@ -98,13 +98,14 @@ class CloudInitGuestTest {
                 "cloud-init used the ConfigDrive datasource: " + Checks.tail(console));
         assertTrue(console.contains(" " + VM_IP + "/24"), "the NIC has the address from network_data.json: "
                 + Checks.tail(console));
-        assertTrue(console.lines().anyMatch(l -> l.startsWith("BERTH-CI-KEY") && l.endsWith(KEY)),
-                "the public key is in an authorized_keys file: " + Checks.tail(console));
+        assertTrue(console.lines().anyMatch(l -> l.contains("BERTH-CI-KEY /home/debian/") && l.endsWith(KEY)),
+                "the public key is in the default user's authorized_keys: " + Checks.tail(console));
         assertTrue(console.contains("BERTH-CI-PING " + C_IP + " ok"), "the guest pinged the container: "
                 + Checks.tail(console));
-        // cloud-init's own final message names the datasource it used
-        String done = Guests.awaitConsole(agent, vm, "Datasource DataSourceConfigDrive", Duration.ofSeconds(90));
-        assertTrue(done.contains("finished at"), "cloud-init's final message: " + Checks.tail(done));
+        // cloud-init's own final message (the image's final_message template) names the datasource it used
+        String done = Guests.awaitConsole(agent, vm, "BERTH-CLOUD-FINAL datasource=DataSourceConfigDrive",
+                Duration.ofSeconds(90));
+        assertTrue(done.contains("[source=/dev/sr0]"), "cloud-init's final message: " + Checks.tail(done));
         Checks.awaitPing(c, VM_IP, Duration.ofSeconds(60));
         Guests.step("container -> cloud guest ping ok", t0);
     }
