@@ -23,14 +23,24 @@ readonly CLOUD_MASK=(apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.time
   getty@tty1.service cloud-init-hotplugd.socket systemd-binfmt.service proc-sys-fs-binfmt_misc.automount
   proc-sys-fs-binfmt_misc.mount cloud-config.service)
 
-# The Debian mirror apt uses here (first non-security URI of the sources), or BERTH_DEBIAN_MIRROR.
+# The Debian mirror apt uses here for the suite itself (the first source whose suites name exactly $CLOUD_SUITE
+# with component main: not -security, -updates or a third-party repository), or BERTH_DEBIAN_MIRROR.
 debian_mirror() {
   local m=${BERTH_DEBIAN_MIRROR:-}
   if [[ -z $m ]]; then
-    m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs: *//p' | tr ' ' '\n' | grep -v security | head -n 1) || m=""
+    m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v suite="$CLOUD_SUITE" '
+      BEGIN { RS = ""; FS = "\n" }
+      { uri = ""; ok = 0; main = 0
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/) { split(substr($i, 6), u, " "); for (k in u) if (u[k] != "") { uri = u[k]; break } }
+          if ($i ~ /^Suites:/) { n = split(substr($i, 8), s, " "); for (k = 1; k <= n; k++) if (s[k] == suite) ok = 1 }
+          if ($i ~ /^Components:/ && $i ~ /[ ]main([ ]|$)/) main = 1
+        }
+        if (ok && main && uri != "") { print uri; exit } }') || m=""
   fi
   if [[ -z $m ]]; then
-    m=$(sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) .*/\2/p' /etc/apt/sources.list 2>/dev/null | grep -v security | head -n 1) || m=""
+    m=$(awk -v suite="$CLOUD_SUITE" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) while (i <= NF && $i !~ /\]$/) i++;
+          if ($2 ~ /^\[/) i++; if ($(i + 1) == suite) { print $i; exit } }' /etc/apt/sources.list 2>/dev/null) || m=""
   fi
   [[ -n $m ]] || die "no Debian mirror in apt's sources (set BERTH_DEBIAN_MIRROR)"
   printf '%s' "${m%/}"
@@ -65,7 +75,11 @@ cloud_debootstrap() {
   mirror=$(debian_mirror)
   mkdir -p "$cache"
   log "debootstrap $CLOUD_SUITE from $mirror (about a minute)"
-  if ! debootstrap --variant=minbase --include="$CLOUD_INCLUDE" --cache-dir="$cache" \
+  # verify the archive against Debian's keyring (debootstrap would warn and go on without one)
+  [[ -s /usr/share/keyrings/debian-archive-keyring.gpg ]] \
+    || die "debian-archive-keyring is missing (apt-get install debian-archive-keyring)"
+  if ! debootstrap --variant=minbase --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+       --include="$CLOUD_INCLUDE" --cache-dir="$cache" \
        "$CLOUD_SUITE" "$root" "$mirror" >"$root.log" 2>&1; then
     tail -20 "$root.log" >&2
     die "debootstrap $CLOUD_SUITE $mirror failed (log above)"

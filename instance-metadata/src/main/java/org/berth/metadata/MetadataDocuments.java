@@ -65,16 +65,16 @@ public final class MetadataDocuments {
         GuestConfig g = spec.guest();
         ObjectNode m = JSON.createObjectNode();
         m.put("uuid", spec.uuid().toString());
-        ObjectNode meta = m.putObject("meta");
-        g.metadata().forEach(meta::put);
+        if (!g.metadata().isEmpty()) {
+            ObjectNode meta = m.putObject("meta");
+            g.metadata().forEach(meta::put);
+        }
         if (!g.publicKeys().isEmpty()) {
             ObjectNode keys = m.putObject("public_keys");
             g.publicKeys().forEach(keys::put);
-            if (atLeast(version, NETWORK_DATA)) {
-                ArrayNode list = m.putArray("keys");
-                g.publicKeys().forEach((name, key) -> list.addObject().put("name", name).put("type", "ssh")
-                        .put("data", key));
-            }
+            ArrayNode list = m.putArray("keys");
+            g.publicKeys().forEach((name, key) -> list.addObject().put("name", name).put("type", "ssh")
+                    .put("data", key));
         }
         m.put("hostname", g.hostname());
         m.put("name", spec.name());

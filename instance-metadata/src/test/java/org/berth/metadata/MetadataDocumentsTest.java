@@ -50,12 +50,32 @@ class MetadataDocumentsTest {
         assertEquals("ssh", m.get("keys").get(0).get("type").asText());
         assertEquals("web", m.get("meta").get("role").asText());
         assertEquals(512, Base64.getDecoder().decode(m.get("random_seed").asText()).length);
-        // the oldest version has no keys list and no network_data.json, as on Nova
-        assertFalse(file(files, "openstack/2012-08-10/meta_data.json").has("keys"));
+        // the oldest version has the keys but no random_seed and no network_data.json, as on Nova
+        assertEquals(KEY, file(files, "openstack/2012-08-10/meta_data.json").at("/keys/0/data").asText());
+        assertFalse(file(files, "openstack/2012-08-10/meta_data.json").has("random_seed"));
         assertTrue(files.stream().noneMatch(f -> f.path().equals("openstack/2012-08-10/network_data.json")));
         assertEquals("#cloud-config\n", new String(files.stream()
                 .filter(f -> f.path().equals("openstack/latest/user_data")).findFirst().orElseThrow().content(),
                 StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void ipv6InItsShortForm() throws Exception {
+        assertEquals("::", NetworkData.text(InetAddress.getByName("::")));
+        assertEquals("::1", NetworkData.text(InetAddress.getByName("::1")));
+        assertEquals("fd00:0:1::", NetworkData.text(InetAddress.getByName("fd00:0:1:0:0:0:0:0")));
+        assertEquals("2001:db8::1:0:0:1", NetworkData.text(InetAddress.getByName("2001:db8:0:0:1:0:0:1")));
+        assertEquals("2001:db8:0:1:1:1:1:1", NetworkData.text(InetAddress.getByName("2001:db8:0:1:1:1:1:1")));
+        assertEquals("198.18.0.1", NetworkData.text(InetAddress.getByName("198.18.0.1")));
+    }
+
+    @Test
+    void metaIsLeftOutWhenEmpty() throws Exception {
+        InstanceSpec bare = InstanceSpec.of(UUID.randomUUID(), "bare", new Flavor("m1", 1, 128, 1, 0, 0),
+                UUID.randomUUID().toString());
+        JsonNode m = file(MetadataDocuments.of(bare), "openstack/latest/meta_data.json");
+        assertFalse(m.has("meta") || m.has("public_keys") || m.has("keys"), m.toString());
+        assertEquals("bare", m.get("hostname").asText());
     }
 
     @Test
@@ -77,7 +97,8 @@ class MetadataDocumentsTest {
         assertEquals("198.18.5.1", v4.get("routes").get(0).get("gateway").asText());
         JsonNode v6 = n.get("networks").get(1);
         assertEquals("ipv6", v6.get("type").asText());
-        assertEquals("ffff:ffff:ffff:ffff:0:0:0:0", v6.get("netmask").asText());
+        assertEquals("ffff:ffff:ffff:ffff::", v6.get("netmask").asText());
+        assertEquals("fd00::10", v6.get("ip_address").asText());
         assertEquals(0, v6.get("routes").size(), "a v4 gateway is no v6 route");
         JsonNode dhcp = n.get("networks").get(2);
         assertEquals("ipv4_dhcp", dhcp.get("type").asText());

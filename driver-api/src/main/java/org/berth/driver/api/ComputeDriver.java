@@ -47,6 +47,16 @@ public interface ComputeDriver extends AutoCloseable {
     InstanceInfo spawn(InstanceSpec spec);
 
     /**
+     * Refuses a spec this driver could never spawn for a reason of its own (beyond the records' checks), before the
+     * caller records or claims anything: the agent turns the refusal into a 400 naming the field. Must not touch the
+     * backend. {@link #spawn} checks the same again. The default accepts every spec.
+     *
+     * @throws IllegalArgumentException {@code "instance.<field>: <rule>"}
+     */
+    default void validate(InstanceSpec spec) {
+    }
+
+    /**
      * Removes the instance and every host artefact it had (backend object, disks, console log, VIFs).
      * Idempotent: an unknown or half-built instance succeeds. Works in every power state.
      */

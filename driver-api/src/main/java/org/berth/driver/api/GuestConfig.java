@@ -25,7 +25,8 @@ import java.util.regex.Pattern;
  * @param configDrive      whether a VM gets a config drive; empty = the driver's default (on, as Nova's
  *                         {@code force_config_drive}). A container always gets the documents unless this is false
  * @param projectId        the owning project for {@code meta_data.json}, or empty
- * @param availabilityZone the host's availability zone (set by the agent from its configuration, not the request)
+ * @param availabilityZone the availability zone written to {@code meta_data.json} (the request's, default
+ *                         {@value #DEFAULT_ZONE})
  */
 public record GuestConfig(String hostname, Map<String, String> metadata, Map<String, String> publicKeys,
                           Optional<String> userData, Optional<Boolean> configDrive, Optional<String> projectId,

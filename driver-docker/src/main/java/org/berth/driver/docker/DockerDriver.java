@@ -66,9 +66,15 @@ final class DockerDriver implements ComputeDriver {
         return info;
     }
 
+    /** Metadata the container's environment cannot carry (two keys naming one variable, a NUL in a value). */
+    @Override
+    public void validate(InstanceSpec spec) {
+        GuestEnvironment.of(spec.guest());
+    }
+
     @Override
     public InstanceInfo spawn(InstanceSpec spec) {
-        GuestEnvironment.of(spec.guest()); // a spec the environment cannot carry is refused before anything is made
+        validate(spec); // a spec the environment cannot carry is refused before anything is made
         Image image = ctx.images().get(spec.imageId());
         if (!info.accepts(image)) {
             throw new DriverException.ImageInvalid(image.id(), "format " + image.diskFormat().glanceName() + "/"

@@ -20,11 +20,13 @@ import org.berth.metadata.MetadataFile;
 
 /**
  * An instance's config-drive documents ({@link MetadataDocuments}) as a host directory,
- * {@code <state_dir>/<container name>.metadata} (named after the container, e.g. {@code berth-<uuid>.metadata}, so two
+ * {@code <state_dir>/metadata/<container name>.metadata} (named after the container, e.g. {@code berth-<uuid>.metadata}, so two
  * drivers with different {@code container_name_prefix}es never share one), bind-mounted read-only at {@value #MOUNT_POINT} inside the container. A
  * directory rather than a copy into the container: a read-only mount stops even the container's root from writing,
  * and a file replaced by rename in a mounted directory is seen at once, so hot-plug can rewrite network_data.json of
- * a running container. Files are 0444, directories 0555; the engine must see the host's file system (a local engine).
+ * a running container. Files are 0444, directories 0555 (what the container's users see); their parent
+ * {@code <state_dir>/metadata} is 0700, so on the host only root reads user data and keys. The engine must see the
+ * host's file system (a local engine).
  */
 final class MetadataDir {
     /** Where the container sees the tree: {@code /run/berth/metadata/openstack/latest/meta_data.json}. */
@@ -33,12 +35,13 @@ final class MetadataDir {
     private static final Set<PosixFilePermission> FILE = PosixFilePermissions.fromString("r--r--r--");
     private static final Set<PosixFilePermission> DIR = PosixFilePermissions.fromString("r-xr-xr-x");
     private static final Set<PosixFilePermission> OPEN_DIR = PosixFilePermissions.fromString("rwxr-xr-x");
+    private static final Set<PosixFilePermission> PRIVATE = PosixFilePermissions.fromString("rwx------");
 
     private final Path stateDir;
     private final Function<UUID, String> containerName;
 
     MetadataDir(Path stateDir, Function<UUID, String> containerName) {
-        this.stateDir = stateDir.toAbsolutePath();
+        this.stateDir = stateDir.toAbsolutePath().resolve("metadata");
         this.containerName = containerName;
     }
 
@@ -63,6 +66,10 @@ final class MetadataDir {
         Path target = path(spec.uuid());
         Path staging = null;
         try {
+            if (!Files.isDirectory(stateDir)) {
+                Files.createDirectories(stateDir);
+            }
+            Files.setPosixFilePermissions(stateDir, PRIVATE);
             staging = Files.createTempDirectory(stateDir, target.getFileName() + ".tmp-");
             for (MetadataFile f : MetadataDocuments.of(spec)) {
                 Path file = staging.resolve(f.path());
@@ -121,6 +128,9 @@ final class MetadataDir {
 
     /** Removes the instance's directory and any staging directory a crash left; errors go to {@code failure}. */
     void remove(UUID uuid, RuntimeException failure) {
+        if (!Files.isDirectory(stateDir)) {
+            return; // no instance of this driver ever had one
+        }
         try (DirectoryStream<Path> dirs = Files.newDirectoryStream(stateDir, path(uuid).getFileName() + "*")) {
             for (Path d : dirs) {
                 deleteTree(d, failure);

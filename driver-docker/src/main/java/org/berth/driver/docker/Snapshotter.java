@@ -44,6 +44,10 @@ final class Snapshotter {
         String engineId = engine.call("commit", uuid, () -> {
             var commit = engine.client().commitCmd(c.getId()).withPause(true).withMessage("berth snapshot of " + uuid);
             withoutMetadata(c.getConfig().getEnv()).ifPresent(commit::withEnv);
+            // the spec label holds the guest config (user data, keys, metadata): an image keeps no secret of the
+            // instance it was taken from. Blanked, not dropped (the engine merges unnamed labels back); an instance
+            // spawned from the image gets a spec label of its own
+            commit.withLabels(Map.of(SpecLabels.SPEC_LABEL, ""));
             return commit.exec();
         });
         Path tmp = null;

@@ -98,7 +98,10 @@ abstract class DockerTestBase {
 
     /** The instance's metadata directory and any staging directory of it in the state dir. */
     protected List<Path> metadataDirs(UUID uuid) throws IOException {
-        try (var dirs = Files.newDirectoryStream(stateDir, "*" + uuid + ".metadata*")) {
+        if (!Files.isDirectory(stateDir.resolve("metadata"))) {
+            return List.of();
+        }
+        try (var dirs = Files.newDirectoryStream(stateDir.resolve("metadata"), "*" + uuid + ".metadata*")) {
             List<Path> out = new ArrayList<>();
             dirs.forEach(out::add);
             return out;

@@ -106,8 +106,10 @@ class GuestMetadataTest extends DockerTestBase {
             assertNotEquals(0, write.exit(), write.out());
             assertTrue(write.out().contains("Read-only file system"), write.out());
             assertNotEquals(0, run(d, uuid, "touch", MetadataDir.MOUNT_POINT + "/new").exit());
-            Path host = stateDir.resolve(spec.backendName() + ".metadata");
+            Path host = stateDir.resolve("metadata").resolve(spec.backendName() + ".metadata");
             assertEquals("r-xr-xr-x", PosixFilePermissions.toString(Files.getPosixFilePermissions(host)));
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(host.getParent())),
+                    "on the host only root reads the instances' user data and keys");
             assertEquals("r--r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(
                     host.resolve("openstack/latest/user_data"))));
 
@@ -194,7 +196,7 @@ class GuestMetadataTest extends DockerTestBase {
 
             // a directory a crash left behind (no container) is replaced whole, not merged into
             InstanceSpec spec = guestSpec(Map.of(), Optional.empty());
-            Path stale = Files.createDirectories(stateDir.resolve(spec.backendName() + ".metadata/openstack"));
+            Path stale = Files.createDirectories(stateDir.resolve("metadata").resolve(spec.backendName() + ".metadata/openstack"));
             Files.writeString(stale.resolve("junk"), "old");
             d.spawn(spec);
             assertEquals(1, run(d, spec.uuid(), "test", "-e", MetadataDir.MOUNT_POINT + "/openstack/junk").exit());

@@ -33,6 +33,9 @@ class SnapshotAndEventsTest extends DockerTestBase {
         assertEquals(DiskFormat.RAW, snap.diskFormat());
         assertEquals(ContainerFormat.DOCKER, snap.containerFormat());
         assertTrue(Files.size(store.file(snap.id())) > 0);
+        String tar = new String(Files.readAllBytes(store.file(snap.id())), java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertTrue(tar.contains("SNAP-CONTENT") && !tar.contains("s3cr3t") && !tar.contains("czNjcjN0"),
+                "the image holds the file system, not the instance's metadata (in its environment or spec label)");
         assertEquals(PowerState.RUNNING, driver.info(spec.uuid()).powerState(), "ends in the state it had");
         assertNotEquals(busybox.sha256(), snap.sha256());
 

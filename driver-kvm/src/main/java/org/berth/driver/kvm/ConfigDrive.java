@@ -74,8 +74,9 @@ final class ConfigDrive {
             }
             HostCommand.run(toolName(), executable.toString(), timeout, operation,
                     arguments(tmp, staging).toArray(String[]::new));
-            // QEMU's user reads it (libvirt relabels it at start, but a rename under a running guest is not relabelled)
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
+            // user data and keys: root's alone on the host; libvirt gives it to QEMU's user when the domain starts
+            // (a drive renamed in under a running guest is read at its next start, relabelled then)
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             return target;
         } catch (IOException e) {
@@ -123,11 +124,12 @@ final class ConfigDrive {
     private Path executable(String operation) {
         Optional<Path> found;
         if (mkisofsCmd.contains("/")) {
-            found = Optional.of(Path.of(mkisofsCmd)).filter(Files::isExecutable);
+            found = Optional.of(Path.of(mkisofsCmd)).filter(Files::isRegularFile).filter(Files::isExecutable);
         } else {
             String path = Optional.ofNullable(System.getenv("PATH")).orElse("/usr/bin:/bin");
             found = List.of(path.split(File.pathSeparator)).stream().filter(d -> !d.isEmpty())
-                    .map(d -> Path.of(d, mkisofsCmd)).filter(Files::isExecutable).findFirst();
+                    .map(d -> Path.of(d, mkisofsCmd)).filter(Files::isRegularFile).filter(Files::isExecutable)
+                    .findFirst();
         }
         return found.orElseThrow(() -> new DriverException.BackendFailure(toolName(), operation, "'" + mkisofsCmd
                 + "' is not installed (no such executable" + (mkisofsCmd.contains("/") ? "" : " on PATH")

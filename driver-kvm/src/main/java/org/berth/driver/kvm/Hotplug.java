@@ -57,7 +57,7 @@ final class Hotplug {
             }
             throw e;
         }
-        domains.files.refreshConfigDrive(updated);
+        domains.files.rewriteConfigDriveAfterHotplug(updated);
     }
 
     void detach(UUID uuid, String portId) {
@@ -83,6 +83,6 @@ final class Hotplug {
             return null;
         });
         domains.plugger.ifPresent(p -> p.unplug(uuid, vif));
-        domains.files.refreshConfigDrive(updated);
+        domains.files.rewriteConfigDriveAfterHotplug(updated);
     }
 }

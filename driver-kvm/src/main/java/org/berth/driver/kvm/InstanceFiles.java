@@ -13,6 +13,8 @@ import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.berth.driver.api.ContainerFormat;
 import org.berth.driver.api.DiskFormat;
 import org.berth.driver.api.DriverException;
@@ -27,6 +29,7 @@ import org.berth.driver.api.InstanceSpec;
  * image ids in use).
  */
 final class InstanceFiles {
+    private static final Logger LOG = Logger.getLogger(InstanceFiles.class.getName());
     private static final long GIB = 1024L * 1024 * 1024;
     private static final long MIB = 1024L * 1024;
     private static final String DEFAULT_CMDLINE = "console=ttyS0";
@@ -129,9 +132,25 @@ final class InstanceFiles {
     }
 
     /**
-     * Rewrites the config drive from {@code spec} (after a hot-plug: the running guest reads it at its next boot) and
-     * returns it; removes it and returns empty when the instance has none.
+     * After an interface hot-plug: rewrites the drive an instance already has from {@code spec} (the running guest
+     * reads it at its next boot), never adds or removes one (the domain's definition names it or not; a change of
+     * the driver's default applies at the next hard reboot, through {@link #prepare}). The interface change has
+     * happened: a failure here is logged, not thrown, and the next hard reboot builds the drive again.
      */
+    void rewriteConfigDriveAfterHotplug(InstanceSpec spec) {
+        Path dir = dir(spec.uuid());
+        if (!Files.exists(ConfigDrive.path(dir))) {
+            return;
+        }
+        try {
+            configDrive.write(dir, spec);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "instance " + spec.uuid() + ": the config drive was not rewritten after the "
+                    + "interface change (the next hard reboot rebuilds it): " + e.getMessage());
+        }
+    }
+
+    /** Writes the config drive from {@code spec} and returns it; removes it and returns empty when it has none. */
     Optional<Path> refreshConfigDrive(InstanceSpec spec) {
         Path dir = dir(spec.uuid());
         if (!configDrive.wanted(spec)) {
@@ -149,7 +168,10 @@ final class InstanceFiles {
         var doc = Xml.newDocument();
         SpecXml.write(doc, spec);
         try {
-            Files.writeString(dir(spec.uuid()).resolve("spec.xml"), Xml.write(doc), StandardCharsets.UTF_8);
+            Path file = dir(spec.uuid()).resolve("spec.xml");
+            Files.writeString(file, Xml.write(doc), StandardCharsets.UTF_8);
+            // it holds the guest's user data and keys: the agent's (root's) alone, as the config drive is
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
         } catch (IOException e) {
             throw new DriverException.BackendFailure("berth", "store instance spec", e.getMessage(), e);
         }

@@ -158,7 +158,7 @@ class ConfigDriveTest {
                 MetadataDocuments.of(spec).stream().mapToLong(f -> f.content().length).sum(), Files.size(iso), ms);
         assertEquals(dir.resolve("disk.config"), iso);
         assertEquals(List.of(iso), list(dir), "no staging directory or temporary image left");
-        assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(iso)));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(iso)));
 
         String toc = IsoImage.toc(iso);
         assertTrue(toc.contains("Volume Id    : config-2"), toc);

@@ -194,8 +194,8 @@ public final class SpecJson {
         }
     }
 
-    /** Turns a record's "field: message" IllegalArgumentException into a FieldError. */
-    static FieldError fromRecord(IllegalArgumentException e, String vifPath) {
+    /** Turns a record's (or a driver's validate) "field: message" IllegalArgumentException into a FieldError. */
+    public static FieldError fromRecord(IllegalArgumentException e, String vifPath) {
         String msg = String.valueOf(e.getMessage());
         int colon = msg.indexOf(": ");
         String field = colon > 0 ? msg.substring(0, colon) : "body";

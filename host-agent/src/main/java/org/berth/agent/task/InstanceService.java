@@ -80,6 +80,11 @@ public final class InstanceService {
             throw new DriverException.ImageInvalid(image.id(), "format " + image.diskFormat().glanceName() + "/"
                     + image.containerFormat().glanceName() + " is not one driver " + driverName + " spawns from");
         }
+        try {
+            driver.validate(spec);
+        } catch (IllegalArgumentException e) {
+            throw SpecJson.fromRecord(e, "");
+        }
         UUID uuid = spec.uuid();
         locks.begin(uuid, "spawning");
         try {

@@ -173,6 +173,8 @@ class BadRequestsTest {
                 400, "hostname", "RFC 1123"));
         c.add(new Case("hostname of 300 characters", "POST", p, spawnWith(okFlavor, okVifs,
                 ", \"hostname\": \"" + "h".repeat(300) + "\""), 400, "hostname", "1-63"));
+        c.add(new Case("metadata keys naming one environment variable of a container", "POST", p, spawnWith(okFlavor, okVifs,
+                ", \"metadata\": {\"build-id\": \"1\", \"build.id\": \"2\"}"), 400, "metadata", "BERTH_META_BUILD_ID"));
         c.add(new Case("config_drive not a boolean", "POST", p, spawnWith(okFlavor, okVifs, ", \"config_drive\": \"yes\""),
                 400, "config_drive", "config_drive"));
         c.add(new Case("existing uuid", "POST", p, spawnWith(okFlavor, okVifs, "").replaceFirst("\"uuid\": \"[^\"]+\"",
