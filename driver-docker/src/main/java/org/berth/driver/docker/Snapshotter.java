@@ -41,7 +41,7 @@ final class Snapshotter {
             throw new IllegalArgumentException("imageName: must be given");
         }
         var c = engine.require(uuid);
-        String engineId = engine.call("commit", uuid, () -> {
+        String committed = engine.call("commit", uuid, () -> {
             var commit = engine.client().commitCmd(c.getId()).withPause(true).withMessage("berth snapshot of " + uuid);
             withoutMetadata(c.getConfig().getEnv()).ifPresent(commit::withEnv);
             // the spec label holds the guest config (user data, keys, metadata): an image keeps no secret of the
@@ -50,6 +50,7 @@ final class Snapshotter {
             commit.withLabels(Map.of(SpecLabels.SPEC_LABEL, ""));
             return commit.exec();
         });
+        String engineId = scrubbed(uuid, committed);
         Path tmp = null;
         try {
             tmp = Files.createTempFile(workDir, "snapshot-", ".tar");
@@ -70,6 +71,37 @@ final class Snapshotter {
                 engine.run("remove image", null, () -> engine.client().removeImageCmd(engineId).exec());
             } catch (DriverException e) {
                 // Still used by a container spawned from an identical image: the engine keeps it, as it should.
+            }
+        }
+    }
+
+    /**
+     * The committed image once more, committed from a never-started container of it: the engine (20.10) records the
+     * committing container's whole configuration in the image as {@code container_config}, the instance's
+     * environment and spec label (user data, keys) included, and {@code docker save} writes it out. Committed from a
+     * container of the cleaned image, that record holds only the cleaned configuration (the first image's own config
+     * is not saved: a parent layer gets a minimal one). The first image goes with the second when it is removed.
+     */
+    private String scrubbed(UUID uuid, String committed) {
+        String container = null;
+        try {
+            String created = engine.call("create", uuid, () -> engine.client().createContainerCmd(committed).exec()
+                    .getId());
+            container = created;
+            return engine.call("commit", uuid, () -> engine.client().commitCmd(created).withPause(false)
+                    .withMessage("berth snapshot of " + uuid).exec());
+        } catch (RuntimeException e) {
+            try {
+                engine.run("remove image", null, () -> engine.client().removeImageCmd(committed).withForce(true).exec());
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        } finally {
+            if (container != null) {
+                String id = container;
+                engine.run("remove container", null, () -> engine.client().removeContainerCmd(id).withForce(true)
+                        .exec());
             }
         }
     }

@@ -275,6 +275,30 @@ class KvmConfigDriveTest {
         }
     }
 
+    /** The largest user data Nova takes and awkward metadata go through libvirt's metadata and onto the drive. */
+    @Test
+    void theLargestUserDataRoundTripsThroughLibvirtAndTheDrive() throws Exception {
+        GuestConfig big = ConfigDriveTest.fullSpec().guest();
+        InstanceSpec spec = spec("big-user-data", big, vif("fa:16:3e:19:00:51", "198.18.77.51/24", null));
+        driver.spawn(spec);
+        assertEquals(big, driver.list().stream().filter(i -> i.uuid().equals(spec.uuid())).findFirst().orElseThrow()
+                .spec().guest(), "the guest config as libvirt's domain metadata keeps it");
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(drive(spec.uuid()))),
+                "user data is root's alone on the host");
+        Path out = stateDir.resolve("_extract-big-" + spec.uuid());
+        try {
+            IsoImage.extract(drive(spec.uuid()), out);
+            assertEquals(java.util.Arrays.toString(big.userDataBytes().orElseThrow()), java.util.Arrays.toString(
+                    Files.readAllBytes(out.resolve("openstack/latest/user_data"))), "user_data on the drive, byte for byte");
+            assertEquals("db <primary> & \"hot\"", JSON.readTree(out.resolve("openstack/latest/meta_data.json")
+                    .toFile()).at("/meta/role").asText());
+        } finally {
+            InstanceFiles.deleteTree(out);
+        }
+        driver.destroy(spec.uuid());
+        assertFalse(Files.exists(stateDir.resolve(spec.uuid().toString())), "the instance directory went with it");
+    }
+
     @Test
     void aMissingIsoToolFailsTheSpawnNamingItAndLeavesNothing() {
         VifSpec eth0 = vif("fa:16:3e:19:00:41", "198.18.77.41/24", null);
