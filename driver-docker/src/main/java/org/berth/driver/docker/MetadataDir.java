@@ -47,7 +47,7 @@ final class MetadataDir {
 
     /** A container gets the files unless the spec says {@code config_drive: false}. */
     static boolean wanted(InstanceSpec spec) {
-        return spec.guest().configDrive().orElse(true);
+        return spec.guest().configDriveOr(true);
     }
 
     Path path(UUID uuid) {
