@@ -226,6 +226,7 @@ public abstract class ComputeDriverConformance {
                     VifSpec.of(UUID.randomUUID().toString(), "fa:16:3e:00:00:02"));
             case CONSOLE -> () -> driver().openConsole(uuid).close();
             case EXEC -> () -> driver().exec(uuid, ExecSpec.of("true")).close();
+            case INSTANCE_STATS -> () -> driver().stats();
             case SOFT_REBOOT, LIFECYCLE_EVENTS -> null;
         };
         if (op != null) {

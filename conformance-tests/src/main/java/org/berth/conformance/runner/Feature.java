@@ -27,6 +27,7 @@ enum Feature {
     CONSOLE_LOG("console log", Capability.CONSOLE_LOG, "consoleLogBounded", "consoleLogLimits"),
     CONSOLE("interactive console", Capability.CONSOLE, "console*", "openConsole*"),
     EXEC("exec a command (stdin, output, exit code)", Capability.EXEC, "exec*"),
+    INSTANCE_STATS("instance stats (CPU time, memory, VIF and disk counters)", Capability.INSTANCE_STATS, "stats*"),
     SNAPSHOT("snapshot", Capability.SNAPSHOT, "snapshotSpawnsAgain"),
     VIF_PLUG("VIFs plugged into OVS and attached at spawn", null, "spawnPlugsVifs", "spawnFailsWhenTheSwitchDoesNotAttach"),
     INTERFACE_HOTPLUG("attach / detach interface", Capability.INTERFACE_HOTPLUG, "attachDetachInterface"),

@@ -24,5 +24,7 @@ public enum Capability {
     /** {@link ComputeDriver#openConsole}: an interactive byte stream to the serial console (or a container's TTY). */
     CONSOLE,
     /** {@link ComputeDriver#exec}: a command run inside the instance, its stdin/stdout as a stream, its exit code. */
-    EXEC
+    EXEC,
+    /** {@link ComputeDriver#stats()}: counters of every instance (CPU time, memory, VIF traffic, disk I/O) in one call. */
+    INSTANCE_STATS
 }

@@ -155,6 +155,17 @@ public interface ComputeDriver extends AutoCloseable {
         throw new DriverException.CapabilityMissing(describe().name(), Capability.EXEC);
     }
 
+    /**
+     * The current counters of every instance of this driver that carries the context's owner, read from the backend
+     * in as few calls as it allows (one bulk call where it has one) ({@link Capability#INSTANCE_STATS}). An instance
+     * that vanishes while sampled is left out, never an error; an instance that is not RUNNING may report zero
+     * traffic and no memory. Called from the agent's sampler thread every few seconds, never on a request path; returns
+     * within the driver's call timeout.
+     */
+    default List<InstanceStats> stats() {
+        throw new DriverException.CapabilityMissing(describe().name(), Capability.INSTANCE_STATS);
+    }
+
     /** Raw host capacity and this driver's usage: the flavors of every Berth instance of it on the host, whoever owns it. */
     HostResources resources();
 
