@@ -14,11 +14,13 @@ import java.util.UUID;
  * @param state     its power state when sampled
  * @param cpuTimeNs CPU time consumed by the instance (all vCPUs, or every process of the container), in ns
  * @param vcpus     vCPUs the instance has (the flavor's, or the container's CPU limit rounded up)
+ * @param vcpuTimesNs CPU time of each vCPU in ns, by vCPU index (empty where the backend has no per-vCPU figure,
+ *                  as for a container)
  * @param memory    memory figures, see {@link Memory}
  * @param vifs      one entry per plugged VIF, in the spec's order
  * @param disks     one entry per disk device
  */
-public record InstanceStats(UUID uuid, PowerState state, long cpuTimeNs, int vcpus, Memory memory,
+public record InstanceStats(UUID uuid, PowerState state, long cpuTimeNs, int vcpus, List<Long> vcpuTimesNs, Memory memory,
                             List<VifStats> vifs, List<DiskStats> disks) {
     /** A figure the backend does not report. */
     public static final long UNKNOWN = -1;
@@ -28,6 +30,7 @@ public record InstanceStats(UUID uuid, PowerState state, long cpuTimeNs, int vcp
         Check.notNull(state, "stats.state");
         Check.atLeast(cpuTimeNs, 0, "stats.cpu_time_ns");
         Check.atLeast(vcpus, 0, "stats.vcpus");
+        vcpuTimesNs = List.copyOf(Check.notNull(vcpuTimesNs, "stats.vcpu_times_ns"));
         Check.notNull(memory, "stats.memory");
         vifs = List.copyOf(Check.notNull(vifs, "stats.vifs"));
         disks = List.copyOf(Check.notNull(disks, "stats.disks"));
