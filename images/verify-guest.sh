@@ -2,13 +2,13 @@
 # Boots the built guest images under QEMU (TCG: KVM is unusable on these hosts) and checks them:
 #   1. kernel+initrd, no NIC: BERTH-GUEST-READY on the serial console      (boot time)
 #   2. qcow2 disk (SYSLINUX), no NIC: BERTH-GUEST-READY                     (boot time)
-#   3. kernel+initrd with two virtio NICs: NIC picked by berth.mac, IP + MTU applied (BERTH-NET)
+#   3. kernel+initrd with two virtio NICs: NIC picked by berth.mac, IP + MTU applied (BERTH-NET); berth.busy=1: BERTH-BUSY on
 #   4. qcow2 with a virtio NIC configured through SMBIOS OEM strings
 #   5. two guests on a loopback socket link (127.0.0.1 only): BERTH-PING from one to the other
 #   6. ACPI power button (monitor `system_powerdown`): clean poweroff, QEMU exits
 #   7. Ctrl-Alt-Del (monitor `sendkey ctrl-alt-delete`): clean reboot, guest comes back
 #   8. Nova config drive (ISO 9660 config-2 on an IDE cdrom) with two links, one static, one without a
-#      network: BERTH-CONFIG-DRIVE, hostname from meta_data.json, one BERTH-NET per NIC
+#      network: BERTH-CONFIG-DRIVE, hostname from meta_data.json, one BERTH-NET per NIC, meta busy: BERTH-BUSY on
 #   9. (--cloud) berth-cloud-guest with a config drive: static address, key, hostname, user_data
 #      (#cloud-config write_files + runcmd); cloud-init's ConfigDrive datasource did it all; a busybox
 #      guest on the same (loopback socket) link pings its address
@@ -129,9 +129,10 @@ boot_test disk "qcow2 via SYSLINUX (-nic none)" "${DISKARGS[@]}" -nic none
 start nic "${DIRECT[@]}" \
   -netdev socket,id=n0,listen=127.0.0.1:18765 -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01 \
   -netdev socket,id=n1,listen=127.0.0.1:18766 -device virtio-net-pci,netdev=n1,mac=fa:16:3e:00:00:02 \
-  -append "console=ttyS0 berth.ip=198.18.0.10/24 berth.gw=198.18.0.1 berth.mac=fa:16:3e:00:00:02 berth.mtu=1400"
-if wait_for "$T/nic.log" 'BERTH-NET eth1 198.18.0.10/24 mac fa:16:3e:00:00:02 mtu 1400' 60; then
-  ok "NIC by MAC: $(grep -a '^BERTH-NET' "$T/nic.log")"
+  -append "console=ttyS0 berth.ip=198.18.0.10/24 berth.gw=198.18.0.1 berth.mac=fa:16:3e:00:00:02 berth.mtu=1400 berth.busy=1"
+if wait_for "$T/nic.log" 'BERTH-NET eth1 198.18.0.10/24 mac fa:16:3e:00:00:02 mtu 1400' 60 \
+   && wait_for "$T/nic.log" '^BERTH-BUSY on' 30; then
+  ok "NIC by MAC, busy by berth.busy=1: $(grep -a '^BERTH-\(NET\|BUSY\)' "$T/nic.log" | paste -sd'|')"
 else bad "NIC by MAC: $(grep -a 'BERTH-NET' "$T/nic.log" || echo 'no BERTH-NET line')"; fi
 stop "$LAST_PID"
 
@@ -190,7 +191,7 @@ stop "$LAST_PID"
 
 # 8: config drive: two links (static IPv4 with a default route; no network), MACs in upper case
 make_drive "$T/cd.iso" \
-  '{"uuid":"6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f","name":"cd vm","hostname":"cdvm","availability_zone":"nova","launch_index":0,"project_id":"p1","public_keys":{"k1":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBerth k1"},"keys":[{"name":"k1","type":"ssh","data":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBerth k1"}],"meta":{"a":"b"},"devices":[]}' \
+  '{"uuid":"6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f","name":"cd vm","hostname":"cdvm","availability_zone":"nova","launch_index":0,"project_id":"p1","public_keys":{"k1":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBerth k1"},"keys":[{"name":"k1","type":"ssh","data":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBerth k1"}],"meta":{"a":"b","busy":"1"},"devices":[]}' \
   '{"links":[{"id":"tapa0000000001","vif_id":"a","type":"ovs","mtu":1450,"ethernet_mac_address":"FA:16:3E:00:00:31"},{"id":"tapb0000000002","vif_id":"b","type":"ovs","mtu":1400,"ethernet_mac_address":"fa:16:3e:00:00:32"}],"networks":[{"id":"network0","type":"ipv4","link":"tapa0000000001","ip_address":"198.18.5.10","netmask":"255.255.255.0","routes":[{"network":"0.0.0.0","netmask":"0.0.0.0","gateway":"198.18.5.1"}],"network_id":"n1","services":[]}],"services":[{"type":"dns","address":"198.18.5.2"}]}'
 start cdrive "${DIRECT[@]}" -append console=ttyS0 -drive "file=$T/cd.iso,format=raw,if=ide,media=cdrom,readonly=on" \
   -netdev socket,id=n0,listen=127.0.0.1:18771 -device virtio-net-pci,netdev=n0,mac=fa:16:3e:00:00:32 \
@@ -199,12 +200,13 @@ if wait_for "$T/cdrive.log" BERTH-GUEST-READY 60 \
    && grep -aqx $'BERTH-CONFIG-DRIVE uuid=6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f hostname=cdvm links=2\r\\{0,1\\}' "$T/cdrive.log" \
    && grep -aq '^BERTH-NET eth1 198.18.5.10/24 mac fa:16:3e:00:00:31 mtu 1450' "$T/cdrive.log" \
    && grep -aq '^BERTH-NET eth0 none mac fa:16:3e:00:00:32 mtu 1400' "$T/cdrive.log" \
-   && grep -aq '^BERTH-GUEST-READY cdvm ' "$T/cdrive.log"; then
+   && grep -aq '^BERTH-GUEST-READY cdvm ' "$T/cdrive.log" && wait_for "$T/cdrive.log" '^BERTH-BUSY on' 10; then
   ok "config drive after $(( $(now_ms) - STARTED_MS )) ms: $(grep -a '^BERTH-\(CONFIG\|NET\)' "$T/cdrive.log" | tr -d '\r' | paste -sd'|')"
 else bad "config drive: $(grep -a 'BERTH' "$T/cdrive.log" | tr '\n' ' ')"; fi
 stop "$LAST_PID"
-# and without one, the guest says so
-if grep -aq '^BERTH-CONFIG-DRIVE none' "$T/direct.log"; then ok "no config drive: BERTH-CONFIG-DRIVE none"
+# and without one, the guest says so (and is not busy)
+if grep -aq '^BERTH-CONFIG-DRIVE none' "$T/direct.log" && ! grep -aq '^BERTH-BUSY' "$T/direct.log"; then
+  ok "no config drive: BERTH-CONFIG-DRIVE none, not busy"
 else bad "no config drive: $(grep -a BERTH-CONFIG "$T/direct.log" || echo 'no BERTH-CONFIG-DRIVE line')"; fi
 
 # 9: the cloud-init guest, from the qcow2 alone (no kernel, no command line), with a config drive
