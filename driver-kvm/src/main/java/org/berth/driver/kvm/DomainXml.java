@@ -28,6 +28,12 @@ final class DomainXml {
                   Path configDrive) {
     }
 
+    /**
+     * How often QEMU asks the guest's balloon driver for its memory statistics (Nova's default
+     * {@code mem_stats_period_seconds}); the agent samples every 10 s by default too.
+     */
+    static final int MEM_STATS_PERIOD_SECONDS = 10;
+
     private DomainXml() {
     }
 
@@ -95,7 +101,9 @@ final class DomainXml {
                 devices.appendChild(doc.importNode(interfaceElement(vif, offloads), true));
             }
         }
-        Xml.child(devices, "memballoon", "model", "none");
+        // the balloon only for its statistics (never resized): the guest's own memory figures in the bulk stats
+        Xml.child(Xml.child(devices, "memballoon", "model", "virtio"), "stats", "period",
+                Integer.toString(MEM_STATS_PERIOD_SECONDS));
         return Xml.write(doc);
     }
 

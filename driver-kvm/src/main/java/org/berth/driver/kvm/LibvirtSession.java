@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -45,6 +46,7 @@ final class LibvirtSession implements AutoCloseable {
     private final ThreadPoolExecutor pool;
     private final ReentrantLock lock = new ReentrantLock();
     private Connect connect; // guarded by lock
+    private final AtomicLong calls = new AtomicLong();
 
     /** {@code connectFailure} says why opening {@code uri} failed (the detail of BackendUnavailable). */
     LibvirtSession(String uri, Duration timeout, Consumer<Connect> onConnect,
@@ -74,6 +76,11 @@ final class LibvirtSession implements AutoCloseable {
         return timeout;
     }
 
+    /** Calls submitted so far (tests count them). */
+    long calls() {
+        return calls.get();
+    }
+
     <T> T call(String operation, UUID uuid, Call<T> call) {
         return call(operation, uuid, timeout, call);
     }
@@ -95,6 +102,7 @@ final class LibvirtSession implements AutoCloseable {
      * lookup (a console stream's send and abort).
      */
     <T> T bounded(String operation, Duration limit, Callable<T> task) {
+        calls.incrementAndGet();
         Future<T> future;
         try {
             future = pool.submit(task);
