@@ -142,6 +142,7 @@ class DomainStatsTest {
         v.put("state.reason", 1L);
         v.put("balloon.current", 262_144L);
         v.put("vcpu.current", 2L);
+        v.put("cpu.time", 330_000_000L); // what libvirt 9 says of a domain it never started
         v.put("block.count", 1L);
         v.put("block.0.name", "vda");
         v.put("block.0.capacity", 1L << 30);
