@@ -82,16 +82,8 @@ class KvmConfigDriveTest {
 
     @AfterEach
     void noLeaks() throws Exception {
-        for (UUID uuid : spawned) {
-            driver.destroy(uuid);
-            assertThrows(DriverException.InstanceNotFound.class, () -> driver.info(uuid));
-            assertFalse(Files.exists(stateDir.resolve(uuid.toString())), "instance dir of " + uuid);
-        }
-        SystemDomains.assertGone(spawned);
-        for (VifSpec vif : vifs) {
-            assertFalse(TapPlugger.exists(vif.devName()), "tap left: " + vif.devName());
-        }
-        assertTrue(taps.plugged.isEmpty(), "taps left: " + taps.plugged);
+        SystemDomains.destroyAndAssertGone(driver, stateDir, spawned);
+        taps.assertNoneLeft(vifs);
     }
 
     private VifSpec vif(String mac, String cidr, String gateway) {

@@ -3,7 +3,6 @@ package org.berth.driver.kvm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -24,7 +23,6 @@ import java.util.regex.Pattern;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.DriverConfig;
 import org.berth.driver.api.DriverContext;
-import org.berth.driver.api.DriverException;
 import org.berth.driver.api.Flavor;
 import org.berth.driver.api.GuestConfig;
 import org.berth.driver.api.InstanceSpec;
@@ -87,17 +85,9 @@ class KvmStatsTest {
 
     @AfterEach
     void noLeaks() throws Exception {
-        for (UUID uuid : spawned) {
-            driver.destroy(uuid);
-            assertThrows(DriverException.InstanceNotFound.class, () -> driver.info(uuid));
-            assertFalse(Files.exists(stateDir.resolve(uuid.toString())), "instance dir of " + uuid);
-        }
+        SystemDomains.destroyAndAssertGone(driver, stateDir, spawned);
         others.forEach(ComputeDriver::close);
-        SystemDomains.assertGone(spawned);
-        for (VifSpec vif : vifs) {
-            assertFalse(TapPlugger.exists(vif.devName()), "tap left: " + vif.devName());
-        }
-        assertTrue(taps.plugged.isEmpty(), "taps left: " + taps.plugged);
+        taps.assertNoneLeft(vifs);
         if (netns != null) {
             ip("netns", "del", netns); // takes the veth pair with it
             ip("link", "del", bridge);
@@ -230,27 +220,35 @@ class KvmStatsTest {
         awaitConsole(busy.uuid(), "BERTH-BUSY on");
         assertFalse(awaitConsole(idle.uuid(), "BERTH-GUEST-READY").contains("BERTH-BUSY"), "idle guest is busy");
 
-        // CPU: five samples a second apart; nothing goes backwards; the busy guest spins one vCPU
+        // CPU: five samples a second apart; nothing goes backwards; the busy guest spins one vCPU. The host's two
+        // cores are shared with other builds: a window where the spinning vCPU got less than half a core is
+        // measured again (three windows at most).
         List<InstanceStats> busySamples = new ArrayList<>();
         List<InstanceStats> idleSamples = new ArrayList<>();
-        long t0 = System.nanoTime();
-        for (int i = 0; i < 5; i++) {
-            if (i > 0) {
-                Thread.sleep(1000);
+        double busyRate = 0;
+        double idleRate = 0;
+        for (int window = 0; window < 3 && busyRate <= 0.5; window++) {
+            busySamples.clear();
+            idleSamples.clear();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 5; i++) {
+                if (i > 0) {
+                    Thread.sleep(1000);
+                }
+                List<InstanceStats> all = driver.stats();
+                busySamples.add(all.stream().filter(s -> s.uuid().equals(busy.uuid())).findFirst().orElseThrow());
+                idleSamples.add(all.stream().filter(s -> s.uuid().equals(idle.uuid())).findFirst().orElseThrow());
             }
-            List<InstanceStats> all = driver.stats();
-            busySamples.add(all.stream().filter(s -> s.uuid().equals(busy.uuid())).findFirst().orElseThrow());
-            idleSamples.add(all.stream().filter(s -> s.uuid().equals(idle.uuid())).findFirst().orElseThrow());
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            for (int i = 1; i < 5; i++) {
+                assertNotBackwards(busySamples.get(i - 1), busySamples.get(i));
+                assertNotBackwards(idleSamples.get(i - 1), idleSamples.get(i));
+            }
+            busyRate = (busySamples.getLast().cpuTimeNs() - busySamples.getFirst().cpuTimeNs()) / 1e9 / seconds;
+            idleRate = (idleSamples.getLast().cpuTimeNs() - idleSamples.getFirst().cpuTimeNs()) / 1e9 / seconds;
+            System.out.printf("stats: busy guest %.2f CPU-s/s, idle guest %.2f CPU-s/s over %.1f s%n", busyRate,
+                    idleRate, seconds);
         }
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        for (int i = 1; i < 5; i++) {
-            assertNotBackwards(busySamples.get(i - 1), busySamples.get(i));
-            assertNotBackwards(idleSamples.get(i - 1), idleSamples.get(i));
-        }
-        double busyRate = (busySamples.getLast().cpuTimeNs() - busySamples.getFirst().cpuTimeNs()) / 1e9 / seconds;
-        double idleRate = (idleSamples.getLast().cpuTimeNs() - idleSamples.getFirst().cpuTimeNs()) / 1e9 / seconds;
-        System.out.printf("stats: busy guest %.2f CPU-s/s, idle guest %.2f CPU-s/s over %.1f s%n", busyRate, idleRate,
-                seconds);
         assertTrue(busyRate > 0.5, "busy guest's cpu rate " + busyRate);
         assertTrue(idleRate < busyRate / 3, "idle guest's cpu rate " + idleRate + " vs busy " + busyRate);
 

@@ -1,8 +1,12 @@
 package org.berth.driver.kvm;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
@@ -18,6 +22,14 @@ final class TapPlugger implements VifPlugger {
 
     static boolean exists(String dev) {
         return Files.exists(Path.of("/sys/class/net", dev));
+    }
+
+    /** A test's cleanup check: none of {@code vifs}' taps exists, and none this plugger made is left. */
+    void assertNoneLeft(Collection<VifSpec> vifs) {
+        for (VifSpec vif : vifs) {
+            assertFalse(exists(vif.devName()), "tap left: " + vif.devName());
+        }
+        assertTrue(plugged.isEmpty(), "taps left: " + plugged);
     }
 
     @Override
