@@ -19,12 +19,16 @@ import org.berth.driver.api.IpAddress;
 import org.berth.driver.api.VifSpec;
 import org.berth.lab.Cmd;
 import org.berth.lab.TestImages;
+import org.libvirt.Connect;
+import org.libvirt.Domain;
+import org.libvirt.LibvirtException;
 
 /**
  * One sample of N running test guests (one VIF on a plain tap each, config drive): the driver's {@code stats()} (one
  * virConnectGetAllDomainStats) against N {@code virsh domstats <domain>} runs one after another (a per-domain poller)
- * and against one {@code virsh domstats} of every domain (the same bulk call plus virsh's start-up), in rounds that
- * rotate which goes first. Prints the medians of wall time and the ratios. Usage: {@code StatsBench [vms] [rounds]}
+ * against one {@code virsh domstats} of every domain (the same bulk call plus virsh's start-up), and against the
+ * per-domain calls of libvirt-java in this process (lookup, info, memory, block and interface stats of each domain:
+ * what a poller without the bulk call makes), in rounds that rotate which goes first. Prints the medians of wall time and the ratios. Usage: {@code StatsBench [vms] [rounds]}
  * (default 10 and 15).
  */
 public final class StatsBench {
@@ -45,9 +49,12 @@ public final class StatsBench {
         ManifestImageStore store = new ManifestImageStore(TestImages.dir(), state.resolve("_store"));
         TapPlugger taps = new TapPlugger();
         List<Long> bulk = new ArrayList<>();
-        List<Long> perDomain = new ArrayList<>();
+        List<Long> virshEach = new ArrayList<>();
         List<Long> virshAll = new ArrayList<>();
+        List<Long> perDomainCalls = new ArrayList<>();
+        Connect c = new Connect("qemu:///system");
         List<UUID> spawned = new ArrayList<>();
+        Map<UUID, String> tapOf = new java.util.HashMap<>();
         KvmDriver driver = (KvmDriver) new KvmDriverProvider().create(new DriverContext(DriverConfig.empty("kvm"),
                 store, Optional.of(taps), e -> { }, state, "berth-bench"));
         try {
@@ -55,6 +62,7 @@ public final class StatsBench {
             for (int i = 0; i < vms; i++) {
                 InstanceSpec spec = spec(image, i);
                 spawned.add(spec.uuid());
+                tapOf.put(spec.uuid(), spec.vifs().getFirst().devName());
                 driver.spawn(spec);
             }
             awaitReady(driver, spawned);
@@ -62,15 +70,16 @@ public final class StatsBench {
                 driver.stats(); // warm-up: each domain's definition is read once, JIT
             }
             for (int r = 0; r < rounds; r++) {
-                for (int k = 0; k < 3; k++) {
-                    switch ((r + k) % 3) {
+                for (int k = 0; k < 4; k++) {
+                    switch ((r + k) % 4) {
                         case 0 -> bulk.add(timed(() -> {
                             if (driver.stats().size() < vms) {
                                 throw new IllegalStateException("stats() lost a domain");
                             }
                         }));
-                        case 1 -> perDomain.add(timed(() -> spawned.forEach(u -> virsh(InstanceSpec.backendName(u)))));
-                        default -> virshAll.add(timed(() -> virsh(null)));
+                        case 1 -> virshEach.add(timed(() -> spawned.forEach(u -> virsh(InstanceSpec.backendName(u)))));
+                        case 2 -> virshAll.add(timed(() -> virsh(null)));
+                        default -> perDomainCalls.add(timed(() -> spawned.forEach(u -> perDomain(c, u, tapOf.get(u)))));
                     }
                 }
             }
@@ -79,15 +88,18 @@ public final class StatsBench {
                 driver.destroy(uuid);
             }
             driver.close();
+            c.close();
             InstanceFiles.deleteTree(state);
         }
         long b = BenchGuest.median(bulk);
-        long p = BenchGuest.median(perDomain);
+        long p = BenchGuest.median(virshEach);
         long a = BenchGuest.median(virshAll);
+        long j = BenchGuest.median(perDomainCalls);
         System.out.printf(Locale.ROOT, "one sample of %d running VMs, median of %d (wall, µs): stats() %d | %d x "
-                + "virsh domstats <dom> %d | virsh domstats (all) %d%n", vms, rounds, b, vms, p, a);
-        System.out.printf(Locale.ROOT, "ratios: per-domain virsh / stats() %.1f, virsh all / stats() %.1f%n",
-                (double) p / b, (double) a / b);
+                + "virsh domstats <dom> %d | virsh domstats (all) %d | per-domain libvirt-java calls %d%n", vms, rounds,
+                b, vms, p, a, j);
+        System.out.printf(Locale.ROOT, "ratios: per-domain virsh / stats() %.1f, virsh all / stats() %.1f, "
+                + "per-domain calls / stats() %.1f%n", (double) p / b, (double) a / b, (double) j / b);
         Runtime.getRuntime().halt(0);
     }
 
@@ -110,6 +122,19 @@ public final class StatsBench {
                 }
                 Thread.sleep(200);
             }
+        }
+    }
+
+    /** One domain's figures the way a poller without the bulk call reads them: five calls. */
+    private static void perDomain(Connect c, UUID uuid, String tap) {
+        try {
+            Domain d = c.domainLookupByName(InstanceSpec.backendName(uuid));
+            d.getInfo();
+            d.memoryStats(13); // VIR_DOMAIN_MEMORY_STAT_NR
+            d.blockStats("vda");
+            d.interfaceStats(tap);
+        } catch (LibvirtException e) {
+            throw new IllegalStateException(e);
         }
     }
 
