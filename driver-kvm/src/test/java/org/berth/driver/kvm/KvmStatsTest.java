@@ -340,6 +340,17 @@ class KvmStatsTest {
         assertNotBackwards(busySamples.getLast(), s1);
         assertNotBackwards(s1, s2);
 
+        // the power state as info() says it: paused, and suspended (a managed save: shut off with reason SAVED)
+        driver.pause(busy.uuid());
+        InstanceStats paused = statsOf(busy.uuid());
+        assertEquals(PowerState.PAUSED, paused.state());
+        assertNotBackwards(s2, paused);
+        driver.suspend(idle.uuid());
+        assertEquals(PowerState.SUSPENDED, driver.info(idle.uuid()).powerState());
+        InstanceStats suspended = statsOf(idle.uuid());
+        assertEquals(PowerState.SUSPENDED, suspended.state());
+        assertEquals(0, suspended.cpuTimeNs(), "no QEMU runs a suspended instance");
+
         // a destroyed instance is absent, not an error
         driver.destroy(idle.uuid());
         assertTrue(stats(idle.uuid()).isEmpty(), "destroyed instance still sampled");
