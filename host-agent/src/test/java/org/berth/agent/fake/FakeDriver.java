@@ -57,6 +57,8 @@ public final class FakeDriver implements ComputeDriver {
     public final List<UUID> replugged = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** The thread of every {@link #stats()} call, in order: tests check none was an API thread. */
     public final List<String> statsThreads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** resources() calls so far: tests check a scrape of /metrics makes none. */
+    public final java.util.concurrent.atomic.AtomicInteger resourcesCalls = new java.util.concurrent.atomic.AtomicInteger();
     /** Test hook: when set, {@link #stats()} throws this. */
     public volatile RuntimeException statsFailure;
     /** Test hook: {@link #stats()} sleeps this long first (a backend that hangs). */
@@ -333,6 +335,7 @@ public final class FakeDriver implements ComputeDriver {
 
     @Override
     public synchronized HostResources resources() {
+        resourcesCalls.incrementAndGet();
         int vcpus = 0;
         long mem = 0;
         long disk = 0;
