@@ -77,7 +77,8 @@ public final class Routes {
         this.metrics = new org.berth.agent.metrics.Exposition()
                 .register(new AgentMetrics(store, capacity, drivers, ops, http, () -> instances.locks().count(), sweeps,
                         this::report, this.consoles::openSessions))
-                .register(new InstanceMetrics(sampler));
+                .registerPerSample(new InstanceMetrics(sampler), sampler::current);
+        sampler.onSample(metrics::prepare);
     }
 
     ImageRoutes images() {

@@ -44,6 +44,7 @@ public final class StatsSampler implements AutoCloseable {
     /** Runs the driver calls, so that one that hangs can be given up on; its thread is not the sampler's. */
     private final ExecutorService calls;
     private volatile StatsSnapshot current = StatsSnapshot.EMPTY;
+    private volatile Runnable onSample = () -> { };
     // sampler thread only:
     private final Map<String, Future<List<InstanceStats>>> inFlight = new HashMap<>();
     private final Map<String, String> outages = new HashMap<>();
@@ -93,6 +94,14 @@ public final class StatsSampler implements AutoCloseable {
         }
         Duration d = interval.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : interval;
         return d.compareTo(Duration.ofSeconds(30)) > 0 ? Duration.ofSeconds(30) : d;
+    }
+
+    /**
+     * Runs {@code listener} on the sampler thread after each sampling round, e.g. to write /metrics' per-instance
+     * text there rather than on the next scrape's request path.
+     */
+    public void onSample(Runnable listener) {
+        this.onSample = listener;
     }
 
     /** Runs one sampling round on the sampler thread and waits for it (tests, and nothing else). */
@@ -171,6 +180,7 @@ public final class StatsSampler implements AutoCloseable {
             next.put(name, had == null ? new DriverSeries(s, null, false, took) : had.next(s));
         }
         current = new StatsSnapshot(Instant.now(), next);
+        onSample.run();
     }
 
     private static DriverSample sampleOf(String driver, List<InstanceStats> got, Map<UUID, String> names,
