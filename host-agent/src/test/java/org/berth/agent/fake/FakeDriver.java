@@ -101,14 +101,7 @@ public final class FakeDriver implements ComputeDriver {
     @Override
     public InstanceInfo spawn(InstanceSpec spec) {
         Image image = ctx.images().get(spec.imageId());
-        if (spawnDelayMs > 0) {
-            try {
-                Thread.sleep(spawnDelayMs);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new DriverException.OperationTimedOut("spawn", Duration.ofMillis(spawnDelayMs), "interrupted");
-            }
-        }
+        pause("spawn", spawnDelayMs);
         plugAll(spec);
         synchronized (this) {
             if (instances.containsKey(spec.uuid())) {
@@ -122,6 +115,19 @@ public final class FakeDriver implements ComputeDriver {
             save();
             i.console.append("FAKE-BOOTED from ").append(image.name()).append('\n');
             return info(spec.uuid());
+        }
+    }
+
+    /** A slow backend: sleeps {@code ms}; an interrupt ends the operation as a timeout, as a real driver's would. */
+    private static void pause(String operation, long ms) {
+        if (ms <= 0) {
+            return;
+        }
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DriverException.OperationTimedOut(operation, Duration.ofMillis(ms), "interrupted");
         }
     }
 
@@ -390,15 +396,7 @@ public final class FakeDriver implements ComputeDriver {
             return ComputeDriver.super.stats();
         }
         statsThreads.add(Thread.currentThread().getName());
-        long delay = statsDelayMs;
-        if (delay > 0) {
-            try {
-                Thread.sleep(delay);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new DriverException.OperationTimedOut("stats", Duration.ofMillis(delay), "interrupted");
-            }
-        }
+        pause("stats", statsDelayMs);
         RuntimeException failure = statsFailure;
         if (failure != null) {
             throw failure;
