@@ -96,6 +96,9 @@ class KvmUnitTest {
         assertEquals(spec.vifs().getFirst().devName(),
                 ((Element) nic.getElementsByTagName("target").item(0)).getAttribute("dev"));
         assertEquals(0, nic.getElementsByTagName("driver").getLength(), "guest_offloads on: QEMU's defaults");
+        Element balloon = (Element) domain.getElementsByTagName("memballoon").item(0);
+        assertEquals("virtio", balloon.getAttribute("model"), "the guest's memory figures for stats()");
+        assertEquals("10", ((Element) balloon.getElementsByTagName("stats").item(0)).getAttribute("period"));
         assertEquals(spec, SpecXml.read(xml).orElseThrow(), "metadata carries the spec, control characters too");
         assertEquals("agent-7", SpecXml.owner(xml), "metadata carries the owner");
     }
