@@ -49,6 +49,8 @@ public final class DockerDriverProvider implements ComputeDriverProvider {
                 Capability.SNAPSHOT, Capability.LIFECYCLE_EVENTS);
         if (Wire.reaches(settings.host()) && !tls(settings)) {
             caps.add(Capability.EXEC); // exec streams use a raw connection of their own: no TLS on it
+            // a local engine's cgroup files, or a remote one's one-shot stats over the same kind of raw connection
+            caps.add(Capability.INSTANCE_STATS);
         }
         if (context.vifPlugger().isPresent()) {
             caps.add(Capability.INTERFACE_HOTPLUG); // hot-plug is the plugger's work; without one there is none
