@@ -10,6 +10,7 @@ import com.github.dockerjava.api.model.Statistics;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -140,6 +141,39 @@ class DockerStatsTest extends DockerTestBase {
         }
     }
 
+    /** A remote engine's path: the engine's one-shot stats in the driver's terms agree with the cgroup files. */
+    @Test
+    void theRemotePathsOneShotStatsAgree() throws Exception {
+        InstanceSpec spec = spawnWith(Map.of());
+        Run dd = run(driver, spec.uuid(), "dd", "if=/dev/zero", "of=/stats-g", "bs=1M", "count=8", "conv=fsync");
+        assertEquals(0, dd.exit(), dd.out());
+        var settings = DockerSettings.from(org.berth.driver.api.DriverConfig.empty("docker"));
+        try (Engine engine = new Engine(Engine.connect(settings, Duration.ofSeconds(30)), settings)) {
+            List<org.berth.driver.api.InstanceInfo> listed = driver.list().stream()
+                    .filter(i -> i.uuid().equals(spec.uuid())).toList();
+            InstanceStats a = of(driver, spec.uuid()).orElseThrow();
+            long t0 = System.nanoTime();
+            InstanceStats r = new EngineStats(engine).sample(listed).getFirst();
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            InstanceStats b = of(driver, spec.uuid()).orElseThrow();
+            assertTrue(ms < 1000, "one-shot answers without waiting for a second sample: " + ms + " ms");
+            assertTrue(a.cpuTimeNs() <= r.cpuTimeNs() && r.cpuTimeNs() <= b.cpuTimeNs(),
+                    "cpu ns: ours " + a.cpuTimeNs() + " .. " + b.cpuTimeNs() + ", one-shot " + r.cpuTimeNs());
+            assertTrue(writeBytes(a) <= writeBytes(r) && writeBytes(r) <= writeBytes(b) && writeBytes(r) >= 8 * MB,
+                    "write bytes: ours " + writeBytes(a) + " .. " + writeBytes(b) + ", one-shot " + writeBytes(r));
+            assertTrue(Math.abs(r.memory().usedBytes() - b.memory().usedBytes()) <= MB, r.memory() + " vs " + b.memory());
+            assertEquals(b.memory().limitBytes(), r.memory().limitBytes());
+            assertEquals(List.of(), r.vifs());
+
+            driver.powerOff(spec.uuid(), Duration.ofSeconds(2));
+            listed = driver.list().stream().filter(i -> i.uuid().equals(spec.uuid())).toList();
+            assertEquals(PowerState.SHUTDOWN, new EngineStats(engine).sample(listed).getFirst().state());
+            driver.destroy(spec.uuid());
+            assertTrue(EngineStats.oneShot(settings, listed.getFirst().backendId(),
+                    System.nanoTime() + Duration.ofSeconds(10).toNanos()).isEmpty(), "a removed container: no stats");
+        }
+    }
+
     @Test
     void aBusyContainerBurnsOneCpuAndAnIdleOneNothing() throws Exception {
         InstanceSpec busy = spawnWith(Map.of("busy", "1"));
@@ -147,24 +181,36 @@ class DockerStatsTest extends DockerTestBase {
         await("the busy marker", Duration.ofSeconds(10), () -> log(busy.uuid()).contains("BERTH-BUSY on"));
         assertFalse(log(idle.uuid()).contains("BERTH-BUSY"), log(idle.uuid()));
         Thread.sleep(500); // past the loop's start
-        List<InstanceStats> first = driver.stats();
-        long t0 = System.nanoTime();
-        InstanceStats previous = null;
-        for (int i = 0; i < 5; i++) { // ~5 s, and a counter never goes backwards between samples
-            Thread.sleep(1000);
-            InstanceStats now = of(driver, busy.uuid()).orElseThrow();
-            if (previous != null) {
-                assertCounted(previous, now);
+        // The host has 2 CPUs shared with other builds: a window in which the busy loop did not get its CPU says
+        // nothing of the figures, so up to 3 windows of ~5 s, one of which must show the whole CPU; the ceiling
+        // (NanoCPUs = 1 CPU) and the idle one's rate must hold in every window.
+        List<String> windows = new ArrayList<>();
+        boolean whole = false;
+        for (int w = 0; w < 3 && !whole; w++) {
+            List<InstanceStats> first = driver.stats();
+            long t0 = System.nanoTime();
+            InstanceStats previous = null;
+            for (int i = 0; i < 5; i++) { // and a counter never goes backwards between samples
+                Thread.sleep(1000);
+                InstanceStats now = of(driver, busy.uuid()).orElseThrow();
+                if (previous != null) {
+                    assertCounted(previous, now);
+                }
+                previous = now;
             }
-            previous = now;
+            List<InstanceStats> last = driver.stats();
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            double busyRate = rate(first, last, busy.uuid(), seconds);
+            double idleRate = rate(first, last, idle.uuid(), seconds);
+            String load = Files.readString(Path.of("/proc/loadavg")).strip();
+            windows.add(String.format(java.util.Locale.ROOT, "%.2f s: busy %.3f, idle %.4f (load %s)", seconds,
+                    busyRate, idleRate, load));
+            System.out.println("cpu rate over " + windows.getLast());
+            assertTrue(busyRate <= 1.2, "busy container's CPU rate above its 1-CPU ceiling: " + windows);
+            assertTrue(idleRate < 0.1, "idle container's CPU rate: " + windows);
+            whole = busyRate >= 0.8;
         }
-        List<InstanceStats> last = driver.stats();
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        double busyRate = rate(first, last, busy.uuid(), seconds);
-        double idleRate = rate(first, last, idle.uuid(), seconds);
-        System.out.printf("cpu rate over %.2f s: busy %.3f, idle %.4f CPU-s/s%n", seconds, busyRate, idleRate);
-        assertTrue(busyRate >= 0.8 && busyRate <= 1.2, "busy container's CPU rate " + busyRate);
-        assertTrue(idleRate < 0.1, "idle container's CPU rate " + idleRate);
+        assertTrue(whole, "the busy container never showed 0.8-1.2 CPU-s/s: " + windows);
     }
 
     private static double rate(List<InstanceStats> first, List<InstanceStats> last, UUID uuid, double seconds) {
