@@ -156,7 +156,8 @@ class DockerStatsTest extends DockerTestBase {
             InstanceStats r = new EngineStats(engine).sample(listed).getFirst();
             long ms = (System.nanoTime() - t0) / 1_000_000;
             InstanceStats b = of(driver, spec.uuid()).orElseThrow();
-            assertTrue(ms < 1000, "one-shot answers without waiting for a second sample: " + ms + " ms");
+            // stream=false waits for two of the engine's 1 s collector ticks; one-shot for at most one
+            assertTrue(ms < 1500, "one-shot answers without waiting for a second sample: " + ms + " ms");
             assertTrue(a.cpuTimeNs() <= r.cpuTimeNs() && r.cpuTimeNs() <= b.cpuTimeNs(),
                     "cpu ns: ours " + a.cpuTimeNs() + " .. " + b.cpuTimeNs() + ", one-shot " + r.cpuTimeNs());
             assertTrue(writeBytes(a) <= writeBytes(r) && writeBytes(r) <= writeBytes(b) && writeBytes(r) >= 8 * MB,

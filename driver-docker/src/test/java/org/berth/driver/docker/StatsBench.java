@@ -43,6 +43,7 @@ import org.berth.driver.api.InstanceSpec;
 public final class StatsBench {
     private static final java.util.logging.Logger QUIET = java.util.logging.Logger.getLogger("org.berth");
     private static final long TICK_NS = 10_000_000L; // USER_HZ 100: /proc/<pid>/stat counts in 10 ms ticks
+    private static final int BATCH = 20;
 
     private StatsBench() {
     }
@@ -80,16 +81,21 @@ public final class StatsBench {
             DockerClient client = engine.client();
             for (int i = 0; i < 3; i++) { // warm-up: JIT, the cgroup directories found, connections open
                 check(n, driver.stats().size());
-                check(n, oneShot.sample(listed).size());
             }
+            check(n, oneShot.sample(listed).size());
             List<Sample> ours = new ArrayList<>();
             List<Sample> shot = new ArrayList<>();
             List<Sample> stream = new ArrayList<>();
             for (int r = 0; r < rounds; r++) { // interleaved, so load drifting on the shared host falls on all
-                ours.add(time(() -> check(n, driver.stats().size())));
-                shot.add(time(() -> check(n, oneShot.sample(listed).size())));
+                // a batch of samples per timing: one is a few ms, below the 10 ms tick of the CPU clocks
+                ours.add(time(BATCH, () -> {
+                    for (int k = 0; k < BATCH; k++) {
+                        check(n, driver.stats().size());
+                    }
+                }));
+                shot.add(time(1, () -> check(n, oneShot.sample(listed).size())));
                 if (r < 3) {
-                    stream.add(time(() -> check(n, streamFalse(client, listed))));
+                    stream.add(time(1, () -> check(n, streamFalse(client, listed))));
                 }
             }
             Sample o = median(ours);
@@ -97,7 +103,7 @@ public final class StatsBench {
             Sample s2 = median(stream);
             System.out.printf(Locale.ROOT, "%-44s %10s %12s %16s%n", "one sample of " + n + " containers (median)",
                     "wall ms", "our CPU ms", "engine CPU ms");
-            print("stats(): cgroup files + veths, 1 list call", o, ours.size());
+            print("stats(): cgroup files + veths, 1 list call", o, ours.size() * BATCH);
             print("engine stats one-shot=true, N calls (x" + EngineStats.PARALLEL + ")", s1, shot.size());
             print("engine stats stream=false, N calls (x" + EngineStats.PARALLEL + ")", s2, stream.size());
             System.out.printf(Locale.ROOT, "ratios: one-shot/stats() wall %.1fx, CPU %.1fx (+engine %.1fx); "
@@ -163,7 +169,8 @@ public final class StatsBench {
         void run() throws Exception;
     }
 
-    private static Sample time(Work work) throws Exception {
+    /** Times {@code work}, which takes {@code samples} samples, and returns the figures per sample. */
+    private static Sample time(int samples, Work work) throws Exception {
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         long engine0 = engineCpuNs();
         long cpu0 = os.getProcessCpuTime();
@@ -172,7 +179,7 @@ public final class StatsBench {
         long wall = System.nanoTime() - t0;
         long cpu = os.getProcessCpuTime() - cpu0;
         long engine = engineCpuNs() - engine0;
-        return new Sample(wall / 1e6, cpu / 1e6, engine / 1e6);
+        return new Sample(wall / 1e6 / samples, cpu / 1e6 / samples, engine / 1e6 / samples);
     }
 
     /** CPU time (user + system) of dockerd, containerd and every containerd-shim, from /proc/<pid>/stat. */
@@ -210,7 +217,7 @@ public final class StatsBench {
     }
 
     private static void print(String what, Sample s, int rounds) {
-        System.out.printf(Locale.ROOT, "%-44s %10.2f %12.2f %16.1f   (%d rounds)%n", what, s.wallMs(), s.cpuMs(),
+        System.out.printf(Locale.ROOT, "%-44s %10.2f %12.2f %16.2f   (%d samples)%n", what, s.wallMs(), s.cpuMs(),
                 s.engineCpuMs(), rounds);
     }
 }
