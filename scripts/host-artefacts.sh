@@ -4,7 +4,7 @@
 #   scripts/host-artefacts.sh snapshot FILE   write that list to FILE (before the tests)
 #   scripts/host-artefacts.sh compare FILE    fail, naming them, if artefacts exist now that FILE does not list
 # Artefacts: containers and libvirt domains named berth-*, OVS ports on any bridge, OVS bridges but br-int,
-# tap*/ns* links, OVN daemons and the ovn-* keys of Open_vSwitch external_ids, /var/tmp/berth-* directories
+# tap*/ns* links, Prometheus servers of scripts/prometheus.sh (their directories are /var/tmp/berth-*), OVN daemons and the ovn-* keys of Open_vSwitch external_ids, /var/tmp/berth-* directories
 # (the tests' Placement databases live in /var/tmp/berth-placement-*), Placement servers of scripts/placement.sh,
 # what scripts/lab.sh leaves if its `down` did not run: berth-* network namespaces, berthlab*/blm-* links and
 # processes whose command line names /var/tmp/berth-* (ovsdb-server, ovs-vswitchd, ovn-*, agents, QEMU: a lab in any
@@ -25,7 +25,7 @@ list() {
     pgrep -f 'berth_placement_wsgi:application' 2>/dev/null | sed 's/^/placement-process /' || true
     ip netns list 2>/dev/null | awk '{print $1}' | grep '^berth-' | sed 's/^/netns /' || true
     pgrep -f '/var/tmp/berth-' 2>/dev/null | xargs -r ps -o pid=,comm= -p 2>/dev/null \
-      | awk '$2 ~ /^(ovsdb-server|ovs-vswitchd|ovn-northd|ovn-controller|java|qemu-.*)$/ {print "lab-process " $1 " " $2}' || true
+      | awk '$2 ~ /^(ovsdb-server|ovs-vswitchd|ovn-northd|ovn-controller|java|qemu-.*|prometheus)$/ {print "lab-process " $1 " " $2}' || true
     iptables -S FORWARD 2>/dev/null | grep -- '--comment berth-lab' | sed 's/^/iptables /' || true
     ovs-vsctl --timeout=10 get Open_vSwitch . external_ids 2>/dev/null | tr -d '{}' | tr ',' '\n' \
       | sed 's/^ *//' | grep '^ovn-' | sed 's/=.*//; s/^/ovs-external-id /' || true

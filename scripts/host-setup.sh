@@ -45,6 +45,7 @@ PACKAGES=(
   python3-os-vif wrk
   python3-placement python3-gunicorn curl
   python3-websockets tmux
+  prometheus
 )
 
 missing_packages() {

@@ -19,10 +19,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Random;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
@@ -32,6 +34,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.berth.conformance.fault.WedgedSocket;
 import org.berth.conformance.host.HostCommand;
@@ -47,10 +50,12 @@ import org.berth.driver.api.DriverException;
 import org.berth.driver.api.EventSink;
 import org.berth.driver.api.ExecSpec;
 import org.berth.driver.api.Flavor;
+import org.berth.driver.api.GuestConfig;
 import org.berth.driver.api.Image;
 import org.berth.driver.api.ImageFormat;
 import org.berth.driver.api.InstanceInfo;
 import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.InstanceStats;
 import org.berth.driver.api.InstanceStream;
 import org.berth.driver.api.LifecycleEvent;
 import org.berth.driver.api.PowerState;
@@ -822,6 +827,122 @@ public abstract class ComputeDriverConformance {
         for (InstanceSpec s : specs) {
             assertThrows(DriverException.InstanceNotFound.class, () -> driver().info(s.uuid()),
                     "contract 'destroy removes the instance' (in parallel)");
+        }
+    }
+
+    // --- instance stats (Capability.INSTANCE_STATS) ---
+
+    /** How long the kit gives a busy guest to show its load (a VM boots first). */
+    private static final Duration STATS_WAIT = Duration.ofSeconds(120);
+
+    private List<InstanceStats> stats() {
+        return call("stats", () -> driver().stats());
+    }
+
+    private static Optional<InstanceStats> statsOf(List<InstanceStats> sample, UUID uuid) {
+        List<InstanceStats> of = sample.stream().filter(s -> s.uuid().equals(uuid)).toList();
+        assertTrue(of.size() <= 1, () -> "contract 'stats: one record per instance': " + of);
+        return of.stream().findFirst();
+    }
+
+    /** A spec whose test guest spins one CPU (metadata busy=1: the test images' convention). */
+    private InstanceSpec busySpec() {
+        InstanceSpec spec = newSpec();
+        GuestConfig g = spec.guest();
+        return spec.withGuest(new GuestConfig(g.hostname(), Map.of("busy", "1"), g.publicKeys(), g.userData(),
+                g.configDrive(), g.projectId(), g.availabilityZone()));
+    }
+
+    @Test
+    @DisplayName("stats: a busy instance's CPU time grows by more than half a CPU-second a second, an idle one's by less")
+    void statsCpuTimeOfABusyInstanceGrows() throws InterruptedException {
+        requireCapability(Capability.INSTANCE_STATS);
+        UUID busy = spawn(busySpec()).uuid();
+        UUID idle = spawnRunning().uuid();
+        long deadline = System.nanoTime() + STATS_WAIT.toNanos();
+        List<String> seen = new ArrayList<>();
+        while (true) {
+            List<InstanceStats> first = stats();
+            long t0 = System.nanoTime();
+            Thread.sleep(3000);
+            List<InstanceStats> second = stats();
+            double wall = (System.nanoTime() - t0) / 1e9;
+            InstanceStats b0 = statsOf(first, busy).orElseThrow(() -> new AssertionError("busy instance absent"));
+            InstanceStats b1 = statsOf(second, busy).orElseThrow(() -> new AssertionError("busy instance absent"));
+            InstanceStats i0 = statsOf(first, idle).orElseThrow(() -> new AssertionError("idle instance absent"));
+            InstanceStats i1 = statsOf(second, idle).orElseThrow(() -> new AssertionError("idle instance absent"));
+            assertTrue(b1.cpuTimeNs() >= b0.cpuTimeNs(), "contract 'stats: cpu time never goes backwards'");
+            assertTrue(i1.cpuTimeNs() >= i0.cpuTimeNs(), "contract 'stats: cpu time never goes backwards'");
+            double rate = (b1.cpuTimeNs() - b0.cpuTimeNs()) / 1e9 / wall;
+            double idleRate = (i1.cpuTimeNs() - i0.cpuTimeNs()) / 1e9 / wall;
+            seen.add(String.format(Locale.ROOT, "busy %.2f idle %.2f", rate, idleRate));
+            // Both guests may still be booting in the first windows (a VM's boot keeps a CPU busy too).
+            if (rate > 0.5 && idleRate < rate / 2) {
+                assertEquals(PowerState.RUNNING, b1.state(), "contract 'stats: the power state of the instance'");
+                assertTrue(b1.vcpus() >= 1, () -> "contract 'stats: vcpus of a running instance': " + b1.vcpus());
+                return;
+            }
+            assertTrue(System.nanoTime() - deadline < 0, () -> "contract 'stats: a busy instance's cpu time grows': "
+                    + "CPU-seconds per second of the busy guest over " + STATS_WAIT.toSeconds() + " s: " + seen);
+        }
+    }
+
+    @Test
+    @DisplayName("stats: every running instance once, its counters never go backwards, an unknown or destroyed one is absent")
+    void statsCountersNeverGoBackwards() throws InterruptedException {
+        requireCapability(Capability.INSTANCE_STATS);
+        InstanceSpec spec = newSpec();
+        if (harness.vifs().hasBackend()) {
+            spec = spec.withVifs(List.of(newVif(12)));
+        }
+        UUID uuid = spawn(spec).uuid();
+        UUID off = spawn(newSpec().withPowerOn(false)).uuid();
+        InstanceStats previous = null;
+        for (int i = 0; i < 3; i++) {
+            List<InstanceStats> sample = stats();
+            InstanceStats now = statsOf(sample, uuid).orElseThrow(
+                    () -> new AssertionError("contract 'stats: every instance of the driver': " + uuid + " absent"));
+            statsOf(sample, off).ifPresent(s -> assertEquals(PowerState.SHUTDOWN, s.state(),
+                    "contract 'stats: the power state of the instance' (powered off)"));
+            assertEquals(spec.vifs().stream().map(VifSpec::portId).toList(),
+                    now.vifs().stream().map(InstanceStats.VifStats::portId).toList(),
+                    "contract 'stats: one VIF entry per plugged VIF, in the spec's order'");
+            if (previous != null) {
+                assertMonotonic(previous, now);
+            }
+            previous = now;
+            Thread.sleep(1000);
+        }
+        run("destroy", () -> driver().destroy(uuid));
+        List<InstanceStats> after = stats();
+        assertTrue(statsOf(after, uuid).isEmpty(), "contract 'stats: a destroyed instance is absent'");
+        Set<UUID> listed = call("list", () -> driver().list()).stream().map(InstanceInfo::uuid)
+                .collect(Collectors.toSet());
+        for (InstanceStats s : after) {
+            assertTrue(listed.contains(s.uuid()), () -> "contract 'stats: only the owner's instances, as list()': "
+                    + s.uuid() + " is not in list()");
+        }
+    }
+
+    private static void assertMonotonic(InstanceStats before, InstanceStats after) {
+        String rule = "contract 'stats: a counter never goes backwards across a sample': ";
+        assertTrue(after.cpuTimeNs() >= before.cpuTimeNs(), () -> rule + "cpu_time_ns " + before.cpuTimeNs()
+                + " -> " + after.cpuTimeNs());
+        for (InstanceStats.VifStats a : after.vifs()) {
+            before.vifs().stream().filter(b -> b.portId().equals(a.portId())).findFirst().ifPresent(b -> {
+                for (long[] pair : new long[][] {{b.rxBytes(), a.rxBytes()}, {b.rxPackets(), a.rxPackets()},
+                        {b.txBytes(), a.txBytes()}, {b.txPackets(), a.txPackets()}}) {
+                    assertTrue(pair[1] >= pair[0], () -> rule + "VIF " + a.portId() + " " + b + " -> " + a);
+                }
+            });
+        }
+        for (InstanceStats.DiskStats a : after.disks()) {
+            before.disks().stream().filter(b -> b.device().equals(a.device())).findFirst().ifPresent(b -> {
+                for (long[] pair : new long[][] {{b.readBytes(), a.readBytes()}, {b.readRequests(), a.readRequests()},
+                        {b.writeBytes(), a.writeBytes()}, {b.writeRequests(), a.writeRequests()}}) {
+                    assertTrue(pair[1] >= pair[0], () -> rule + "disk " + a.device() + " " + b + " -> " + a);
+                }
+            });
         }
     }
 

@@ -22,6 +22,7 @@ import org.berth.agent.console.ConsoleService;
 import org.berth.agent.driver.Drivers;
 import org.berth.agent.placement.PlacementReporter;
 import org.berth.agent.reconcile.Reconciler;
+import org.berth.agent.stats.StatsSampler;
 import org.berth.agent.store.Store;
 import org.berth.agent.task.InstanceService;
 import org.berth.agent.task.OperationStats;
@@ -51,6 +52,7 @@ public final class Agent implements AutoCloseable {
     private volatile InstanceService instances;
     private volatile Reconciler reconcilerRef;
     private volatile PlacementReporter placement;
+    private final StatsSampler sampler;
 
     private Agent(AgentConfig config, ClassLoader loader) {
         this.config = config;
@@ -79,6 +81,7 @@ public final class Agent implements AutoCloseable {
         }
         Drivers started = null;
         Reconciler rec = null;
+        StatsSampler stats = null;
         try {
             this.images = ManifestImageStore.open(config.imageDirs(), config.stateDir().resolve("images"));
             started = Drivers.start(config, loader, images, this::onEvent, name -> {
@@ -107,8 +110,11 @@ public final class Agent implements AutoCloseable {
                 rec.onStartCheckEvacuated(placement.evacuatedCheck(), placement::changed);
             }
             this.consoles = new ConsoleService(config.console(), store, instances, drivers);
+            stats = new StatsSampler(config.instanceStatsInterval(), drivers, store);
+            this.sampler = stats;
             Routes routes = new Routes(config, store, drivers, capacity, images, instances, ops, rec::sweeps, placement,
-                    auth, new ApiSecurity(tls != null, tls != null && tls.clientCertificatesRequired()), consoles);
+                    auth, new ApiSecurity(tls != null, tls != null && tls.clientCertificatesRequired()), consoles,
+                    stats);
             EventStream stream = new EventStream();
             PlacementReporter report = placement;
             store.onEvent(report == null ? stream::publish : e -> {
@@ -121,6 +127,9 @@ public final class Agent implements AutoCloseable {
             // a half-started agent releases what it took (tests start many agents in one JVM)
             if (rec != null) {
                 rec.close();
+            }
+            if (stats != null) {
+                stats.close();
             }
             if (placement != null) {
                 placement.close();
@@ -138,6 +147,7 @@ public final class Agent implements AutoCloseable {
             throw e;
         }
         reconciler.start();
+        sampler.start();
         LOG.log(Level.INFO, "berth agent listening on " + (tls == null ? "http" : "https") + "://"
                 + config.listenAddress() + ":" + server.port()
                 + (tls == null ? "" : " (TLS " + tls.describe() + ")")
@@ -215,6 +225,11 @@ public final class Agent implements AutoCloseable {
         return reconciler;
     }
 
+    /** The instance stats sampler (tests run a sample now with it). */
+    public StatsSampler stats() {
+        return sampler;
+    }
+
     /** The Placement report, null when placement.enabled is false. */
     public PlacementReporter placement() {
         return placement;
@@ -235,6 +250,7 @@ public final class Agent implements AutoCloseable {
         server.stopAccepting();
         consoles.close();
         reconciler.close();
+        sampler.close();
         api.shutdown();
         tasks.shutdown();
         events.shutdown();

@@ -300,6 +300,7 @@ class ApiTest {
         for (String path : List.of("/healthz:", "/metrics:", "/v1/host:", "/v1/drivers:", "/v1/events:", "/v1/images:",
                 "/v1/images/{id}:", "/v1/instances:", "/v1/instances/{uuid}:", "/v1/instances/{uuid}/action:",
                 "/v1/instances/{uuid}/console:", "/v1/instances/{uuid}/exec:", "/v1/instances/{uuid}/events:", "/v1/instances/{uuid}/interfaces:",
+                "/v1/instances/stats:", "/v1/instances/{uuid}/diagnostics:",
                 "/v1/instances/{uuid}/interfaces/{port_id}:", "/v1/host/disable:", "/v1/host/enable:")) {
             assertTrue(yaml.contains("\n  " + path), path);
         }

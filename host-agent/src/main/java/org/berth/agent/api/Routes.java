@@ -18,6 +18,8 @@ import org.berth.agent.config.AgentConfig;
 import org.berth.agent.driver.Drivers;
 import org.berth.agent.placement.PlacementReporter;
 import org.berth.agent.placement.ReportState;
+import org.berth.agent.stats.InstanceMetrics;
+import org.berth.agent.stats.StatsSampler;
 import org.berth.agent.store.FieldError;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
@@ -48,13 +50,15 @@ public final class Routes {
     private final TokenAuth auth;
     private final ApiSecurity security;
     private final ConsoleRoutes consoles;
+    private final StatsRoutes stats;
+    private final org.berth.agent.metrics.Exposition metrics;
     final HttpStats http = new HttpStats();
     /** Rendered lists by driver filter ("" = all); keys are enabled driver names only, so the map stays small. */
     private final ConcurrentHashMap<String, CachedList> lists = new ConcurrentHashMap<>();
 
     public Routes(AgentConfig config, Store store, Drivers drivers, CapacityService capacity, ManifestImageStore images,
                   InstanceService instances, OperationStats ops, LongSupplier sweeps, PlacementReporter placement,
-                  TokenAuth auth, ApiSecurity security, ConsoleService consoles) {
+                  TokenAuth auth, ApiSecurity security, ConsoleService consoles, StatsSampler sampler) {
         this.config = config;
         this.store = store;
         this.drivers = drivers;
@@ -69,6 +73,12 @@ public final class Routes {
         this.auth = auth;
         this.security = security;
         this.consoles = new ConsoleRoutes(consoles);
+        this.stats = new StatsRoutes(sampler, instances, drivers, store);
+        this.metrics = new org.berth.agent.metrics.Exposition()
+                .register(new AgentMetrics(store, capacity, drivers, ops, http, () -> instances.locks().count(), sweeps,
+                        this::report, this.consoles::openSessions))
+                .registerPerSample(new InstanceMetrics(sampler), sampler::current);
+        sampler.onSample(metrics::prepare);
     }
 
     ImageRoutes images() {
@@ -107,6 +117,9 @@ public final class Routes {
                 default -> throw notAllowed(r, "GET, POST");
             };
         }
+        if (p.length == 4 && p[3].equals("stats")) {
+            return only(r, "GET", stats::list);
+        }
         UUID uuid = uuidSegment(p[3]);
         if (p.length == 4) {
             return switch (r.method()) {
@@ -128,6 +141,7 @@ public final class Routes {
                 };
                 case "exec" -> only(r, "POST", () -> consoles.ticket(r, uuid, SessionKind.EXEC));
                 case "events" -> only(r, "GET", () -> events(uuid));
+                case "diagnostics" -> only(r, "GET", () -> stats.diagnostics(uuid));
                 default -> throw notFound(r.path());
             };
         }
@@ -491,11 +505,9 @@ public final class Routes {
         return Response.json(200, n);
     }
 
+    /** No driver call: capacity as of its last refresh, instance figures from the last sample. */
     private Response metrics() {
-        String text = MetricsText.render(store.countByDriverAndState(), capacity.refresh(), drivers.states(),
-                ops.snapshot(), http.snapshot(), instances.locks().count(), sweeps.getAsLong(), report(),
-                capacity.status().status().disabled(), consoles.openSessions());
-        return Response.text(200, "text/plain; version=0.0.4; charset=utf-8", text);
+        return new Response(200, metrics.contentType(), metrics.scrape(), Map.of());
     }
 
     static void requireJson(Request r) {

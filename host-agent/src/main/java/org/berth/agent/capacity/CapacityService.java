@@ -25,6 +25,11 @@ public final class CapacityService {
     private final Store store;
     private final HostStatus status;
     private volatile HostTotals totals;
+    /** What the drivers reported at the last {@link #refresh()}: served by {@link #last()} without a driver call. */
+    private volatile DriverFigures reported = new DriverFigures(new Capacity.Resources(0, 0, 0), 0, List.of());
+
+    private record DriverFigures(Capacity.Resources used, int running, List<Capacity.Hypervisor> hypervisors) {
+    }
 
     public CapacityService(AgentConfig config, Drivers drivers, Store store, HostStatus status) {
         this.config = config;
@@ -79,7 +84,21 @@ public final class CapacityService {
         if (first != null) {
             totals = first;
         }
-        return view(new Capacity.Resources(vcpusUsed, memUsed, diskUsed), running, hypervisors);
+        DriverFigures figures = new DriverFigures(new Capacity.Resources(vcpusUsed, memUsed, diskUsed), running,
+                List.copyOf(hypervisors));
+        reported = figures;
+        return view(figures.used(), running, figures.hypervisors());
+    }
+
+    /**
+     * The capacity without asking any driver, for /metrics: totals and the drivers' usage as of the last
+     * {@link #refresh()} (the reconcile sweep refreshes every {@code sync_power_state_interval}, the Placement
+     * report every {@code update_resources_interval}, {@code GET /v1/host} at each call), claims and free
+     * capacity from the store now, so they follow every spawn and delete at once.
+     */
+    public Capacity last() {
+        DriverFigures f = reported;
+        return view(f.used(), f.running(), f.hypervisors());
     }
 
     private Capacity view(Capacity.Resources driverUsed, int running, List<Capacity.Hypervisor> hypervisors) {

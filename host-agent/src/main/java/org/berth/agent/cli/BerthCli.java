@@ -32,7 +32,7 @@ import picocli.CommandLine.ScopeType;
                 InteractiveCommands.Console.class, InteractiveCommands.Exec.class, ActionCommands.Reboot.class, ActionCommands.Pause.class,
                 ActionCommands.Unpause.class, ActionCommands.Suspend.class, ActionCommands.Resume.class,
                 ActionCommands.Stop.class, ActionCommands.Start.class, ActionCommands.Snapshot.class,
-                ImageCommands.class, HostCommands.Events.class, TokenCommands.class,
+                ImageCommands.class, HostCommands.Events.class, TopCommand.class, TokenCommands.class,
                 org.berth.agent.cloud.CloudCommand.class},
         footer = {"", "Environment: BERTH_URL, BERTH_TOKEN, BERTH_STATE_DIR, BERTH_CACERT, BERTH_CERT, BERTH_KEY,",
                 "BERTH_INSECURE_HTTP=1, BERTH_CLOUD_HOSTS (berth cloud).",

@@ -21,6 +21,8 @@ import java.util.Map;
  *                    after its last answer) is closed; not an event stream, an upload, a request being answered
  * @param maxConnections {@code max_connections}: API connections open at once; beyond, new ones are closed
  * @param console     interactive sessions ({@code console.*}): limits, idle timeout, frame size, ticket lifetime
+ * @param instanceStatsInterval {@code instance_stats_interval}: how often the agent samples every driver's
+ *                    instance counters for /metrics, diagnostics and {@code berth top}; {@link Duration#ZERO} = off
  */
 public record AgentConfig(String listenAddress, int listenPort, Path stateDir, Path instancesPath, List<Path> imageDirs,
                           String bridge,
@@ -33,10 +35,16 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                           Duration shutdownTimeout, long maxImageUploadBytes, int maxConcurrentImageUploads,
                           Duration imageUploadIdleTimeout, PlacementConfig placement, String owner,
                           VifPluggingConfig vifPlugging, TlsConfig tls, boolean allowInsecureHttp,
-                          Duration idleTimeout, int maxConnections, ConsoleConfig console) {
+                          Duration idleTimeout, int maxConnections, ConsoleConfig console,
+                          Duration instanceStatsInterval) {
     public AgentConfig {
         imageDirs = List.copyOf(imageDirs);
         drivers = Map.copyOf(drivers);
+    }
+
+    /** Whether the agent samples instance counters ({@code instance_stats_interval} is not 0). */
+    public boolean instanceStatsEnabled() {
+        return !instanceStatsInterval.isZero();
     }
 
     /** The built-in defaults: what {@code make run} uses with no file. */
@@ -50,6 +58,6 @@ public record AgentConfig(String listenAddress, int listenPort, Path stateDir, P
                 resumeGuestsStateOnHostBoot, runningDeletedInstanceAction, syncPowerStateInterval,
                 driverRetryMaxBackoff, maxRequestBodyBytes, apiWorkers, taskWorkers, shutdownTimeout,
                 maxImageUploadBytes, maxConcurrentImageUploads, imageUploadIdleTimeout, placement, owner, vifPlugging,
-                tls, allowInsecureHttp, idleTimeout, maxConnections, console);
+                tls, allowInsecureHttp, idleTimeout, maxConnections, console, instanceStatsInterval);
     }
 }

@@ -36,7 +36,7 @@ public final class ConfigLoader {
             "task_workers", "shutdown_timeout", "max_image_upload_bytes", "max_concurrent_image_uploads",
             "image_upload_idle_timeout", "host", "update_resources_interval", "placement", "owner",
             "vif_plugging_timeout", "vif_plugging_is_fatal", "tls", "allow_insecure_http", "idle_timeout",
-            "max_connections", "console");
+            "max_connections", "console", "instance_stats_interval");
     private static final Pattern TOKEN = Pattern.compile("[\\x21-\\x7e]{1,256}");
 
     private final ObjectNode root;
@@ -129,7 +129,7 @@ public final class ConfigLoader {
                 (int) integer("max_concurrent_image_uploads", 4, 1, 64),
                 duration("image_upload_idle_timeout", Duration.ofMinutes(5), Duration.ofHours(1)), placement(),
                 owner(), vifPlugging(), tls, insecure, idleTimeout(),
-                (int) integer("max_connections", 1024, 1, 1 << 20), console());
+                (int) integer("max_connections", 1024, 1, 1 << 20), console(), instanceStatsInterval());
     }
 
     private ConsoleConfig console() {
@@ -146,6 +146,21 @@ public final class ConfigLoader {
                         d.maxSessionsPerInstance(), 1, 1024),
                 idle, (int) integer(c, "console.max_frame_bytes", "max_frame_bytes", d.maxFrameBytes(), 1024, 16 << 20),
                 ttl);
+    }
+
+    /** 0 turns the sampler off; below 100 ms a sample of hundreds of instances could not keep up. */
+    private Duration instanceStatsInterval() {
+        JsonNode n = root.get("instance_stats_interval");
+        if (n == null || n.isNull()) {
+            return Duration.ofSeconds(10);
+        }
+        Duration d = n.isValueNode() ? DriverConfig.parseDuration(n.asText().trim()) : null;
+        if (d == null || d.isNegative() || (!d.isZero() && d.compareTo(Duration.ofMillis(100)) < 0)
+                || d.compareTo(Duration.ofHours(1)) > 0) {
+            throw new ConfigException("instance_stats_interval", "'" + n.asText() + "' must be a duration such as "
+                    + "10s, 1m or 10 (seconds), at least 100ms and at most 3600s; 0 = do not sample instance stats");
+        }
+        return d;
     }
 
     private Duration idleTimeout() {

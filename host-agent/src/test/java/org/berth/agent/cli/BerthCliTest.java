@@ -97,6 +97,57 @@ class BerthCliTest {
     }
 
     @Test
+    void topOnceSortsInstancesByCpuOrMemoryFromTheLastSamples() throws Exception {
+        String big = ok("--json", "spawn", "--driver", "fake", "--name", "top-big", "--image", "test-disk", "--vcpus",
+                "4", "--memory-mb", "1024", "--root-gb", "1", "--wait").json().at("/instance/uuid").asText();
+        String small = ok("--json", "spawn", "--driver", "fake", "--name", "top-small", "--image", "test-disk",
+                "--vcpus", "1", "--memory-mb", "2048", "--root-gb", "1", "--nic", "port_id=" + UUID.randomUUID()
+                        + ",mac=fa:16:3e:00:00:31", "--wait").json().at("/instance/uuid").asText();
+        try {
+            t.agent.stats().sampleNow(Duration.ofSeconds(10));
+            Thread.sleep(20);
+            t.agent.stats().sampleNow(Duration.ofSeconds(10));
+            Run cpu = ok("top", "--once");
+            List<String> lines = cpu.out().lines().toList();
+            assertTrue(lines.get(0).startsWith("berth top - sampled "), cpu.out());
+            assertTrue(lines.get(0).contains("every 10 s") && lines.get(0).contains("sorted by cpu"), lines.get(0));
+            assertTrue(lines.get(1).matches("NAME +UUID +DRIVER +STATE +CPU% +MEM +NET RX/s +NET TX/s +DISK R/s "
+                    + "+DISK W/s"), lines.get(1));
+            assertFalse(cpu.out().contains("\u001b["), "--once does not clear the screen");
+            int bigRow = row(lines, "top-big");
+            int smallRow = row(lines, "top-small");
+            assertTrue(bigRow < smallRow, "4 busy fake vCPUs before 1:\n" + cpu.out());
+            String[] bigCells = lines.get(bigRow).split(" +");
+            assertEquals(big, bigCells[1]);
+            assertEquals("running", bigCells[3]);
+            assertTrue(Double.parseDouble(bigCells[4]) > 0, lines.get(bigRow));
+            assertEquals("512.0MiB", bigCells[5], "memory used: half the flavor's in the fake");
+            assertEquals("0B", bigCells[6], "no VIF, no traffic");
+            assertTrue(lines.get(smallRow).split(" +")[6].matches("[0-9.]+(B|KiB|MiB)"), lines.get(smallRow));
+            Run memory = ok("top", "--once", "--sort", "memory");
+            List<String> byMemory = memory.out().lines().toList();
+            assertTrue(row(byMemory, "top-small") < row(byMemory, "top-big"), "2048 MiB before 1024:\n" + memory.out());
+            JsonNode json = ok("--json", "top", "--once").json();
+            assertTrue(json.at("/stats/instances").size() >= 2, json.toString());
+            Run bad = berth("top", "--once", "--sort", "price");
+            assertEquals(BerthCli.EXIT_USAGE, bad.code(), bad.toString());
+            assertTrue(bad.err().contains("--sort"), bad.err());
+        } finally {
+            ok("delete", big, "--wait");
+            ok("delete", small, "--wait");
+        }
+    }
+
+    private static int row(List<String> lines, String name) {
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).startsWith(name + " ")) {
+                return i;
+            }
+        }
+        throw new AssertionError(name + " not in:\n" + String.join("\n", lines));
+    }
+
+    @Test
     void guestOptionsReachTheSpec() throws Exception {
         Path key = t.dir.resolve("cli-key.pub");
         String pub = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOAi8DCad64FWUWjXvAzu5GNWRhC6u6RluroDikfPca1 cli@berth";

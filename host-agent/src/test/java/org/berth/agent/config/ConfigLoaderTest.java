@@ -51,6 +51,21 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void instanceStatsIntervalDefaultsTo10sAnd0TurnsItOff() {
+        assertEquals(Duration.ofSeconds(10), AgentConfig.defaults().instanceStatsInterval());
+        assertTrue(AgentConfig.defaults().instanceStatsEnabled());
+        AgentConfig off = ConfigLoader.parse("instance_stats_interval: 0\n");
+        assertEquals(Duration.ZERO, off.instanceStatsInterval());
+        assertFalse(off.instanceStatsEnabled());
+        assertEquals(Duration.ofSeconds(30), ConfigLoader.parse("instance_stats_interval: 30\n").instanceStatsInterval(),
+                "a bare number is seconds");
+        assertEquals(Duration.ofMillis(250), ConfigLoader.parse("instance_stats_interval: 250ms\n")
+                .instanceStatsInterval());
+        assertEquals(Duration.ofSeconds(10), AgentConfig.defaults().withListenPort(1).instanceStatsInterval(),
+                "kept by withListenPort");
+    }
+
+    @Test
     void driversAndTheirOptions() {
         AgentConfig c = ConfigLoader.parse("""
                 drivers:
@@ -172,6 +187,11 @@ class ConfigLoaderTest {
             'console: {ticket_ttl: 2h}'                 | console.ticket_ttl
             'console: {tickets: 3}'                     | console.tickets
             'console: 5'                                | console
+            instance_stats_interval: 50ms               | instance_stats_interval
+            instance_stats_interval: 2h                 | instance_stats_interval
+            instance_stats_interval: -1                 | instance_stats_interval
+            instance_stats_interval: often              | instance_stats_interval
+            'instance_stats_interval: [10]'             | instance_stats_interval
             """)
     void errorsNameTheOption(String yaml, String option) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml));

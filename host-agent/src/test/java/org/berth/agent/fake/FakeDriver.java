@@ -30,6 +30,7 @@ import org.berth.driver.api.Image;
 import org.berth.driver.api.ImageFormat;
 import org.berth.driver.api.InstanceInfo;
 import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.InstanceStats;
 import org.berth.driver.api.LifecycleEvent;
 import org.berth.driver.api.LifecycleEvent.Transition;
 import org.berth.driver.api.PowerState;
@@ -40,7 +41,9 @@ import org.berth.driver.api.VifSpec;
  * An in-memory driver (after the conformance kit's ReferenceDriver) whose instances persist in its state dir, so a
  * restarted agent finds them, as a real backend would. Options: {@code spawn_delay_ms}, {@code memory_mb},
  * {@code vcpus}, {@code local_gb}, {@code plug_vifs} (true: a spawn plugs taps through the context's VIF plugger and
- * waits for them as the real drivers do, unplugging them when that fails; a destroy unplugs them).
+ * waits for them as the real drivers do, unplugging them when that fails; a destroy unplugs them), {@code stats}
+ * ({@code false}: no {@link Capability#INSTANCE_STATS}). Its {@link #stats()} figures grow by a fixed step per call
+ * ({@link #statsOf}), so a test knows what the agent must show.
  */
 public final class FakeDriver implements ComputeDriver {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -52,11 +55,22 @@ public final class FakeDriver implements ComputeDriver {
     private final Path file;
     /** Instances whose VIFs {@link #replugVifs} was asked to plug again, in call order. */
     public final List<UUID> replugged = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The thread of every {@link #stats()} call, in order: tests check none was an API thread. */
+    public final List<String> statsThreads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** resources() calls so far: tests check a scrape of /metrics makes none. */
+    public final java.util.concurrent.atomic.AtomicInteger resourcesCalls = new java.util.concurrent.atomic.AtomicInteger();
+    /** Test hook: when set, {@link #stats()} throws this. */
+    public volatile RuntimeException statsFailure;
+    /** Test hook: {@link #stats()} sleeps this long first (a backend that hangs). */
+    public volatile long statsDelayMs;
+    private final boolean stats;
 
     private static final class Instance {
         final InstanceSpec spec;
         PowerState state;
         final StringBuilder console = new StringBuilder();
+        /** stats() calls that reported this instance. */
+        long samples;
 
         Instance(InstanceSpec spec, PowerState state) {
             this.spec = spec;
@@ -68,13 +82,18 @@ public final class FakeDriver implements ComputeDriver {
         this.ctx = ctx;
         this.spawnDelayMs = ctx.config().integer("spawn_delay_ms", 0, 0, 60_000);
         this.plugVifs = ctx.config().string("plug_vifs", "false").equals("true");
+        this.stats = !ctx.config().string("stats", "true").equals("false");
         this.file = ctx.stateDir().resolve("instances.json");
         load();
     }
 
     @Override
     public DriverInfo describe() {
-        return new DriverInfo("fake", "1.0", "fake", EnumSet.allOf(Capability.class),
+        EnumSet<Capability> caps = EnumSet.allOf(Capability.class);
+        if (!stats) {
+            caps.remove(Capability.INSTANCE_STATS);
+        }
+        return new DriverInfo("fake", "1.0", "fake", caps,
                 List.of(new ImageFormat(DiskFormat.QCOW2, ContainerFormat.BARE),
                         new ImageFormat(DiskFormat.RAW, ContainerFormat.DOCKER)));
     }
@@ -82,14 +101,7 @@ public final class FakeDriver implements ComputeDriver {
     @Override
     public InstanceInfo spawn(InstanceSpec spec) {
         Image image = ctx.images().get(spec.imageId());
-        if (spawnDelayMs > 0) {
-            try {
-                Thread.sleep(spawnDelayMs);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new DriverException.OperationTimedOut("spawn", Duration.ofMillis(spawnDelayMs), "interrupted");
-            }
-        }
+        pause("spawn", spawnDelayMs);
         plugAll(spec);
         synchronized (this) {
             if (instances.containsKey(spec.uuid())) {
@@ -103,6 +115,19 @@ public final class FakeDriver implements ComputeDriver {
             save();
             i.console.append("FAKE-BOOTED from ").append(image.name()).append('\n');
             return info(spec.uuid());
+        }
+    }
+
+    /** A slow backend: sleeps {@code ms}; an interrupt ends the operation as a timeout, as a real driver's would. */
+    private static void pause(String operation, long ms) {
+        if (ms <= 0) {
+            return;
+        }
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DriverException.OperationTimedOut(operation, Duration.ofMillis(ms), "interrupted");
         }
     }
 
@@ -309,12 +334,14 @@ public final class FakeDriver implements ComputeDriver {
     private void replace(Instance old, InstanceSpec spec) {
         Instance n = new Instance(spec, old.state);
         n.console.append(old.console);
+        n.samples = old.samples; // counters never go backwards while the backend object lives
         instances.put(spec.uuid(), n);
         save();
     }
 
     @Override
     public synchronized HostResources resources() {
+        resourcesCalls.incrementAndGet();
         int vcpus = 0;
         long mem = 0;
         long disk = 0;
@@ -357,6 +384,54 @@ public final class FakeDriver implements ComputeDriver {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Every instance's counters, each call one step further ({@link #statsOf}); figures no real backend has
+     * either are {@link InstanceStats#UNKNOWN}, so the agent's omission of unknown figures is tested too.
+     */
+    @Override
+    public List<InstanceStats> stats() {
+        if (!stats) {
+            return ComputeDriver.super.stats();
+        }
+        statsThreads.add(Thread.currentThread().getName());
+        pause("stats", statsDelayMs);
+        RuntimeException failure = statsFailure;
+        if (failure != null) {
+            throw failure;
+        }
+        synchronized (this) {
+            List<InstanceStats> out = new ArrayList<>();
+            for (Instance i : instances.values()) {
+                out.add(statsOf(i.spec, i.state, ++i.samples));
+            }
+            return out;
+        }
+    }
+
+    /**
+     * The figures of the {@code n}th stats() call that reported the instance: per call 1 s of CPU per vCPU, 1000 B
+     * (10 packets) received and 2000 B (20 packets) sent per VIF, 4096 B read (1 request) and 8192 B written (2)
+     * on disk vda; memory used half the flavor's, resident a quarter, limit all of it. Unknown: rx errors, tx drops,
+     * the disk's allocation.
+     */
+    public static InstanceStats statsOf(InstanceSpec spec, PowerState state, long n) {
+        int vcpus = spec.flavor().vcpus();
+        List<Long> perVcpu = new ArrayList<>();
+        for (int c = 0; c < vcpus; c++) {
+            perVcpu.add(n * 1_000_000_000L);
+        }
+        long mem = (long) spec.flavor().memoryMb() << 20;
+        List<InstanceStats.VifStats> vifs = new ArrayList<>();
+        for (int v = 0; v < spec.vifs().size(); v++) {
+            vifs.add(new InstanceStats.VifStats(spec.vifs().get(v).portId(), "tapfake" + v, n * 1000, n * 10, 0,
+                    InstanceStats.UNKNOWN, n * 2000, n * 20, InstanceStats.UNKNOWN, 0));
+        }
+        return new InstanceStats(spec.uuid(), state, n * vcpus * 1_000_000_000L, vcpus, perVcpu,
+                new InstanceStats.Memory(mem / 2, mem / 4, mem), vifs,
+                List.of(new InstanceStats.DiskStats("vda", n * 4096, n, n * 8192, n * 2,
+                        (long) spec.flavor().rootGb() << 30, InstanceStats.UNKNOWN)));
     }
 
     /** Test hook: instance UUIDs in the "backend". */

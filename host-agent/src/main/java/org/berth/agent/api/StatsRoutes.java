@@ -1,0 +1,86 @@
+package org.berth.agent.api;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.UUID;
+import org.berth.agent.driver.Drivers;
+import org.berth.agent.stats.InstanceSample;
+import org.berth.agent.stats.Rates;
+import org.berth.agent.stats.StatsSampler;
+import org.berth.agent.stats.StatsSnapshot;
+import org.berth.agent.store.InstanceRecord;
+import org.berth.agent.store.SpecJson;
+import org.berth.agent.store.Store;
+import org.berth.agent.store.StoredEvent;
+import org.berth.agent.task.InstanceService;
+import org.berth.driver.api.Capability;
+import org.berth.driver.api.ComputeDriver;
+import org.berth.driver.api.DriverException;
+import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.InstanceStats;
+import org.berth.driver.api.PowerState;
+
+/** {@code GET /v1/instances/stats} (the last sample) and {@code GET /v1/instances/{uuid}/diagnostics} (Nova's). */
+final class StatsRoutes {
+    private final StatsSampler sampler;
+    private final InstanceService instances;
+    private final Drivers drivers;
+    private final Store store;
+
+    StatsRoutes(StatsSampler sampler, InstanceService instances, Drivers drivers, Store store) {
+        this.sampler = sampler;
+        this.instances = instances;
+        this.drivers = drivers;
+        this.store = store;
+    }
+
+    /** Reads the last sample only: polling it (berth top) never reaches a driver. */
+    Response list() {
+        return Response.json(200, StatsViews.stats(sampler.current(), sampler.interval()));
+    }
+
+    /**
+     * From the last sample (rates from the last two); from a fresh {@code stats()} of the instance's driver when
+     * sampling is off or the instance is newer than the last sample.
+     */
+    Response diagnostics(UUID uuid) {
+        InstanceRecord r = instances.get(uuid);
+        ComputeDriver d = drivers.require(r.driver());
+        if (!d.describe().has(Capability.INSTANCE_STATS)) {
+            throw new DriverException.CapabilityMissing(r.driver(), Capability.INSTANCE_STATS);
+        }
+        StatsSnapshot.Found found = sampler.enabled() ? sampler.current().find(uuid)
+                .filter(f -> f.driver().equals(r.driver())).orElse(null) : null;
+        InstanceSample sample;
+        Rates rates;
+        if (found != null) {
+            sample = found.last();
+            rates = found.rates().orElse(null);
+        } else {
+            sample = sampler.fresh(r).orElseThrow(() -> new ApiError(409, "uuid", "not_reported", "driver "
+                    + r.driver() + " reports no figures for instance " + uuid + " (yet): it has no backend object; "
+                    + "try again once it is spawned"));
+            rates = null;
+        }
+        InstanceSpec spec;
+        try {
+            spec = SpecJson.readString(r.specJson());
+        } catch (RuntimeException e) {
+            spec = null; // a record from an older agent: the diagnostics go without MACs and config drive
+        }
+        return Response.json(200, StatsViews.diagnostics(r.driver(), d.describe().hypervisorType(), spec, sample,
+                rates, uptime(r, sample.stats())));
+    }
+
+    /** Seconds since the instance's last STARTED lifecycle event (or its creation), null unless running. */
+    private Long uptime(InstanceRecord r, InstanceStats s) {
+        if (s.state() != PowerState.RUNNING) {
+            return null;
+        }
+        Instant since = store.events(r.uuid(), 200).stream()
+                .filter(e -> e.kind().equals("lifecycle") && "STARTED".equals(e.detail()))
+                .map(StoredEvent::at).max(Comparator.naturalOrder()).orElse(r.createdAt());
+        return Math.max(0, Duration.between(since, Instant.now()).toSeconds());
+    }
+}
