@@ -124,6 +124,11 @@ final class Cgroups {
         return Optional.of(d);
     }
 
+    /** Drops the cached directories of a container whose cgroup was not there. */
+    void forget(String containerId) {
+        dirs.remove(containerId);
+    }
+
     /** Drops the cached directories of containers no longer listed. */
     void retain(Set<String> containerIds) {
         dirs.keySet().retainAll(containerIds);

@@ -61,7 +61,8 @@ final class ContainerStats {
                 out.add(new InstanceStats(i.uuid(), i.powerState(), f.cpuTimeNs(), i.spec().flavor().vcpus(),
                         List.of(), f.memory(), vifs(i.spec().vifs()), disks(f.io())));
             } catch (NoSuchFileException e) {
-                // its cgroup went away between the list and the read: absent, never an error
+                // its cgroup went away between the list and the read: absent, never an error; found anew next time
+                cg.forget(i.backendId());
             } catch (IOException e) {
                 throw new DriverException.BackendFailure(Engine.BACKEND, "stats", "reading the cgroup of container "
                         + i.backendId() + ": " + e.getMessage(), e);

@@ -18,7 +18,7 @@ import org.berth.driver.api.ImageFormat;
 
 /**
  * The {@code docker} driver: containers on a Docker engine (API 1.41+, dockerd 20.10 or newer) through
- * docker-java over httpclient5. Options ({@code drivers.docker.*}): {@code host}, {@code api_version},
+ * docker-java over httpclient5; {@code stats()} reads a local engine's cgroup files ({@link ContainerStats}). Options ({@code drivers.docker.*}): {@code host}, {@code api_version},
  * {@code stop_timeout}, {@code call_timeout}, {@code pids_limit}, {@code container_name_prefix}.
  */
 public final class DockerDriverProvider implements ComputeDriverProvider {
