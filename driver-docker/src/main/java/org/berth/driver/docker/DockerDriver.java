@@ -22,6 +22,7 @@ import org.berth.driver.api.HostResources;
 import org.berth.driver.api.Image;
 import org.berth.driver.api.InstanceInfo;
 import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.InstanceStats;
 import org.berth.driver.api.InstanceStream;
 import org.berth.driver.api.PowerState;
 import org.berth.driver.api.RebootType;
@@ -41,6 +42,7 @@ final class DockerDriver implements ComputeDriver {
     private final Execs execs;
     private final Snapshotter snapshots;
     private final HostProbe host;
+    private final ContainerStats stats;
     private final EventPump events;
     /** Spawns in flight per engine image, so a failed spawn never discards an image another spawn is using. */
     private final Map<String, AtomicInteger> spawning = new ConcurrentHashMap<>();
@@ -58,6 +60,7 @@ final class DockerDriver implements ComputeDriver {
         this.execs = new Execs(engine);
         this.snapshots = new Snapshotter(engine, ctx.images(), ctx.stateDir(), settings.callTimeout());
         this.host = new HostProbe(engine, ctx.stateDir());
+        this.stats = new ContainerStats(engine, Path.of("/sys"));
         this.events = events;
     }
 
@@ -334,6 +337,15 @@ final class DockerDriver implements ComputeDriver {
         if (!info.has(Capability.INTERFACE_HOTPLUG)) {
             throw new DriverException.CapabilityMissing(info.name(), Capability.INTERFACE_HOTPLUG);
         }
+    }
+
+    /** Declared ({@link Capability#INSTANCE_STATS}) when the engine is local or reached without TLS. */
+    @Override
+    public List<InstanceStats> stats() {
+        if (!info.has(Capability.INSTANCE_STATS)) {
+            throw new DriverException.CapabilityMissing(info.name(), Capability.INSTANCE_STATS);
+        }
+        return stats.sample(list());
     }
 
     @Override

@@ -18,7 +18,7 @@ import org.berth.driver.api.ImageFormat;
 
 /**
  * The {@code docker} driver: containers on a Docker engine (API 1.41+, dockerd 20.10 or newer) through
- * docker-java over httpclient5. Options ({@code drivers.docker.*}): {@code host}, {@code api_version},
+ * docker-java over httpclient5; {@code stats()} reads a local engine's cgroup files ({@link ContainerStats}). Options ({@code drivers.docker.*}): {@code host}, {@code api_version},
  * {@code stop_timeout}, {@code call_timeout}, {@code pids_limit}, {@code container_name_prefix}.
  */
 public final class DockerDriverProvider implements ComputeDriverProvider {
@@ -49,6 +49,8 @@ public final class DockerDriverProvider implements ComputeDriverProvider {
                 Capability.SNAPSHOT, Capability.LIFECYCLE_EVENTS);
         if (Wire.reaches(settings.host()) && !tls(settings)) {
             caps.add(Capability.EXEC); // exec streams use a raw connection of their own: no TLS on it
+            // a local engine's cgroup files, or a remote one's one-shot stats over the same kind of raw connection
+            caps.add(Capability.INSTANCE_STATS);
         }
         if (context.vifPlugger().isPresent()) {
             caps.add(Capability.INTERFACE_HOTPLUG); // hot-plug is the plugger's work; without one there is none

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.github.dockerjava.api.DockerClient;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,9 +23,11 @@ import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.DriverConfig;
 import org.berth.driver.api.DriverContext;
 import org.berth.driver.api.EventSink;
+import org.berth.driver.api.ExecSpec;
 import org.berth.driver.api.Flavor;
 import org.berth.driver.api.Image;
 import org.berth.driver.api.InstanceSpec;
+import org.berth.driver.api.InstanceStream;
 import org.berth.driver.api.VifPlugger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -39,6 +42,7 @@ abstract class DockerTestBase {
     /** Not the agent's owner: an agent running on the same host does not adopt this test's containers. */
     protected static final String TEST_OWNER = "berth-test";
 
+    protected static final Duration EXEC_WAIT = Duration.ofSeconds(30);
     protected static final Flavor SMALL = new Flavor("m1.micro", 1, 64, 0, 0, 0);
 
     protected Path stateDir;
@@ -113,6 +117,24 @@ abstract class DockerTestBase {
         spawned.add(uuid);
         InstanceSpec s = InstanceSpec.of(uuid, "t-" + uuid.toString().substring(0, 8), SMALL, busybox.id());
         return command.length == 0 ? s : s.withProperties(Map.of(InstanceSpec.COMMAND, String.join("\n", command)));
+    }
+
+    /** A finished command's exit code and its output (stdout and stderr). */
+    protected record Run(int exit, String out) {
+    }
+
+    /** Runs a command in the container to its end, within {@link #EXEC_WAIT}. */
+    protected static Run run(ComputeDriver d, UUID uuid, String... argv) {
+        try (InstanceStream s = d.exec(uuid, ExecSpec.of(argv))) {
+            var out = new ByteArrayOutputStream();
+            byte[] buf = new byte[8192];
+            long deadline = System.nanoTime() + EXEC_WAIT.toNanos();
+            for (int n; (n = s.read(buf, 0, buf.length, Duration.ofMillis(200))) >= 0; ) {
+                out.write(buf, 0, n);
+                assertTrue(System.nanoTime() < deadline, List.of(argv) + " did not end within " + EXEC_WAIT);
+            }
+            return new Run(s.exitCode().orElseThrow(), out.toString(StandardCharsets.UTF_8));
+        }
     }
 
     protected String log(UUID uuid) {

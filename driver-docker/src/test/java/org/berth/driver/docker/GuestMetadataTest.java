@@ -7,12 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -21,10 +19,8 @@ import java.util.UUID;
 import org.berth.driver.api.ComputeDriver;
 import org.berth.driver.api.DriverException;
 import org.berth.driver.api.EventSink;
-import org.berth.driver.api.ExecSpec;
 import org.berth.driver.api.GuestConfig;
 import org.berth.driver.api.InstanceSpec;
-import org.berth.driver.api.InstanceStream;
 import org.berth.driver.api.RebootType;
 import org.berth.driver.api.VifSpec;
 import org.junit.jupiter.api.Test;
@@ -35,26 +31,8 @@ import org.junit.jupiter.api.Test;
  * side of hot-plug, network_data.json following it).
  */
 class GuestMetadataTest extends DockerTestBase {
-    private static final Duration WAIT = Duration.ofSeconds(10);
     private static final String LATEST = MetadataDir.MOUNT_POINT + "/openstack/latest/";
     private static final String USER_DATA = "#cloud-config\nruncmd:\n  - echo berth-marker\n";
-
-    private record Run(int exit, String out) {
-    }
-
-    /** Runs a command in the container to its end (bounded by {@link #WAIT}). */
-    private Run run(ComputeDriver d, UUID uuid, String... argv) {
-        try (InstanceStream s = d.exec(uuid, ExecSpec.of(argv))) {
-            var out = new ByteArrayOutputStream();
-            byte[] buf = new byte[8192];
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            for (int n; (n = s.read(buf, 0, buf.length, Duration.ofMillis(200))) >= 0; ) {
-                out.write(buf, 0, n);
-                assertTrue(System.nanoTime() < deadline, List.of(argv) + " did not end within " + WAIT);
-            }
-            return new Run(s.exitCode().orElseThrow(), out.toString(StandardCharsets.UTF_8));
-        }
-    }
 
     private JsonNode json(ComputeDriver d, UUID uuid, String file) throws Exception {
         Run r = run(d, uuid, "cat", LATEST + file);
