@@ -68,11 +68,14 @@ final class ReferenceDriver implements ComputeDriver {
         this.faults = faults;
     }
 
-    /** Every capability but the interactive ones: an in-memory driver has no process to talk to. */
+    /**
+     * Every capability but the interactive ones and instance stats: an in-memory driver has no process to talk to
+     * and nothing that uses a CPU (the kit checks that it says so with CapabilityMissing).
+     */
     @Override
     public DriverInfo describe() {
         return new DriverInfo(name, "1.0", "reference",
-                EnumSet.complementOf(EnumSet.of(Capability.CONSOLE, Capability.EXEC)),
+                EnumSet.complementOf(EnumSet.of(Capability.CONSOLE, Capability.EXEC, Capability.INSTANCE_STATS)),
                 List.of(new ImageFormat(DiskFormat.QCOW2, ContainerFormat.BARE)));
     }
 
