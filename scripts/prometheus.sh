@@ -41,6 +41,7 @@ start() {
   [[ $SCRAPE =~ ^[0-9]+(ms|s|m)$ ]] || die "BERTH_PROMETHEUS_SCRAPE '$SCRAPE' must be a duration such as 2s"
   [ -r "$token" ] || die "TOKEN_FILE '$token' is not readable"
   [ -x "$BIN" ] || die "$BIN is missing (scripts/host-setup.sh installs Debian's prometheus)"
+  [[ $dir =~ ^[A-Za-z0-9/._-]+$ ]] || die "DIR '$dir' must be a path of letters, digits and / . _ - (it goes into YAML)"
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   url="http://127.0.0.1:$port"
@@ -61,7 +62,7 @@ scrape_configs:
     metrics_path: /metrics
     authorization:
       type: Bearer
-      credentials_file: $dir/token
+      credentials_file: '$dir/token'
     static_configs:
       - targets: ['$target']
 YAML

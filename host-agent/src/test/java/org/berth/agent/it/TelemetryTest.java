@@ -31,6 +31,9 @@ class TelemetryTest {
     private static final int PING_SIZE = 1000;
     /** One echo request or reply on the wire as Linux counts it: payload + ICMP 8 + IPv4 20 + Ethernet 14. */
     private static final long FRAME = PING_SIZE + 8 + 20 + 14;
+    /** The busy VM also serves a 4 MiB blob over HTTP (berth.serve): one-way traffic tells rx from tx. */
+    private static final int SERVE_PORT = 8080;
+    private static final long BLOB = 4L << 20;
 
     @Test
     @Timeout(900)
@@ -58,6 +61,7 @@ class TelemetryTest {
             Guests.step(String.format(Locale.ROOT, "CPU rate in Prometheus: busy VM %.2f", vmRate), t0);
 
             pingFlood(agent, prom, idle, vm, NET + "30", t0);
+            download(prom, idle, vm, NET + "30", t0);
             diskWrite(prom, idle, t0);
             diagnostics(agent, vm, "kvm");
             diagnostics(agent, idle, "docker");
@@ -88,8 +92,8 @@ class TelemetryTest {
         String body = """
                 {"driver": "kvm", "uuid": "%s", "name": "it-tm-vm", "image_id": "%s",
                  "flavor": {"name": "it.vm", "vcpus": 1, "memory_mb": 256, "root_gb": 1},
-                 "properties": {"os_command_line": "console=ttyS0"}, "vifs": [%s], "metadata": {"busy": "1"}}
-                """.formatted(uuid, Guests.guestKernel(), guests.vif(cidr, new String[1]));
+                 "properties": {"os_command_line": "console=ttyS0 berth.serve=%d"}, "vifs": [%s], "metadata": {"busy": "1"}}
+                """.formatted(uuid, Guests.guestKernel(), SERVE_PORT, guests.vif(cidr, new String[1]));
         Guests.spawn(agent, body);
         agent.awaitRunning(uuid, Guests.SPAWN_LIMIT);
         return uuid;
@@ -191,6 +195,38 @@ class TelemetryTest {
         assertTrue(Math.abs(cTx - cOvsRx) <= expected / 10, "container tx matches OVS: " + all);
         assertTrue(Math.abs(vRx - vOvsTx) <= expected / 10, "VM rx matches OVS: " + all);
         Guests.step("ping of " + PINGS + " x " + PING_SIZE + " bytes: " + all, t0);
+    }
+
+    /**
+     * The container fetches the VM's 4 MiB blob over TCP (busybox nc, HTTP/1.0): the bytes flow one way, so the
+     * counters must say which instance received them. Each side's figure matches the other's and OVS's, directionally.
+     */
+    private static void download(PrometheusServer prom, UUID container, UUID vm, String vmIp, long t0)
+            throws Exception {
+        awaitFreshSample(prom, vm, System.currentTimeMillis() / 1000.0);
+        long cRx0 = counter(prom, "berth_instance_network_receive_bytes_total", container);
+        long cTx0 = counter(prom, "berth_instance_network_transmit_bytes_total", container);
+        long vTx0 = counter(prom, "berth_instance_network_transmit_bytes_total", vm);
+        long vRx0 = counter(prom, "berth_instance_network_receive_bytes_total", vm);
+        var get = Host.run("docker", "exec", Host.backendName(container), "sh", "-c",
+                "printf 'GET /blob HTTP/1.0\\r\\n\\r\\n' | nc " + vmIp + " " + SERVE_PORT + " | wc -c");
+        assertTrue(get.ok(), () -> "the download: " + get.stderr());
+        long got = Long.parseLong(get.stdout().strip());
+        assertTrue(got > BLOB, () -> "the container received the blob and its headers: " + got + " bytes");
+        awaitFreshSample(prom, vm, System.currentTimeMillis() / 1000.0);
+        long cRx = counter(prom, "berth_instance_network_receive_bytes_total", container) - cRx0;
+        long cTx = counter(prom, "berth_instance_network_transmit_bytes_total", container) - cTx0;
+        long vTx = counter(prom, "berth_instance_network_transmit_bytes_total", vm) - vTx0;
+        long vRx = counter(prom, "berth_instance_network_receive_bytes_total", vm) - vRx0;
+        String all = String.format(Locale.ROOT, "blob %d; container rx %d tx %d, VM tx %d rx %d", BLOB, cRx, cTx,
+                vTx, vRx);
+        // TCP/IP/Ethernet headers add under 10% to segments of about 1400 bytes
+        assertTrue(cRx >= BLOB && cRx <= BLOB * 11 / 10, "the container received the blob (rx): " + all);
+        assertTrue(vTx >= BLOB && vTx <= BLOB * 11 / 10, "the VM sent the blob (tx): " + all);
+        assertTrue(cTx < cRx / 5 && vRx < vTx / 5, "acknowledgements only the other way: " + all);
+        // within 5%: the VM's retransmissions of segments the busy host's userspace switch dropped count on its side
+        assertTrue(Math.abs(cRx - vTx) <= BLOB / 20, "what one sent, the other received: " + all);
+        Guests.step("4 MiB over TCP from the VM to the container: " + all, t0);
     }
 
     /** A statistics key of the OVS Interface of this port (ovs-vsctl, by iface-id). */
