@@ -11,7 +11,8 @@ import org.berth.driver.api.InstanceStats;
  * ({@code incus_cpu_seconds_total}, {@code incus_network_receive_bytes_total{device}} …) with {@code berth_instance_}
  * in front; labels {@code uuid}, {@code name}, {@code driver}, and {@code device} for a VIF or a disk. A figure the
  * backend does not report is left out, never written as 0. Reads {@link StatsSampler#current()} only: a scrape
- * never calls a driver.
+ * never calls a driver. A driver stale for more than {@link DriverSeries#STALE_INTERVALS} intervals has its
+ * per-instance series left out (its {@code berth_instance_stats_*} gauges stay), see {@link DriverSeries#expired}.
  */
 public final class InstanceMetrics implements MultiCollector {
     private static final String NET = "berth_instance_network_";
@@ -36,7 +37,11 @@ public final class InstanceMetrics implements MultiCollector {
             f.gauge("berth_instance_stats_stale", "1 while the driver's last stats() call failed or timed out: its "
                     + "previous figures are served.", d, series.stale() ? 1 : 0);
         });
+        java.time.Instant at = java.time.Instant.now();
         for (StatsSnapshot.Found found : now.all()) {
+            if (found.series().expired(at, sampler.interval())) {
+                continue;
+            }
             InstanceStats s = found.last().stats();
             Labels l = Labels.of("uuid", s.uuid().toString(), "name", found.last().name(), "driver", found.driver());
             f.counter("berth_instance_cpu_seconds", "CPU time the instance consumed (all vCPUs), in seconds "
