@@ -24,6 +24,36 @@ public final class InstanceMetrics implements MultiCollector {
         this.sampler = sampler;
     }
 
+    /**
+     * What this collector's text depends on: the sampler's snapshot (by identity) and which of its drivers are past
+     * the staleness bound now. A driver hung in a call holds the sampler, so no new snapshot comes; the bound must
+     * still take effect at the scrape when it passes.
+     */
+    public Object exportKey() {
+        StatsSnapshot now = sampler.current();
+        java.time.Instant at = java.time.Instant.now();
+        java.util.Set<String> expired = new java.util.TreeSet<>();
+        now.drivers().forEach((driver, series) -> {
+            if (series.expired(at, sampler.interval())) {
+                expired.add(driver);
+            }
+        });
+        return new Key(now, expired);
+    }
+
+    private record Key(StatsSnapshot snapshot, java.util.Set<String> expired) {
+        @Override
+        public boolean equals(Object o) {
+            // the snapshot by identity: comparing hundreds of instances' figures would cost what the cache saves
+            return o instanceof Key k && k.snapshot == snapshot && k.expired.equals(expired);
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(snapshot) * 31 + expired.hashCode();
+        }
+    }
+
     @Override
     public MetricSnapshots collect() {
         StatsSnapshot now = sampler.current();
