@@ -155,6 +155,35 @@ class MetricsExpositionTest {
     }
 
     @Test
+    void theStalenessBoundTakesEffectAtAScrapeWithoutANewSample() throws Exception {
+        // a sampler that is never started: no round runs on its own, as when a hung call holds the sampler thread
+        try (TestAgent t = new TestAgent("drivers: {fake: {}}\ninstance_stats_interval: 0\n");
+             StatsSampler s = new StatsSampler(Duration.ofSeconds(1), Duration.ofSeconds(1), t.agent.drivers(),
+                     t.agent.store())) {
+            t.spawnAndWait("a");
+            s.sampleNow(Duration.ofSeconds(10));
+            t.fake().statsFailure = new org.berth.driver.api.DriverException.BackendUnavailable("fake backend",
+                    "gone", null);
+            s.sampleNow(Duration.ofSeconds(10));
+            StatsSnapshot stale = s.current();
+            InstanceMetrics im = new InstanceMetrics(s);
+            var exposition = new org.berth.agent.metrics.Exposition().registerPerSample(im, im::exportKey);
+            exposition.prepare();
+            String before = new String(exposition.scrape(), java.nio.charset.StandardCharsets.UTF_8);
+            long sinceGood = System.currentTimeMillis() - stale.drivers().get("fake").last().at().toEpochMilli();
+            org.junit.jupiter.api.Assumptions.assumeTrue(sinceGood < 2500, "the first scrape came too late to see "
+                    + "the series: " + sinceGood + " ms");
+            assertTrue(before.contains("berth_instance_cpu_seconds_total{"), before);
+            Thread.sleep(3200 - sinceGood);
+            String after = new String(exposition.scrape(), java.nio.charset.StandardCharsets.UTF_8);
+            org.junit.jupiter.api.Assertions.assertSame(stale, s.current(), "no new sample meanwhile");
+            assertFalse(after.contains("berth_instance_cpu_seconds_total{"), "left out past 3 intervals: " + after);
+            assertTrue(after.contains("berth_instance_stats_stale{driver=\"fake\"} 1"), after);
+            t.fake().statsFailure = null;
+        }
+    }
+
+    @Test
     void theAgentLevelMetricsKeepTheirNamesLabelsAndIntegerValues() throws Exception {
         try (TestAgent t = new TestAgent("drivers: {fake: {}}\n")) {
             t.spawnAndWait("a");
