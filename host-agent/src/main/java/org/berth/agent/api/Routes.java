@@ -74,10 +74,11 @@ public final class Routes {
         this.security = security;
         this.consoles = new ConsoleRoutes(consoles);
         this.stats = new StatsRoutes(sampler, instances, drivers, store);
+        InstanceMetrics perInstance = new InstanceMetrics(sampler);
         this.metrics = new org.berth.agent.metrics.Exposition()
                 .register(new AgentMetrics(store, capacity, drivers, ops, http, () -> instances.locks().count(), sweeps,
                         this::report, this.consoles::openSessions))
-                .registerPerSample(new InstanceMetrics(sampler), sampler::current);
+                .registerPerSample(perInstance, perInstance::exportKey);
         sampler.onSample(metrics::prepare);
     }
 

@@ -2,7 +2,6 @@ package org.berth.agent.api;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.UUID;
 import org.berth.agent.driver.Drivers;
 import org.berth.agent.stats.InstanceSample;
@@ -12,7 +11,6 @@ import org.berth.agent.stats.StatsSnapshot;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.SpecJson;
 import org.berth.agent.store.Store;
-import org.berth.agent.store.StoredEvent;
 import org.berth.agent.task.InstanceService;
 import org.berth.driver.api.Capability;
 import org.berth.driver.api.ComputeDriver;
@@ -41,8 +39,10 @@ final class StatsRoutes {
     }
 
     /**
-     * From the last sample (rates from the last two); from a fresh {@code stats()} of the instance's driver when
-     * sampling is off or the instance is newer than the last sample.
+     * With sampling on, from the last sample only (rates from the last two): a request never calls a driver, and an
+     * instance not in the sample yet (building, no backend object, a driver that has not answered) is 409 {@code
+     * not_reported} with {@code Retry-After} one interval. With sampling off, from the driver's one bounded call
+     * (shared by concurrent requests; see {@link StatsSampler#fresh}).
      */
     Response diagnostics(UUID uuid) {
         InstanceRecord r = instances.get(uuid);
@@ -50,17 +50,21 @@ final class StatsRoutes {
         if (!d.describe().has(Capability.INSTANCE_STATS)) {
             throw new DriverException.CapabilityMissing(r.driver(), Capability.INSTANCE_STATS);
         }
-        StatsSnapshot.Found found = sampler.enabled() ? sampler.current().find(uuid)
-                .filter(f -> f.driver().equals(r.driver())).orElse(null) : null;
         InstanceSample sample;
         Rates rates;
-        if (found != null) {
+        if (sampler.enabled()) {
+            StatsSnapshot.Found found = sampler.current().find(uuid).filter(f -> f.driver().equals(r.driver()))
+                    .orElse(null);
+            if (found == null) {
+                long every = Math.max(1, (sampler.interval().toMillis() + 999) / 1000);
+                return Errors.body(notReported(r, "its driver's last sample has no figures for it (yet); the next "
+                        + "sample is due within " + every + " s")).withHeader("Retry-After", Long.toString(every));
+            }
             sample = found.last();
             rates = found.rates().orElse(null);
         } else {
-            sample = sampler.fresh(r).orElseThrow(() -> new ApiError(409, "uuid", "not_reported", "driver "
-                    + r.driver() + " reports no figures for instance " + uuid + " (yet): it has no backend object; "
-                    + "try again once it is spawned"));
+            sample = sampler.fresh(r).orElseThrow(() -> notReported(r, "it has no backend object; try again once "
+                    + "it is spawned"));
             rates = null;
         }
         InstanceSpec spec;
@@ -69,18 +73,24 @@ final class StatsRoutes {
         } catch (RuntimeException e) {
             spec = null; // a record from an older agent: the diagnostics go without MACs and config drive
         }
-        return Response.json(200, StatsViews.diagnostics(r.driver(), d.describe().hypervisorType(), spec, sample,
-                rates, uptime(r, sample.stats())));
+        return Response.json(200, StatsViews.diagnostics(d.describe().name(), d.describe().hypervisorType(), spec,
+                sample, rates, uptime(r, sample.stats())));
     }
 
-    /** Seconds since the instance's last STARTED lifecycle event (or its creation), null unless running. */
+    private static ApiError notReported(InstanceRecord r, String why) {
+        return new ApiError(409, "uuid", "not_reported", "driver " + r.driver() + " reports no figures for instance "
+                + r.uuid() + ": " + why);
+    }
+
+    /**
+     * Seconds since the instance's last STARTED lifecycle event (the store's newest one, however many events came
+     * after it; one indexed lookup), else since its creation; null unless running.
+     */
     private Long uptime(InstanceRecord r, InstanceStats s) {
         if (s.state() != PowerState.RUNNING) {
             return null;
         }
-        Instant since = store.events(r.uuid(), 200).stream()
-                .filter(e -> e.kind().equals("lifecycle") && "STARTED".equals(e.detail()))
-                .map(StoredEvent::at).max(Comparator.naturalOrder()).orElse(r.createdAt());
+        Instant since = store.lastEventAt(r.uuid(), "lifecycle", "STARTED").orElse(r.createdAt());
         return Math.max(0, Duration.between(since, Instant.now()).toSeconds());
     }
 }

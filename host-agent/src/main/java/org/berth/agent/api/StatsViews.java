@@ -94,8 +94,10 @@ final class StatsViews {
 
     /**
      * Nova's versioned server diagnostics (microversion 2.48, {@code nova/virt/diagnostics.py}): what Nova leaves
-     * None is null here too (a figure the backend does not report; a rate without a previous sample).
+     * None is null here too (a figure the backend does not report; a rate without a previous sample), and every
+     * figure Nova's objects declare an IntegerField is an integer here (the rates and utilisation rounded).
      *
+     * @param driver the driver's kind ({@code kvm}, {@code docker}), Nova's virt driver name
      * @param uptime seconds since the instance last started, null when it is not running
      */
     static ObjectNode diagnostics(String driver, String hypervisor, InstanceSpec spec, InstanceSample sample,
@@ -110,17 +112,13 @@ final class StatsViews {
         } else {
             n.put("uptime", uptime);
         }
-        n.put("config_drive", spec != null && spec.guest().configDriveOr(true))
+        n.put("config_drive", configDrive(driver, spec))
                 .put("num_cpus", s.vcpus()).put("num_nics", s.vifs().size()).put("num_disks", s.disks().size());
         ArrayNode cpus = n.putArray("cpu_details");
         for (int i = 0; i < s.vcpuTimesNs().size(); i++) {
             ObjectNode c = cpus.addObject().put("id", i).put("time", s.vcpuTimesNs().get(i));
-            Double u = rates == null || i >= rates.vcpuPercent().size() ? null : rates.vcpuPercent().get(i);
-            if (u == null) {
-                c.putNull("utilisation");
-            } else {
-                c.put("utilisation", Math.round(u));
-            }
+            whole(c, "utilisation", rates == null || i >= rates.vcpuPercent().size() ? null
+                    : rates.vcpuPercent().get(i));
         }
         ArrayNode nics = n.putArray("nic_details");
         for (InstanceStats.VifStats v : s.vifs()) {
@@ -133,12 +131,12 @@ final class StatsViews {
             figure(o, "rx_errors", v.rxErrors());
             figure(o, "rx_drop", v.rxDrops());
             figure(o, "rx_packets", v.rxPackets());
-            rate(o, "rx_rate", vr == null ? null : vr.rxBytesPerSecond());
+            whole(o, "rx_rate", vr == null ? null : vr.rxBytesPerSecond());
             figure(o, "tx_octets", v.txBytes());
             figure(o, "tx_errors", v.txErrors());
             figure(o, "tx_drop", v.txDrops());
             figure(o, "tx_packets", v.txPackets());
-            rate(o, "tx_rate", vr == null ? null : vr.txBytesPerSecond());
+            whole(o, "tx_rate", vr == null ? null : vr.txBytesPerSecond());
         }
         ArrayNode disks = n.putArray("disk_details");
         for (InstanceStats.DiskStats d : s.disks()) {
@@ -155,6 +153,26 @@ final class StatsViews {
         mib(mem, "maximum", InstanceStats.known(limit) ? limit : flavor);
         mib(mem, "used", s.memory().usedBytes());
         return n;
+    }
+
+    /**
+     * Whether the instance has a config drive: a container never has one (it gets its metadata as a directory,
+     * not a drive); a VM has one unless its spec turned it off (the kvm driver's default is on, as Nova's).
+     */
+    static boolean configDrive(String driver, InstanceSpec spec) {
+        if ("docker".equals(driver)) {
+            return false;
+        }
+        return spec != null && spec.guest().configDriveOr(true);
+    }
+
+    /** A rate as Nova's IntegerField: rounded to a whole number, null when unknown. */
+    private static void whole(ObjectNode o, String field, Double v) {
+        if (v == null) {
+            o.putNull(field);
+        } else {
+            o.put(field, Math.round(v));
+        }
     }
 
     private static void mib(ObjectNode o, String field, long bytes) {

@@ -75,12 +75,12 @@ final class TopCommand implements Runnable {
         List<String> stale = new ArrayList<>();
         stats.path("drivers").forEach(d -> {
             if (d.path("stale").asBoolean()) {
-                stale.add(d.path("driver").asText());
+                stale.add(printable(d.path("driver").asText()));
             }
         });
         double every = stats.path("interval_seconds").asDouble();
         out.println("berth top - " + (stats.path("sampled_at").isTextual()
-                ? "sampled " + stats.path("sampled_at").asText() : "no sample yet")
+                ? "sampled " + printable(stats.path("sampled_at").asText()) : "no sample yet")
                 + (every > 0 ? ", every " + trim(every) + " s" : ", sampling off (instance_stats_interval: 0)")
                 + ", " + rows.size() + " instance" + (rows.size() == 1 ? "" : "s") + ", sorted by " + sort
                 + (stale.isEmpty() ? "" : "; STALE (driver not answering): " + String.join(", ", stale)));
@@ -88,8 +88,9 @@ final class TopCommand implements Runnable {
                 "DISK W/s");
         for (JsonNode i : rows) {
             JsonNode r = i.path("rates");
-            t.row(i.path("name").asText().isEmpty() ? "-" : i.path("name").asText(), i.path("uuid").asText(),
-                    i.path("driver").asText(), i.path("state").asText().toLowerCase(Locale.ROOT)
+            t.row(i.path("name").asText().isEmpty() ? "-" : printable(i.path("name").asText()),
+                    printable(i.path("uuid").asText()), printable(i.path("driver").asText()),
+                    printable(i.path("state").asText().toLowerCase(Locale.ROOT))
                             + (i.path("stale").asBoolean() ? " (stale)" : ""),
                     r.path("cpu_percent").isNumber() ? String.format(Locale.ROOT, "%.1f", r.path("cpu_percent")
                             .asDouble()) : "-",
@@ -98,6 +99,22 @@ final class TopCommand implements Runnable {
                     rate(r.path("read_bytes_per_second")), rate(r.path("write_bytes_per_second")));
         }
         t.print(out);
+    }
+
+    /**
+     * The text with every control character (C0, DEL and C1) replaced by '?': a name is the user's, and one with an
+     * escape sequence in it must not move the cursor, retitle or clear the operator's terminal.
+     */
+    static String printable(String text) {
+        StringBuilder b = new StringBuilder(text.length());
+        text.codePoints().forEach(c -> {
+            if (Character.getType(c) == Character.CONTROL) {
+                b.append('?');
+            } else {
+                b.appendCodePoint(c);
+            }
+        });
+        return b.toString();
     }
 
     /** The sort key, larger first; an unknown figure sorts last. */

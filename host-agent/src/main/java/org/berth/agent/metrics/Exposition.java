@@ -23,7 +23,7 @@ public final class Exposition {
     private Supplier<Object> sample = () -> null;
     private volatile Written written;
 
-    /** Text written for one sample; {@code sample} is compared by identity. */
+    /** Text written for one sample; {@code sample} is compared by equals (the supplier's key). */
     private record Written(Object sample, byte[] text) {
     }
 
@@ -34,8 +34,8 @@ public final class Exposition {
     }
 
     /**
-     * A collector whose figures change only when {@code current} returns another object (the sampler's immutable
-     * snapshot): its text is written again only then. Its metric names must not be those of another collector.
+     * A collector whose figures change only when {@code current} returns an object not equal to the last one (a key
+     * holding the sampler's immutable snapshot): its text is written again only then. Its metric names must not be those of another collector.
      */
     public Exposition registerPerSample(MultiCollector collector, Supplier<Object> current) {
         perSample.register(collector);
@@ -56,7 +56,7 @@ public final class Exposition {
     private Written perSampleText() {
         Object now = sample.get();
         Written w = written;
-        if (w == null || w.sample() != now) {
+        if (w == null || !java.util.Objects.equals(w.sample(), now)) {
             // keyed by the snapshot read before collecting: a newer one collected meanwhile is rewritten next time
             w = new Written(now, write(perSample));
             written = w;

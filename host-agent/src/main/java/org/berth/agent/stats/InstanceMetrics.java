@@ -11,7 +11,8 @@ import org.berth.driver.api.InstanceStats;
  * ({@code incus_cpu_seconds_total}, {@code incus_network_receive_bytes_total{device}} …) with {@code berth_instance_}
  * in front; labels {@code uuid}, {@code name}, {@code driver}, and {@code device} for a VIF or a disk. A figure the
  * backend does not report is left out, never written as 0. Reads {@link StatsSampler#current()} only: a scrape
- * never calls a driver.
+ * never calls a driver. A driver stale for more than {@link DriverSeries#STALE_INTERVALS} intervals has its
+ * per-instance series left out (its {@code berth_instance_stats_*} gauges stay), see {@link DriverSeries#expired}.
  */
 public final class InstanceMetrics implements MultiCollector {
     private static final String NET = "berth_instance_network_";
@@ -21,6 +22,36 @@ public final class InstanceMetrics implements MultiCollector {
 
     public InstanceMetrics(StatsSampler sampler) {
         this.sampler = sampler;
+    }
+
+    /**
+     * What this collector's text depends on: the sampler's snapshot (by identity) and which of its drivers are past
+     * the staleness bound now. A driver hung in a call holds the sampler, so no new snapshot comes; the bound must
+     * still take effect at the scrape when it passes.
+     */
+    public Object exportKey() {
+        StatsSnapshot now = sampler.current();
+        java.time.Instant at = java.time.Instant.now();
+        java.util.Set<String> expired = new java.util.TreeSet<>();
+        now.drivers().forEach((driver, series) -> {
+            if (series.expired(at, sampler.interval())) {
+                expired.add(driver);
+            }
+        });
+        return new Key(now, expired);
+    }
+
+    private record Key(StatsSnapshot snapshot, java.util.Set<String> expired) {
+        @Override
+        public boolean equals(Object o) {
+            // the snapshot by identity: comparing hundreds of instances' figures would cost what the cache saves
+            return o instanceof Key k && k.snapshot == snapshot && k.expired.equals(expired);
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(snapshot) * 31 + expired.hashCode();
+        }
     }
 
     @Override
@@ -36,7 +67,11 @@ public final class InstanceMetrics implements MultiCollector {
             f.gauge("berth_instance_stats_stale", "1 while the driver's last stats() call failed or timed out: its "
                     + "previous figures are served.", d, series.stale() ? 1 : 0);
         });
+        java.time.Instant at = java.time.Instant.now();
         for (StatsSnapshot.Found found : now.all()) {
+            if (found.series().expired(at, sampler.interval())) {
+                continue;
+            }
             InstanceStats s = found.last().stats();
             Labels l = Labels.of("uuid", s.uuid().toString(), "name", found.last().name(), "driver", found.driver());
             f.counter("berth_instance_cpu_seconds", "CPU time the instance consumed (all vCPUs), in seconds "

@@ -10,13 +10,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.berth.agent.driver.Drivers;
 import org.berth.agent.store.InstanceRecord;
 import org.berth.agent.store.Store;
@@ -41,21 +39,25 @@ public final class StatsSampler implements AutoCloseable {
     private final Drivers drivers;
     private final Store store;
     private final ScheduledExecutorService thread;
-    /** Runs the driver calls, so that one that hangs can be given up on; its thread is not the sampler's. */
-    private final ExecutorService calls;
+    private final Duration offCallTimeout;
+    /** Runs the driver calls, one thread per driver, so that one that hangs can be given up on. */
+    private final DriverCalls calls = new DriverCalls();
     private volatile StatsSnapshot current = StatsSnapshot.EMPTY;
     private volatile Runnable onSample = () -> { };
     // sampler thread only:
-    private final Map<String, Future<List<InstanceStats>>> inFlight = new HashMap<>();
     private final Map<String, String> outages = new HashMap<>();
 
     public StatsSampler(Duration interval, Drivers drivers, Store store) {
+        this(interval, OFF_CALL_TIMEOUT, drivers, store);
+    }
+
+    /** With another bound of a request's own call when sampling is off (tests, to hang a call briefly). */
+    StatsSampler(Duration interval, Duration offCallTimeout, Drivers drivers, Store store) {
         this.interval = interval;
+        this.offCallTimeout = offCallTimeout;
         this.drivers = drivers;
         this.store = store;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "berth-stats"));
-        AtomicInteger n = new AtomicInteger();
-        this.calls = Executors.newCachedThreadPool(r -> daemon(r, "berth-stats-call-" + n.incrementAndGet()));
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -90,7 +92,7 @@ public final class StatsSampler implements AutoCloseable {
      */
     public Duration callTimeout() {
         if (interval.isZero()) {
-            return OFF_CALL_TIMEOUT;
+            return offCallTimeout;
         }
         Duration d = interval.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : interval;
         return d.compareTo(Duration.ofSeconds(30)) > 0 ? Duration.ofSeconds(30) : d;
@@ -140,11 +142,8 @@ public final class StatsSampler implements AutoCloseable {
             if (d == null) {
                 failure = "the driver is not connected";
             } else {
-                Future<List<InstanceStats>> f = inFlight.get(name);
-                if (f == null || f.isDone()) {
-                    f = calls.submit(d::stats);
-                    inFlight.put(name, f);
-                }
+                // a call still hanging from an earlier round is waited for again, not started a second time
+                Future<List<InstanceStats>> f = calls.call(name, d).future();
                 failure = null;
                 try {
                     got = f.get(callTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -191,24 +190,35 @@ public final class StatsSampler implements AutoCloseable {
     }
 
     /**
-     * A fresh stats() of the instance's driver, bounded by {@link #callTimeout()}, for a request that cannot use the
-     * last sample (sampling off, or the instance is newer than it). Empty when the driver does not report it.
+     * A stats() of the instance's driver for a diagnostics request while sampling is off (with sampling on a request
+     * never calls a driver). At most one call per driver is in flight: a request that finds one joins it and gets its
+     * result; each waits until {@link #callTimeout()} after that call began. Empty when the driver does not report
+     * the instance.
      *
      * @throws DriverException.CapabilityMissing  if the driver has no {@link Capability#INSTANCE_STATS}
-     * @throws DriverException.OperationTimedOut if it does not answer in time
+     * @throws DriverException.OperationTimedOut if the call does not answer in time
+     * @throws DriverException.BackendUnavailable if the driver's call has hung past its bound already (it cannot be
+     *                                            interrupted, so no second one is started beside it)
      */
     public Optional<InstanceSample> fresh(InstanceRecord record) {
         ComputeDriver d = drivers.require(record.driver());
         if (!d.describe().has(Capability.INSTANCE_STATS)) {
             throw new DriverException.CapabilityMissing(record.driver(), Capability.INSTANCE_STATS);
         }
-        Future<List<InstanceStats>> f = calls.submit(d::stats);
+        long bound = callTimeout().toNanos();
+        DriverCalls.Call hung = calls.running(record.driver());
+        if (hung != null && hung.ageNanos() >= bound) {
+            throw new DriverException.BackendUnavailable("driver " + record.driver(), "its stats() call has not "
+                    + "answered for " + hung.ageNanos() / 1_000_000 + " ms (bound " + bound / 1_000_000
+                    + " ms); no other is started until it does", null);
+        }
+        DriverCalls.Call c = calls.call(record.driver(), d);
         try {
-            return f.get(callTimeout().toMillis(), TimeUnit.MILLISECONDS).stream()
+            return c.future().get(Math.max(0, bound - c.ageNanos()), TimeUnit.NANOSECONDS).stream()
                     .filter(s -> s.uuid().equals(record.uuid())).findFirst()
                     .map(s -> new InstanceSample(record.name(), s));
         } catch (TimeoutException e) {
-            f.cancel(true);
+            // not cancelled: that would not free a thread stuck in the backend's client
             throw new DriverException.OperationTimedOut("stats", callTimeout(), "driver " + record.driver());
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException r) {
@@ -224,10 +234,9 @@ public final class StatsSampler implements AutoCloseable {
     @Override
     public void close() {
         thread.shutdownNow();
-        calls.shutdownNow();
+        calls.close();
         try {
             thread.awaitTermination(2, TimeUnit.SECONDS);
-            calls.awaitTermination(2, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

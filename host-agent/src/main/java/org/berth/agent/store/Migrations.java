@@ -21,7 +21,9 @@ final class Migrations {
                       kind TEXT NOT NULL, detail TEXT, at TEXT NOT NULL)""",
                     "CREATE INDEX events_uuid ON events(uuid)"),
             // a cold migration's side on this host (Migration's JSON), null when none
-            List.of("ALTER TABLE instances ADD COLUMN migration_json TEXT"));
+            List.of("ALTER TABLE instances ADD COLUMN migration_json TEXT"),
+            // diagnostics' uptime looks up an instance's newest STARTED event, however many events came after it
+            List.of("CREATE INDEX events_uuid_kind ON events(uuid, kind, detail, id)"));
 
     private Migrations() {
     }

@@ -196,6 +196,24 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /**
+     * When the instance's newest event of this kind and detail was stored, however old (diagnostics' uptime: the
+     * last STARTED lifecycle event); one lookup on the events_uuid_kind index, not a scan of the instance's events.
+     */
+    public synchronized Optional<Instant> lastEventAt(UUID uuid, String kind, String detail) {
+        try (PreparedStatement p = connection.prepareStatement("SELECT at FROM events WHERE uuid=? AND kind=? "
+                + "AND detail=? ORDER BY id DESC LIMIT 1")) {
+            p.setString(1, uuid.toString());
+            p.setString(2, kind);
+            p.setString(3, detail);
+            try (ResultSet rs = p.executeQuery()) {
+                return rs.next() ? Optional.of(Instant.parse(rs.getString(1))) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw new StoreException("last " + kind + " " + detail + " event of " + uuid + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The newest {@code limit} events of an instance, oldest first. */
     public synchronized List<StoredEvent> events(UUID uuid, int limit) {
         List<StoredEvent> out = new ArrayList<>();

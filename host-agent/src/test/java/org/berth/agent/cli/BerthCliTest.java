@@ -97,6 +97,27 @@ class BerthCliTest {
     }
 
     @Test
+    void topPrintsNoControlCharacterOfAName() throws Exception {
+        // ESC ] 0 ; title BEL retitles a terminal, ESC [ 2 J clears it; C1 CSI (U+009B) and DEL as well
+        String evil = "a\u001b]0;owned\u0007b\u001b[2Jc\u009b1md\u007fe\r\nf";
+        JsonNode stats = TestAgent.JSON.readTree("""
+                {"sampled_at": "2026-12-08T00:00:00Z", "interval_seconds": 10,
+                 "drivers": [{"driver": "fake\\u001b[1m", "stale": true}],
+                 "instances": [{"uuid": "6f1a7f1e-1b2c-4d3e-8f40-0a1b2c3d4e5f", "name": %s, "driver": "fake",
+                                "state": "RUNNING", "stale": false, "memory": {}, "rates": null}]}
+                """.formatted(TestAgent.JSON.writeValueAsString(evil)));
+        StringWriter out = new StringWriter();
+        TopCommand.frame(new PrintWriter(out), stats, TopCommand.Sort.cpu);
+        String text = out.toString();
+        assertTrue(text.chars().noneMatch(c -> c != '\n' && Character.getType(c) == Character.CONTROL),
+                "no control character but the line ends: " + text.replace("\u001b", "<ESC>"));
+        assertTrue(text.contains("a?]0;owned?b?[2Jc?1md?e??f"), text);
+        assertTrue(text.contains("fake?[1m"), "the stale driver's name too: " + text);
+        assertEquals("plain-name", TopCommand.printable("plain-name"));
+        assertEquals("caf\u00e9 \u6771", TopCommand.printable("caf\u00e9 \u6771"), "printable non-ASCII stays");
+    }
+
+    @Test
     void topOnceSortsInstancesByCpuOrMemoryFromTheLastSamples() throws Exception {
         String big = ok("--json", "spawn", "--driver", "fake", "--name", "top-big", "--image", "test-disk", "--vcpus",
                 "4", "--memory-mb", "1024", "--root-gb", "1", "--wait").json().at("/instance/uuid").asText();

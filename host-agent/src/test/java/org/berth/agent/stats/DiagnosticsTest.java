@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
 import org.berth.agent.TestAgent;
+import org.berth.agent.store.InstanceRecord;
 import org.junit.jupiter.api.Test;
 
 /** GET /v1/instances/{uuid}/diagnostics (Nova's 2.48 shape) and GET /v1/instances/stats. */
@@ -60,6 +62,8 @@ class DiagnosticsTest {
             assertEquals(20 * n, nic.get("tx_packets").asLong());
             assertTrue(nic.get("rx_rate").asDouble() > 0 && nic.get("tx_rate").asDouble() > nic.get("rx_rate")
                     .asDouble(), "bytes/s between the samples: " + nic);
+            assertTrue(nic.get("rx_rate").isIntegralNumber() && nic.get("tx_rate").isIntegralNumber(),
+                    "Nova's NicDiagnostics declares the rates IntegerField: " + nic);
             JsonNode disk = d.get("disk_details").get(0);
             assertEquals(Set.of("read_bytes", "read_requests", "write_bytes", "write_requests", "errors_count"),
                     fields(disk));
@@ -71,16 +75,46 @@ class DiagnosticsTest {
     }
 
     @Test
-    void anInstanceNewerThanTheLastSampleGetsAFreshCall() throws Exception {
-        try (TestAgent t = new TestAgent("drivers: {fake: {}}\ninstance_stats_interval: 1h\n")) {
+    void withSamplingOnAnInstanceNotInTheSampleIs409WithRetryAfterAndNoDriverCall() throws Exception {
+        try (TestAgent t = new TestAgent("drivers: {fake: {}}\ninstance_stats_interval: 90s\n")) {
             t.agent.stats().sampleNow(BOUND);
             UUID u = t.spawnAndWait("late");
             int calls = t.fake().statsThreads.size();
+            for (int i = 0; i < 5; i++) {
+                TestAgent.Reply r = t.call("GET", "/v1/instances/" + u + "/diagnostics", null);
+                assertEquals(409, r.status(), r.body());
+                assertEquals("not_reported", r.json().at("/error/rule").asText());
+                assertEquals("uuid", r.json().at("/error/field").asText());
+                assertTrue(r.json().at("/error/message").asText().contains("driver fake"), r.body());
+                assertEquals("90", r.raw().headers().firstValue("retry-after").orElse(""), "one interval, in s");
+            }
+            assertEquals(calls, t.fake().statsThreads.size(), "no stats() on the request path while sampling");
+            t.agent.stats().sampleNow(BOUND);
             TestAgent.Reply r = t.call("GET", "/v1/instances/" + u + "/diagnostics", null);
             assertEquals(200, r.status(), r.body());
-            assertEquals(calls + 1, t.fake().statsThreads.size());
             assertTrue(r.json().at("/cpu_details/0/utilisation").isNull(), "no rate from one sample");
             assertEquals(1, r.json().get("num_cpus").asInt());
+        }
+    }
+
+    @Test
+    void uptimeCountsFromTheLastStartedEventHoweverManyEventsFollowIt() throws Exception {
+        try (TestAgent t = new TestAgent("drivers: {fake: {}}\ninstance_stats_interval: 1h\n")) {
+            UUID u = t.spawnAndWait("busy");
+            InstanceRecord r = t.agent.store().find(u).orElseThrow();
+            Instant longAgo = Instant.now().minus(Duration.ofHours(2));
+            t.agent.store().update(new InstanceRecord(r.uuid(), r.name(), r.driver(), r.specJson(), r.vcpus(),
+                    r.memoryMb(), r.diskGb(), r.vmState(), r.powerState(), r.taskState(), r.backendId(), r.fault(),
+                    longAgo, r.updatedAt(), r.migration()));
+            t.agent.store().addEvent(u, null, "lifecycle", "STARTED");
+            for (int i = 0; i < 250; i++) {
+                t.agent.store().addEvent(u, "req-" + i, "action", "get_console_output");
+            }
+            Thread.sleep(1100); // so that "since the STARTED event" is at least a second
+            t.agent.stats().sampleNow(BOUND);
+            long uptime = t.call("GET", "/v1/instances/" + u + "/diagnostics", null).json().get("uptime").asLong();
+            assertTrue(uptime >= 1 && uptime < 60, "since the STARTED event 250 events ago, not since the "
+                    + "creation 2 h ago: " + uptime);
         }
     }
 

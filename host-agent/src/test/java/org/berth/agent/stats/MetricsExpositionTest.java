@@ -108,6 +108,81 @@ class MetricsExpositionTest {
         }
     }
 
+    /** The value of label {@code label} in a sample line, unescaped as Prometheus' text format says. */
+    static String labelValue(String line, String label) {
+        int i = line.indexOf(label + "=\"");
+        assertTrue(i >= 0, label + " in " + line);
+        StringBuilder v = new StringBuilder();
+        for (int j = i + label.length() + 2; ; j++) {
+            char c = line.charAt(j);
+            if (c == '"') {
+                return v.toString();
+            }
+            if (c == '\\') {
+                char e = line.charAt(++j);
+                v.append(switch (e) {
+                    case 'n' -> '\n';
+                    case '\\' -> '\\';
+                    case '"' -> '"';
+                    default -> throw new AssertionError("unknown escape \\" + e + " in " + line);
+                });
+            } else {
+                assertTrue(c != '\n', "a raw newline in a label value");
+                v.append(c);
+            }
+        }
+    }
+
+    @Test
+    void anInstanceNameWithQuoteBackslashAndNewlineIsEscapedAndParsesBack() throws Exception {
+        // the API refuses such a name (Check.name); the store's name is what /metrics joins in, so set it there
+        try (TestAgent t = new TestAgent("drivers: {fake: {}}\ninstance_stats_interval: 1h\n")) {
+            UUID u = t.spawnAndWait("plain");
+            String odd = "we\"ird\\na\nme";
+            var r = t.agent.store().find(u).orElseThrow();
+            t.agent.store().update(new org.berth.agent.store.InstanceRecord(r.uuid(), odd, r.driver(), r.specJson(),
+                    r.vcpus(), r.memoryMb(), r.diskGb(), r.vmState(), r.powerState(), r.taskState(), r.backendId(),
+                    r.fault(), r.createdAt(), r.updatedAt(), r.migration()));
+            t.agent.stats().sampleNow(Duration.ofSeconds(10));
+            String body = t.call("GET", "/metrics", null).body();
+            String line = java.util.Arrays.stream(body.split("\n"))
+                    .filter(l -> l.startsWith("berth_instance_cpu_seconds_total{")).findFirst().orElseThrow();
+            assertTrue(line.contains("name=\"we\\\"ird\\\\na\\nme\""), "escaped: " + line);
+            assertEquals(odd, labelValue(line, "name"), "parses back to the name");
+            assertEquals(u.toString(), labelValue(line, "uuid"));
+            assertTrue(line.matches("berth_instance_cpu_seconds_total\\{.*} \\S+"), "one line: " + line);
+        }
+    }
+
+    @Test
+    void theStalenessBoundTakesEffectAtAScrapeWithoutANewSample() throws Exception {
+        // a sampler that is never started: no round runs on its own, as when a hung call holds the sampler thread
+        try (TestAgent t = new TestAgent("drivers: {fake: {}}\ninstance_stats_interval: 0\n");
+             StatsSampler s = new StatsSampler(Duration.ofSeconds(1), Duration.ofSeconds(1), t.agent.drivers(),
+                     t.agent.store())) {
+            t.spawnAndWait("a");
+            s.sampleNow(Duration.ofSeconds(10));
+            t.fake().statsFailure = new org.berth.driver.api.DriverException.BackendUnavailable("fake backend",
+                    "gone", null);
+            s.sampleNow(Duration.ofSeconds(10));
+            StatsSnapshot stale = s.current();
+            InstanceMetrics im = new InstanceMetrics(s);
+            var exposition = new org.berth.agent.metrics.Exposition().registerPerSample(im, im::exportKey);
+            exposition.prepare();
+            String before = new String(exposition.scrape(), java.nio.charset.StandardCharsets.UTF_8);
+            long sinceGood = System.currentTimeMillis() - stale.drivers().get("fake").last().at().toEpochMilli();
+            org.junit.jupiter.api.Assumptions.assumeTrue(sinceGood < 2500, "the first scrape came too late to see "
+                    + "the series: " + sinceGood + " ms");
+            assertTrue(before.contains("berth_instance_cpu_seconds_total{"), before);
+            Thread.sleep(3200 - sinceGood);
+            String after = new String(exposition.scrape(), java.nio.charset.StandardCharsets.UTF_8);
+            org.junit.jupiter.api.Assertions.assertSame(stale, s.current(), "no new sample meanwhile");
+            assertFalse(after.contains("berth_instance_cpu_seconds_total{"), "left out past 3 intervals: " + after);
+            assertTrue(after.contains("berth_instance_stats_stale{driver=\"fake\"} 1"), after);
+            t.fake().statsFailure = null;
+        }
+    }
+
     @Test
     void theAgentLevelMetricsKeepTheirNamesLabelsAndIntegerValues() throws Exception {
         try (TestAgent t = new TestAgent("drivers: {fake: {}}\n")) {

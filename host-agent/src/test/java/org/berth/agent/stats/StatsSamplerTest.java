@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -16,6 +17,7 @@ import java.util.logging.Level;
 import org.berth.agent.LogCapture;
 import org.berth.agent.TestAgent;
 import org.berth.agent.fake.FakeDriver;
+import org.berth.agent.store.InstanceRecord;
 import org.berth.driver.api.DriverException;
 import org.junit.jupiter.api.Test;
 
@@ -52,8 +54,8 @@ class StatsSamplerTest {
             int calls = t.fake().statsThreads.size() - before;
             // 200 ms between the end of one sample and the start of the next: about 5 in a second
             assertTrue(calls >= 2 && calls <= 6, calls + " stats() calls in 1 s at a 200 ms interval");
-            assertTrue(t.fake().statsThreads.stream().allMatch(n -> n.startsWith("berth-stats-call-")),
-                    "only the sampler's call threads: " + t.fake().statsThreads);
+            assertEquals(java.util.Set.of("berth-stats-call-fake"), java.util.Set.copyOf(t.fake().statsThreads),
+                    "one call thread per driver, not a thread per call");
         }
     }
 
@@ -122,6 +124,101 @@ class StatsSamplerTest {
             fake.statsDelayMs = 0;
             await("fresh again", () -> !s.current().drivers().get("fake").stale());
         }
+    }
+
+    @Test
+    void withSamplingOffConcurrentRequestsShareOneCallAndAHungOneIs503() throws Exception {
+        try (TestAgent t = new TestAgent("drivers: {fake: {}}\ninstance_stats_interval: 0\n")) {
+            UUID a = t.spawnAndWait("a");
+            FakeDriver fake = t.fake();
+            fake.statsDelayMs = 600;
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            try {
+                List<java.util.concurrent.Future<TestAgent.Reply>> replies = new java.util.ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    replies.add(pool.submit(() -> t.call("GET", "/v1/instances/" + a + "/diagnostics", null)));
+                }
+                for (var r : replies) {
+                    TestAgent.Reply reply = r.get(BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+                    assertEquals(200, reply.status(), reply.body());
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertEquals(1, fake.statsThreads.size(), "4 requests at once joined one call: " + fake.statsThreads);
+
+            // a call that hangs past its bound: the request that waited is 504, the next ones 503 at once
+            try (StatsSampler s = new StatsSampler(Duration.ZERO, Duration.ofMillis(400), t.agent.drivers(),
+                    t.agent.store())) {
+                InstanceRecord r = t.agent.store().find(a).orElseThrow();
+                fake.statsDelayMs = 5000;
+                int before = fake.statsThreads.size();
+                long t0 = System.nanoTime();
+                assertThrows(DriverException.OperationTimedOut.class, () -> s.fresh(r));
+                long waited = (System.nanoTime() - t0) / 1_000_000;
+                assertTrue(waited >= 350 && waited < 2000, "bounded by the call timeout: " + waited + " ms");
+                for (int i = 0; i < 3; i++) {
+                    long t1 = System.nanoTime();
+                    DriverException.BackendUnavailable e = assertThrows(DriverException.BackendUnavailable.class,
+                            () -> s.fresh(r));
+                    assertTrue(e.getMessage().contains("driver fake"), e.getMessage());
+                    assertTrue((System.nanoTime() - t1) / 1_000_000 < 200, "at once, not after another wait");
+                }
+                assertEquals(before + 1, fake.statsThreads.size(), "the hung call is not started again");
+                fake.statsDelayMs = 0;
+            }
+        }
+    }
+
+    @Test
+    void aDriverStaleForThreeIntervalsHasItsInstanceSeriesDroppedFromMetrics() throws Exception {
+        try (TestAgent t = new TestAgent("drivers: {fake: {}}\ninstance_stats_interval: 200ms\n")) {
+            UUID a = t.spawnAndWait("a");
+            StatsSampler s = t.agent.stats();
+            await("a good sample", () -> s.current().find(a).isPresent());
+            assertTrue(t.call("GET", "/metrics", null).body().contains("berth_instance_cpu_seconds_total{"));
+            t.fake().statsFailure = new DriverException.BackendUnavailable("fake backend", "gone", null);
+            await("stale", () -> s.current().drivers().get("fake").stale());
+            DriverSeries stale = s.current().drivers().get("fake");
+            long lastAt = stale.last().at().toEpochMilli();
+            await("the per-instance series left out", () -> {
+                try {
+                    return !t.call("GET", "/metrics", null).body().contains("berth_instance_cpu_seconds_total{");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            long droppedAfter = System.currentTimeMillis() - lastAt;
+            assertTrue(droppedAfter >= 3 * 200, "not before 3 intervals: " + droppedAfter + " ms");
+            String body = t.call("GET", "/metrics", null).body();
+            assertFalse(body.contains("uuid=\"" + a + "\""), "no series of the instance at all");
+            assertTrue(body.contains("berth_instance_stats_stale{driver=\"fake\"} 1"), body);
+            assertTrue(body.contains("berth_instance_stats_last_sample_timestamp_seconds{driver=\"fake\"}"));
+            assertTrue(body.contains("berth_instance_stats_sample_seconds{driver=\"fake\"}"));
+            var list = t.call("GET", "/v1/instances/stats", null).json().at("/stats/instances");
+            assertEquals(1, list.size(), "the stats list keeps showing it");
+            assertTrue(list.get(0).get("stale").asBoolean(), "marked stale");
+            t.fake().statsFailure = null;
+            await("exported again once the driver answers", () -> {
+                try {
+                    return t.call("GET", "/metrics", null).body().contains("berth_instance_cpu_seconds_total{");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        }
+    }
+
+    @Test
+    void expiryIsThreeIntervalsAfterTheLastGoodFigures() {
+        java.time.Instant at = java.time.Instant.parse("2026-12-08T00:00:00Z");
+        DriverSample sample = new DriverSample("fake", at, Duration.ofMillis(5), java.util.Map.of());
+        DriverSeries good = new DriverSeries(sample, null, false, Duration.ofMillis(5));
+        Duration every = Duration.ofSeconds(10);
+        assertFalse(good.expired(at.plusSeconds(3600), every), "fresh figures never expire");
+        DriverSeries stale = good.failed(Duration.ofSeconds(10));
+        assertFalse(stale.expired(at.plusSeconds(30), every), "3 intervals: still exported");
+        assertTrue(stale.expired(at.plusSeconds(31), every), "past 3 intervals: left out");
     }
 
     @Test
