@@ -29,7 +29,7 @@ import org.libvirt.LibvirtException;
  * against one {@code virsh domstats} of every domain (the same bulk call plus virsh's start-up), and against the
  * per-domain calls of libvirt-java in this process (lookup, info, memory, block and interface stats of each domain:
  * what a poller without the bulk call makes), in rounds that rotate which goes first. Prints the medians of wall time
- * and of CPU time: this JVM's ({@code getProcessCpuTime}, every thread: the libvirt pool's, JNA's copying, GC), the
+ * and the means of CPU time (each CPU figure counts in 10 ms steps here, so only a mean over the rounds says something): this JVM's ({@code getProcessCpuTime}, every thread: the libvirt pool's, JNA's copying, GC), the
  * reaped children's ({@code virsh}: cutime + cstime of /proc/self/stat, clock ticks of 10 ms) and libvirtd's
  * (utime + stime of its /proc/PID/stat: the daemon does the monitor work for every way alike). Usage:
  * {@code StatsBench [vms] [rounds]} (default 10 and 15).
@@ -114,7 +114,7 @@ public final class StatsBench {
                 b, vms, p, a, j);
         System.out.printf(Locale.ROOT, "ratios: per-domain virsh / stats() %.1f, virsh all / stats() %.1f, "
                 + "per-domain calls / stats() %.1f%n", (double) p / b, (double) a / b, (double) j / b);
-        System.out.println("CPU time, medians (µs): this JVM / virsh children / libvirtd");
+        System.out.println("CPU time per sample, means (ms): this JVM / virsh children / libvirtd");
         print("stats()", bulk);
         print(vms + " x virsh domstats <dom>", virshEach);
         print("virsh domstats (all)", virshAll);
@@ -167,8 +167,12 @@ public final class StatsBench {
     }
 
     private static void print(String what, List<Cost> costs) {
-        System.out.printf(Locale.ROOT, "  %-30s %8d / %8d / %8d%n", what, median(costs, Cost::own),
-                median(costs, Cost::children), median(costs, Cost::daemon));
+        System.out.printf(Locale.ROOT, "  %-30s %6.1f / %6.1f / %6.1f%n", what, meanMs(costs, Cost::own),
+                meanMs(costs, Cost::children), meanMs(costs, Cost::daemon));
+    }
+
+    private static double meanMs(List<Cost> costs, java.util.function.ToLongFunction<Cost> figure) {
+        return costs.stream().mapToLong(figure).average().orElse(0) / 1_000;
     }
 
     private static long median(List<Cost> costs, java.util.function.ToLongFunction<Cost> figure) {
