@@ -37,8 +37,10 @@ import org.libvirt.DomainInfo.DomainState;
  * QEMU's highest written offset), a disk libvirt stat()ed itself (a shut-off domain) in {@code block.N.allocation}
  * ({@code block.N.physical} is then st_size).</li>
  * </ul>
- * libvirt's integers are unsigned where its API says so: a figure that does not fit a non-negative long (a UINT or
- * ULLONG with its top bit set, as a broken counter reads) is UNKNOWN, never a negative number.
+ * Counters are the QEMU process's (cpu, vCPU, disk) or the tap's (VIF) and restart with them: README, "When
+ * counters restart". libvirt's integers are unsigned where its API says so: a figure that does not fit a
+ * non-negative long (a UINT or ULLONG with its top bit set, as a broken counter reads) is UNKNOWN, never a negative
+ * number.
  */
 final class DomainStats {
     private static final long KIB = 1024;

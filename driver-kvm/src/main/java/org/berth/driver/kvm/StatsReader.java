@@ -33,7 +33,7 @@ import org.w3c.dom.Element;
  */
 final class StatsReader {
     private static final Logger LOG = Logger.getLogger(StatsReader.class.getName());
-    /** Samples between two reads of a definition whose spec did not parse (the agent samples every 10-15 s). */
+    /** Samples between two reads of a definition whose spec did not parse (about 3 min at the agent's default 10 s). */
     static final long RETRY_SAMPLES = 20;
 
     private final Predicate<String> owns;
