@@ -9,8 +9,9 @@ import java.util.Optional;
 /**
  * A libvirt {@code virTypedParameter} array copied into Java: {@code field} (name) to value. The C layout (x86-64,
  * libvirt-common.h): {@code char field[80]; int type;} then the 8-byte union {@code value}, aligned to 8, so each
- * entry is 96 bytes. Integers of every width become {@code Long} (an unsigned long long counter above 2^63 does not
- * happen in practice), doubles {@code Double}, booleans {@code Boolean}, strings {@code String}.
+ * entry is 96 bytes. Integers of every width become {@code Long}: an UINT is widened unsigned, an ULLONG keeps its
+ * 64 bits, so one of 2^63 or more reads negative ({@link #figure} makes it UNKNOWN); doubles {@code Double}, booleans
+ * {@code Boolean}, strings {@code String}.
  */
 record TypedParams(Map<String, Object> values) {
     /** VIR_TYPED_PARAM_FIELD_LENGTH. */
@@ -68,6 +69,16 @@ record TypedParams(Map<String, Object> values) {
     /** The integer {@code key}, or {@link org.berth.driver.api.InstanceStats#UNKNOWN} when absent or not one. */
     long number(String key) {
         return values.get(key) instanceof Long l ? l : org.berth.driver.api.InstanceStats.UNKNOWN;
+    }
+
+    /**
+     * The integer {@code key} as a figure of {@link org.berth.driver.api.InstanceStats}: a non-negative long, or
+     * UNKNOWN when absent, not an integer, or negative (an ULLONG of 2^63 or more, a negative INT or LLONG: no
+     * figure libvirt reports here is meaningfully negative).
+     */
+    long figure(String key) {
+        long n = number(key);
+        return n >= 0 ? n : org.berth.driver.api.InstanceStats.UNKNOWN;
     }
 
     Optional<String> string(String key) {

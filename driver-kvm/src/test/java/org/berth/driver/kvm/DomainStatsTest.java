@@ -82,8 +82,9 @@ class DomainStatsTest {
         v.put("vcpu.0.time", 9_000_000_000L);
         v.put("vcpu.1.time", 10_000_000_000L);
         v.put("balloon.current", 262_144L);
-        v.put("balloon.available", 223_748L);
-        v.put("balloon.unused", 190_152L);
+        v.put("balloon.available", 223_748L); // MemTotal
+        v.put("balloon.unused", 150_152L); // MemFree
+        v.put("balloon.usable", 190_152L); // MemAvailable: MemFree plus what the guest can drop (page cache)
         v.put("balloon.rss", 234_848L);
         v.put("net.count", 2L);
         v.put("net.0.name", "vnet7"); // not one of the spec's: ignored
@@ -103,8 +104,8 @@ class DomainStatsTest {
         v.put("block.0.wr.bytes", 4096L);
         v.put("block.0.wr.reqs", 1L);
         v.put("block.0.capacity", 1L << 30);
-        v.put("block.0.allocation", 0L);
-        v.put("block.0.physical", 204_800L);
+        v.put("block.0.allocation", 0L); // QEMU's highest written offset: nothing written through this QEMU yet
+        v.put("block.0.physical", 204_800L); // QEMU's actual-size of the image: st_blocks x 512
         v.put("block.1.name", "hdd");
         return v;
     }
@@ -118,7 +119,7 @@ class DomainStatsTest {
         assertEquals(2, s.vcpus());
         assertEquals(List.of(9_000_000_000L, 10_000_000_000L), s.vcpuTimesNs());
         assertEquals(new InstanceStats.Memory((223_748L - 190_152L) * 1024, 234_848L * 1024, 262_144L * 1024),
-                s.memory());
+                s.memory(), "used is MemTotal - MemAvailable: page cache the guest can drop is not in use");
         assertEquals(List.of(new InstanceStats.VifStats(VIF.portId(), VIF.devName(), 9030, 39, 1, 0, 726, 9, 0, 2)),
                 s.vifs(), "libvirt's net figures are already the guest's view; the unplugged VIF is absent");
         // hdd has no I/O counters in this sample (NOWAIT): left out rather than reported as zero
@@ -128,6 +129,9 @@ class DomainStatsTest {
     @Test
     void whatTheGuestDoesNotReportIsUnknown() {
         Map<String, Object> v = running();
+        v.remove("balloon.usable"); // a guest before Linux 4.6: MemTotal - MemFree, as Ceilometer falls back
+        assertEquals((223_748L - 150_152L) * 1024, DomainStats.of(UUID_1, SPEC, new TypedParams(v)).memory()
+                .usedBytes());
         v.remove("balloon.available"); // no virtio_balloon in the guest: QEMU's RSS and the size only
         v.remove("net.1.rx.drop");
         InstanceStats s = DomainStats.of(UUID_1, SPEC, new TypedParams(v));
@@ -146,7 +150,8 @@ class DomainStatsTest {
         v.put("block.count", 1L);
         v.put("block.0.name", "vda");
         v.put("block.0.capacity", 1L << 30);
-        v.put("block.0.physical", 204_800L);
+        v.put("block.0.allocation", 204_800L); // libvirt stat()ed the file: st_blocks x 512
+        v.put("block.0.physical", 3_473_408L); // st_size: holes and preallocated metadata count
         InstanceStats s = DomainStats.of(UUID_1, SPEC, new TypedParams(v));
         assertEquals(PowerState.SHUTDOWN, s.state());
         assertEquals(0, s.cpuTimeNs());
@@ -162,5 +167,44 @@ class DomainStatsTest {
         assertEquals(PowerState.SUSPENDED, DomainStats.of(UUID_1, SPEC, new TypedParams(v)).state());
         v.put("state.state", 3L);
         assertEquals(PowerState.PAUSED, DomainStats.of(UUID_1, SPEC, new TypedParams(v)).state());
+    }
+
+    /** The raw bits of an ULLONG of 2^64 - 1 and of 2^63, as {@link TypedParams#read} keeps them. */
+    private static final long ULLONG_MAX = -1L;
+    private static final long ULLONG_2_63 = Long.MIN_VALUE;
+
+    @Test
+    void figuresThatDoNotFitAreUnknownNotAnError() {
+        Memory m = new Memory(12L * TypedParams.SIZE);
+        m.clear();
+        put(m, 0, "vcpu.current", TypedParams.UINT, 0xFFFF_FFFFL); // (int) of it would be -1 vCPUs
+        put(m, 1, "cpu.time", TypedParams.ULLONG, ULLONG_2_63);
+        put(m, 2, "vcpu.1.time", TypedParams.ULLONG, ULLONG_MAX);
+        put(m, 3, "balloon.rss", TypedParams.ULLONG, ULLONG_MAX);
+        put(m, 4, "balloon.current", TypedParams.ULLONG, Long.MAX_VALUE / 512); // KiB whose bytes overflow a long
+        put(m, 5, "net.1.rx.drop", TypedParams.ULLONG, ULLONG_MAX);
+        put(m, 6, "net.1.tx.pkts", TypedParams.ULLONG, ULLONG_2_63);
+        put(m, 7, "net.1.tx.errs", TypedParams.LLONG, -7);
+        put(m, 8, "block.0.wr.bytes", TypedParams.ULLONG, ULLONG_MAX);
+        put(m, 9, "block.0.physical", TypedParams.ULLONG, ULLONG_2_63);
+        put(m, 10, "block.0.capacity", TypedParams.ULLONG, ULLONG_MAX);
+        put(m, 11, "balloon.usable", TypedParams.ULLONG, ULLONG_MAX);
+        Map<String, Object> v = running();
+        v.putAll(TypedParams.read(m, 12).values());
+
+        InstanceStats s = DomainStats.of(UUID_1, SPEC, new TypedParams(v));
+
+        assertEquals(SPEC.flavor().vcpus(), s.vcpus(), "vcpu.current 2^32 - 1 is no vCPU count: the flavor's");
+        assertEquals(0, s.cpuTimeNs());
+        assertEquals(List.of(9_000_000_000L), s.vcpuTimesNs(), "the list stops at the first time that does not fit");
+        assertEquals(new InstanceStats.Memory(InstanceStats.UNKNOWN, InstanceStats.UNKNOWN, InstanceStats.UNKNOWN),
+                s.memory());
+        assertEquals(List.of(new InstanceStats.VifStats(VIF.portId(), VIF.devName(), 9030, 39, InstanceStats.UNKNOWN,
+                0, 726, 0, 0, InstanceStats.UNKNOWN)), s.vifs());
+        assertEquals(List.of(new InstanceStats.DiskStats("vda", 754_176, 17, 0, 1, InstanceStats.UNKNOWN,
+                InstanceStats.UNKNOWN)), s.disks());
+
+        v.put("net.1.rx.bytes", ULLONG_MAX); // the VIF's bytes themselves unknown: the VIF is left out of the sample
+        assertTrue(DomainStats.of(UUID_1, SPEC, new TypedParams(v)).vifs().isEmpty());
     }
 }

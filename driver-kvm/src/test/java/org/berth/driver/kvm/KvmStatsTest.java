@@ -204,6 +204,21 @@ class KvmStatsTest {
         }
     }
 
+    /** The bytes a file takes on the host: st_blocks x 512 ({@code stat}'s %b in %B units), what {@code du} says. */
+    private static long allocated(Path file) {
+        String[] out = Cmd.run(CMD, List.of("stat", "-c", "%b %B", file.toString())).orThrow().strip().split(" ");
+        return Long.parseLong(out[0]) * Long.parseLong(out[1]);
+    }
+
+    private Path overlay(UUID uuid) {
+        return stateDir.resolve(uuid.toString()).resolve("disk");
+    }
+
+    private static InstanceStats.DiskStats vda(InstanceStats s) {
+        return s.disks().stream().filter(d -> d.device().equals("vda")).findFirst()
+                .orElseThrow(() -> new AssertionError("no vda in " + s.disks()));
+    }
+
     private static long sumOf(List<Long> values) {
         return values.stream().mapToLong(Long::longValue).sum();
     }
@@ -300,10 +315,12 @@ class KvmStatsTest {
         long sent = Long.parseLong(counts.group(1));
         long replies = Long.parseLong(counts.group(2));
         assertTrue(replies >= 15, "the guest answered " + replies + " of " + sent + ":\n" + ping);
+        long allocatedBefore = allocated(overlay(busy.uuid()));
         InstanceStats s1 = statsOf(busy.uuid());
         Map<String, Long> tap = tapCounters(nic.devName());
         Map<String, String> virsh = virshDomstats(busy.uuid());
         InstanceStats s2 = statsOf(busy.uuid());
+        long allocatedAfter = allocated(overlay(busy.uuid()));
         InstanceStats.VifStats v1 = s1.vifs().getFirst();
         InstanceStats.VifStats v2 = s2.vifs().getFirst();
         // what the guest received is what the tap sent; a little ARP or IPv6 may ride along
@@ -337,6 +354,19 @@ class KvmStatsTest {
         assertBetween(d1.readBytes(), Long.parseLong(virsh.get("block." + vdaIndex + ".rd.bytes")), d2.readBytes(),
                 "virsh vda rd.bytes");
         assertEquals(d1.capacityBytes(), Long.parseLong(virsh.get("block." + vdaIndex + ".capacity")));
+        // allocation is what the overlay file takes on the host (QEMU's actual-size, libvirt's block.N.physical of a
+        // running domain), not its st_size nor QEMU's highest written offset
+        assertBetween(allocatedBefore, d1.allocationBytes(), allocatedAfter, "vda allocation vs the overlay's st_blocks");
+        assertEquals(Long.parseLong(virsh.get("block." + vdaIndex + ".physical")), d1.allocationBytes());
+        // used memory is MemTotal - MemAvailable; the guest (Linux 6.1) reports MemAvailable as balloon.usable
+        assertTrue(virsh.containsKey("balloon.usable"), "the guest reports MemAvailable: " + virsh);
+        long virshUsed = (Long.parseLong(virsh.get("balloon.available")) - Long.parseLong(virsh.get("balloon.usable")))
+                * 1024;
+        assertTrue(virshUsed == s1.memory().usedBytes() || virshUsed == s2.memory().usedBytes(),
+                "used " + s1.memory().usedBytes() + "/" + s2.memory().usedBytes() + " vs virsh's available - usable "
+                        + virshUsed);
+        assertTrue(virshUsed < (Long.parseLong(virsh.get("balloon.available"))
+                - Long.parseLong(virsh.get("balloon.unused"))) * 1024, "page cache is not counted as used");
         assertNotBackwards(busySamples.getLast(), s1);
         assertNotBackwards(s1, s2);
 
@@ -345,6 +375,30 @@ class KvmStatsTest {
         InstanceStats paused = statsOf(busy.uuid());
         assertEquals(PowerState.PAUSED, paused.state());
         assertNotBackwards(s2, paused);
+
+        // the reset points README's stats section states: power off ends the QEMU process, so cpu and disk
+        // counters read 0 and start again from 0 with the next one; the tap is the plugger's and outlives QEMU, so
+        // the VIF's counters carry on after being absent while shut off
+        driver.powerOff(busy.uuid(), Duration.ZERO);
+        InstanceStats off = statsOf(busy.uuid());
+        assertEquals(PowerState.SHUTDOWN, off.state());
+        assertEquals(0, off.cpuTimeNs());
+        assertTrue(off.vifs().isEmpty(), "a shut-off domain's VIF: " + off.vifs());
+        assertEquals(0, vda(off).readBytes());
+        assertEquals(allocated(overlay(busy.uuid())), vda(off).allocationBytes(),
+                "shut off, libvirt stat()s the file itself: block.N.allocation is st_blocks x 512");
+        driver.powerOn(busy.uuid());
+        InstanceStats on = statsOf(busy.uuid());
+        assertTrue(on.cpuTimeNs() < paused.cpuTimeNs(), "cpu time restarts with QEMU: " + on.cpuTimeNs() + " vs "
+                + paused.cpuTimeNs());
+        assertTrue(vda(on).readBytes() < vda(paused).readBytes(), "disk counters restart with QEMU: " + vda(on));
+        InstanceStats.VifStats vifOn = on.vifs().getFirst();
+        InstanceStats.VifStats vifPaused = paused.vifs().getFirst();
+        assertTrue(vifOn.rxBytes() >= vifPaused.rxBytes() && vifOn.txBytes() >= vifPaused.txBytes(),
+                "the tap's counters survive the power cycle: " + vifPaused + " then " + vifOn);
+        System.out.printf("stats: across a power cycle cpu %d -> %d ns, vda rd %d -> %d B, VIF rx %d -> %d B%n",
+                paused.cpuTimeNs(), on.cpuTimeNs(), vda(paused).readBytes(), vda(on).readBytes(), vifPaused.rxBytes(),
+                vifOn.rxBytes());
         driver.suspend(idle.uuid());
         assertEquals(PowerState.SUSPENDED, driver.info(idle.uuid()).powerState());
         InstanceStats suspended = statsOf(idle.uuid());

@@ -28,11 +28,22 @@ import org.libvirt.LibvirtException;
  * virConnectGetAllDomainStats) against N {@code virsh domstats <domain>} runs one after another (a per-domain poller)
  * against one {@code virsh domstats} of every domain (the same bulk call plus virsh's start-up), and against the
  * per-domain calls of libvirt-java in this process (lookup, info, memory, block and interface stats of each domain:
- * what a poller without the bulk call makes), in rounds that rotate which goes first. Prints the medians of wall time and the ratios. Usage: {@code StatsBench [vms] [rounds]}
- * (default 10 and 15).
+ * what a poller without the bulk call makes), in rounds that rotate which goes first. Prints the medians of wall time
+ * and the means of CPU time (each CPU figure counts in 10 ms steps here, so only a mean over the rounds says something): this JVM's ({@code getProcessCpuTime}, every thread: the libvirt pool's, JNA's copying, GC), the
+ * reaped children's ({@code virsh}: cutime + cstime of /proc/self/stat, clock ticks of 10 ms) and libvirtd's
+ * (utime + stime of its /proc/PID/stat: the daemon does the monitor work for every way alike). Usage:
+ * {@code StatsBench [vms] [rounds]} (default 10 and 15).
  */
 public final class StatsBench {
     private static final Duration CMD = Duration.ofSeconds(60);
+    /** USER_HZ: the unit of the times in /proc/PID/stat (100 on every Linux this runs on: getconf CLK_TCK). */
+    private static final long TICK_US = 10_000;
+    private static final com.sun.management.OperatingSystemMXBean OS = (com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+
+    /** One measured run, µs: wall, this JVM's CPU, reaped children's CPU, libvirtd's CPU. */
+    private record Cost(long wall, long own, long children, long daemon) {
+    }
 
     private StatsBench() {
     }
@@ -48,10 +59,11 @@ public final class StatsBench {
         Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x"));
         ManifestImageStore store = new ManifestImageStore(TestImages.dir(), state.resolve("_store"));
         TapPlugger taps = new TapPlugger();
-        List<Long> bulk = new ArrayList<>();
-        List<Long> virshEach = new ArrayList<>();
-        List<Long> virshAll = new ArrayList<>();
-        List<Long> perDomainCalls = new ArrayList<>();
+        List<Cost> bulk = new ArrayList<>();
+        List<Cost> virshEach = new ArrayList<>();
+        List<Cost> virshAll = new ArrayList<>();
+        List<Cost> perDomainCalls = new ArrayList<>();
+        Path daemon = Path.of("/proc", Files.readString(Path.of("/run/libvirtd.pid")).strip(), "stat");
         Connect c = new Connect("qemu:///system");
         List<UUID> spawned = new ArrayList<>();
         Map<UUID, String> tapOf = new java.util.HashMap<>();
@@ -72,14 +84,16 @@ public final class StatsBench {
             for (int r = 0; r < rounds; r++) {
                 for (int k = 0; k < 4; k++) {
                     switch ((r + k) % 4) {
-                        case 0 -> bulk.add(timed(() -> {
+                        case 0 -> bulk.add(measured(daemon, () -> {
                             if (driver.stats().size() < vms) {
                                 throw new IllegalStateException("stats() lost a domain");
                             }
                         }));
-                        case 1 -> virshEach.add(timed(() -> spawned.forEach(u -> virsh(InstanceSpec.backendName(u)))));
-                        case 2 -> virshAll.add(timed(() -> virsh(null)));
-                        default -> perDomainCalls.add(timed(() -> spawned.forEach(u -> perDomain(c, u, tapOf.get(u)))));
+                        case 1 -> virshEach.add(measured(daemon,
+                                () -> spawned.forEach(u -> virsh(InstanceSpec.backendName(u)))));
+                        case 2 -> virshAll.add(measured(daemon, () -> virsh(null)));
+                        default -> perDomainCalls.add(measured(daemon,
+                                () -> spawned.forEach(u -> perDomain(c, u, tapOf.get(u)))));
                     }
                 }
             }
@@ -91,15 +105,20 @@ public final class StatsBench {
             c.close();
             InstanceFiles.deleteTree(state);
         }
-        long b = BenchGuest.median(bulk);
-        long p = BenchGuest.median(virshEach);
-        long a = BenchGuest.median(virshAll);
-        long j = BenchGuest.median(perDomainCalls);
+        long b = median(bulk, Cost::wall);
+        long p = median(virshEach, Cost::wall);
+        long a = median(virshAll, Cost::wall);
+        long j = median(perDomainCalls, Cost::wall);
         System.out.printf(Locale.ROOT, "one sample of %d running VMs, median of %d (wall, µs): stats() %d | %d x "
                 + "virsh domstats <dom> %d | virsh domstats (all) %d | per-domain libvirt-java calls %d%n", vms, rounds,
                 b, vms, p, a, j);
         System.out.printf(Locale.ROOT, "ratios: per-domain virsh / stats() %.1f, virsh all / stats() %.1f, "
                 + "per-domain calls / stats() %.1f%n", (double) p / b, (double) a / b, (double) j / b);
+        System.out.println("CPU time per sample, means (ms): this JVM / virsh children / libvirtd");
+        print("stats()", bulk);
+        print(vms + " x virsh domstats <dom>", virshEach);
+        print("virsh domstats (all)", virshAll);
+        print("per-domain libvirt-java calls", perDomainCalls);
         Runtime.getRuntime().halt(0);
     }
 
@@ -147,10 +166,53 @@ public final class StatsBench {
         Cmd.run(CMD, argv).orThrow();
     }
 
-    /** Wall time of {@code r} in µs. */
-    private static long timed(Runnable r) {
+    private static void print(String what, List<Cost> costs) {
+        System.out.printf(Locale.ROOT, "  %-30s %6.1f / %6.1f / %6.1f%n", what, meanMs(costs, Cost::own),
+                meanMs(costs, Cost::children), meanMs(costs, Cost::daemon));
+    }
+
+    private static double meanMs(List<Cost> costs, java.util.function.ToLongFunction<Cost> figure) {
+        return costs.stream().mapToLong(figure).average().orElse(0) / 1_000;
+    }
+
+    private static long median(List<Cost> costs, java.util.function.ToLongFunction<Cost> figure) {
+        return BenchGuest.median(costs.stream().map(figure::applyAsLong).toList());
+    }
+
+    /** {@code r}'s wall time and the CPU time it cost this JVM, its reaped children and libvirtd, in µs. */
+    private static Cost measured(Path daemon, Runnable r) {
+        long children = childrenTicks();
+        long libvirtd = ownTicks(daemon);
+        long own = OS.getProcessCpuTime();
         long t0 = System.nanoTime();
         r.run();
-        return (System.nanoTime() - t0) / 1_000;
+        long wall = System.nanoTime() - t0;
+        return new Cost(wall / 1_000, (OS.getProcessCpuTime() - own) / 1_000,
+                (childrenTicks() - children) * TICK_US, (ownTicks(daemon) - libvirtd) * TICK_US);
+    }
+
+    /**
+     * Fields of /proc/PID/stat after the command name (which may hold spaces, so the split is after its ')'): index
+     * 0 is field 3 (state), so utime (14) is 11, stime 12, cutime 13, cstime 14.
+     */
+    private static String[] statFields(Path stat) {
+        try {
+            String line = Files.readString(stat);
+            return line.substring(line.lastIndexOf(')') + 2).split(" ");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** utime + stime of a process. */
+    private static long ownTicks(Path stat) {
+        String[] f = statFields(stat);
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    /** cutime + cstime of this process: the CPU of the children it has waited for (Process.waitFor reaps them). */
+    private static long childrenTicks() {
+        String[] f = statFields(Path.of("/proc/self/stat"));
+        return Long.parseLong(f[13]) + Long.parseLong(f[14]);
     }
 }
