@@ -7,7 +7,10 @@ import java.util.UUID;
  * One instance's counters as the backend reports them at one moment ({@link ComputeDriver#stats()}): the figures
  * Ceilometer's compute pollsters and Nova's instance diagnostics read, from the instance's point of view.
  * Counters ({@code cpuTimeNs}, every {@code *Bytes}/{@code *Packets}/{@code *Requests}/drops/errors) only grow while
- * the instance keeps its backend object; gauges (memory, capacity, allocation) go up and down. A figure the backend
+ * the backend process behind them keeps running (a VM's QEMU process, a container's cgroup, a VIF's tap or veth): they
+ * restart from zero when it is made anew (power on, hard reboot, resume, container start), as Prometheus'
+ * {@code rate()} expects of a counter; each driver's README names its reset points. Gauges (memory, capacity,
+ * allocation) go up and down. A figure the backend
  * does not report is {@link #UNKNOWN}, never a guess.
  *
  * @param uuid      the instance
@@ -45,7 +48,8 @@ public record InstanceStats(UUID uuid, PowerState state, long cpuTimeNs, int vcp
      * Memory, in bytes, each {@link #UNKNOWN} where the backend has no such figure.
      *
      * @param usedBytes     memory the guest itself uses: for a VM what its balloon driver reports in use (available
-     *                      minus unused; Ceilometer's {@code memory.usage}), for a container the cgroup's usage minus
+     *                      minus usable, the guest's MemAvailable, or minus unused where the guest reports no usable;
+     *                      Ceilometer's {@code memory.usage}), for a container the cgroup's usage minus
      *                      its inactive page cache (what {@code docker stats} shows)
      * @param residentBytes memory the host gives the instance now: a VM's QEMU process RSS, a container's anonymous
      *                      memory ({@code anon} of {@code memory.stat}; Ceilometer's {@code memory.resident})
