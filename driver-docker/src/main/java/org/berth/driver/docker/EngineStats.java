@@ -59,6 +59,9 @@ final class EngineStats {
                         throw new TimeoutException("no request slot before the deadline");
                     }
                     try {
+                        if (System.nanoTime() - deadline >= 0) { // a slot freed by a request that timed out
+                            throw new TimeoutException("no request slot before the deadline");
+                        }
                         return oneShot(engine.settings(), i.backendId(), deadline).map(n -> of(i, n));
                     } finally {
                         slots.release();
