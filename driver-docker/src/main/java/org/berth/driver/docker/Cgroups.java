@@ -186,8 +186,8 @@ final class Cgroups {
         String text;
         try {
             text = CgroupFiles.read(proc.resolve(pid + "/cgroup"));
-        } catch (java.nio.file.NoSuchFileException e) {
-            return Optional.empty(); // ended meanwhile
+        } catch (IOException e) {
+            return Optional.empty(); // ended meanwhile: ENOENT once gone, ESRCH while it exits
         }
         for (String line : text.split("\n")) {
             String[] f = line.split(":", 3);
