@@ -5,10 +5,11 @@ readonly CONTAINER_TAG="berth/busybox:test"
 readonly CONTAINER_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # PID 1 in a container ignores signals it has no handler for: the trap makes `docker stop`
 # end it at once; `sleep & wait` lets the trap run without waiting for the sleep to finish.
-# Guest metadata busy=<non-empty> (env BERTH_META_BUSY) spins one CPU in a background loop for the
-# telemetry tests; it dies with PID 1, since the kernel kills a PID namespace's processes when its init ends.
+# Guest metadata busy=1 (env BERTH_META_BUSY=1; any other value is idle, as the VM guest's "1" test) spins one
+# CPU in a background loop for the telemetry tests; it dies with PID 1, since the kernel kills a PID namespace's
+# processes when its init ends.
 readonly CONTAINER_CMD="trap 'exit 0' TERM INT; echo BERTH-CONTAINER-READY; \
-if [ -n \"\${BERTH_META_BUSY:-}\" ]; then echo BERTH-BUSY on; while :; do :; done & fi; \
+if [ \"\${BERTH_META_BUSY:-}\" = 1 ]; then echo BERTH-BUSY on; while :; do :; done & fi; \
 while :; do sleep 1 & wait \$!; done"
 readonly EPOCH_ISO="1970-01-01T00:00:00Z"
 

@@ -40,6 +40,8 @@ final class Cgroups {
     private final Map<String, Path> mounts;
     private final long hostMemory;
     private final Map<String, Dirs> dirs = new ConcurrentHashMap<>();
+    /** Containers whose cgroup was there but unreadable, logged once: while it lasts, not again. */
+    private final Set<String> unreadable = ConcurrentHashMap.newKeySet();
 
     /**
      * @param cgroupVersion the engine's {@code CgroupVersion} ("1" or "2")
@@ -124,6 +126,40 @@ final class Cgroups {
         return Optional.of(d);
     }
 
+    /**
+     * The container's figures, or empty when they cannot be had now: its cgroup is gone (the container stopped or
+     * was removed since the list: any error of the read, since a cgroup being removed answers ENODEV as well as
+     * ENOENT), or it is there but a file of it is unreadable (left out, logged once per container). Only cgroup
+     * mounts that cannot be read fail the whole sample.
+     *
+     * @throws IOException when a cgroup mount itself is not readable: no container can be read then
+     */
+    Optional<Figures> tryRead(String containerId, Dirs d) throws IOException {
+        try {
+            Figures f = read(d);
+            unreadable.remove(containerId);
+            return Optional.of(f);
+        } catch (IOException e) {
+            forget(containerId); // found anew next time: a restarted container may have a new path
+            requireMounts(e);
+            if (Files.isDirectory(d.cpu()) && Files.isDirectory(d.memory()) && Files.isDirectory(d.io())
+                    && unreadable.add(containerId)) {
+                LOG.log(Level.WARNING, "container " + containerId + " left out of the stats: its cgroup is there but "
+                        + "cannot be read (logged once while it lasts): " + e);
+            }
+            return Optional.empty();
+        }
+    }
+
+    /** Each mount point is a readable directory; else the whole sample fails with {@code cause}. */
+    void requireMounts(IOException cause) throws IOException {
+        for (Path m : mounts.values()) {
+            if (!Files.isDirectory(m) || !Files.isReadable(m)) {
+                throw new IOException("cgroup mount " + m + " is not readable: " + cause.getMessage(), cause);
+            }
+        }
+    }
+
     /** Drops the cached directories of a container whose cgroup was not there. */
     void forget(String containerId) {
         dirs.remove(containerId);
@@ -132,6 +168,7 @@ final class Cgroups {
     /** Drops the cached directories of containers no longer listed. */
     void retain(Set<String> containerIds) {
         dirs.keySet().retainAll(containerIds);
+        unreadable.retainAll(containerIds);
     }
 
     private Dirs at(String cpu, String memory, String io) {
@@ -149,8 +186,8 @@ final class Cgroups {
         String text;
         try {
             text = CgroupFiles.read(proc.resolve(pid + "/cgroup"));
-        } catch (java.nio.file.NoSuchFileException e) {
-            return Optional.empty(); // ended meanwhile
+        } catch (IOException e) {
+            return Optional.empty(); // ended meanwhile: ENOENT once gone, ESRCH while it exits
         }
         for (String line : text.split("\n")) {
             String[] f = line.split(":", 3);
@@ -207,8 +244,27 @@ final class Cgroups {
                     d.io().resolve("blkio.throttle.io_serviced_recursive")));
         }
         long used = inactive < usage ? usage - inactive : usage;
-        long cap = hostMemory > 0 ? Math.min(limit, hostMemory) : limit == Long.MAX_VALUE ? InstanceStats.UNKNOWN : limit;
+        long cap = limit(limit, v2, hostMemory);
         return new Figures(Math.max(0, cpu), new InstanceStats.Memory(used, resident, cap), io);
+    }
+
+    /**
+     * v1's "no limit" is the largest page-aligned value, {@link #V1_UNLIMITED} (LONG_MAX rounded down to 4 KiB),
+     * never "max"; at or above it a limit is none.
+     */
+    static final long V1_UNLIMITED = 9223372036854771712L;
+
+    /**
+     * The memory limit reported: the cgroup's, or the host's memory when it has none or a larger one (as the engine
+     * reports {@code memory_stats.limit}); UNKNOWN for none when the host's memory is unknown, never v1's huge
+     * "unlimited" number.
+     */
+    static long limit(long cgroupLimit, boolean v2, long hostMemory) {
+        boolean none = cgroupLimit == Long.MAX_VALUE || (!v2 && cgroupLimit >= V1_UNLIMITED);
+        if (hostMemory > 0) {
+            return Math.min(cgroupLimit, hostMemory);
+        }
+        return none ? InstanceStats.UNKNOWN : cgroupLimit;
     }
 
     private interface IoRead {
@@ -225,31 +281,63 @@ final class Cgroups {
     }
 
     /**
-     * On cgroup v1 a kernel since 6.10 activates the block throttling policy of a disk only once a limit is
-     * written for it, and until then {@code blkio.throttle.io_service*} count nothing (the engine's
-     * {@code blkio_stats} are empty too). Writing "no limit" ({@code MAJ:MIN 0}) for the disk holding the engine's
-     * data root, into the root cgroup, activates it without limiting anyone; harmless where it was active already.
-     * Best effort: on failure the disk figures stay zero, as the engine's.
+     * On cgroup v1 a kernel since 6.10 turns on the block throttling policy of a disk only once a throttle rule is
+     * written for it in some cgroup, and until then {@code blkio.throttle.io_service*} count nothing (the engine's
+     * {@code blkio_stats} are empty too; checked on 6.18 with a loop device: {@code Total 0} after 8 MiB of direct
+     * writes, counted after a "no limit" write). So, when option {@code blkio_accounting} is true, the driver
+     * writes "no limit" ({@code MAJ:MIN 0}, the value every cgroup has by default) for the disk holding the
+     * engine's data root into the root cgroup's {@code blkio.throttle.read_bps_device}: the policy then accounts
+     * every I/O to the disk (and throttles nothing). The file is read first: a rule already there for the disk is
+     * never overwritten (the policy is on already). Best effort: on failure the disk figures stay zero, as the
+     * engine's. Nothing on v2, whose {@code io.stat} counts always.
      */
-    void activateV1IoAccounting(Path dataRoot) {
+    void activateV1IoAccounting(Path dataRoot, Path sys) {
         if (v2) {
             return;
         }
         try {
-            Object dev = Files.getAttribute(dataRoot, "unix:dev");
-            long st = ((Number) dev).longValue();
-            long major = ((st >>> 8) & 0xfff) | ((st >>> 32) & ~0xfffL);
-            long minor = (st & 0xff) | ((st >>> 12) & ~0xffL);
-            Path sys = Path.of("/sys/dev/block/" + major + ":" + minor);
-            if (!Files.exists(sys)) {
+            Optional<String> disk = diskOf(dataRoot, sys);
+            if (disk.isEmpty()) {
                 return; // not a block device (btrfs's or tmpfs's anonymous device): nothing to count on
             }
-            String disk = Files.exists(sys.resolve("partition"))
-                    ? CgroupFiles.read(sys.toRealPath().getParent().resolve("dev")).trim() : major + ":" + minor;
-            Files.writeString(mounts.get("blkio").resolve("blkio.throttle.read_bps_device"), disk + " 0");
+            Path rules = mounts.get("blkio").resolve("blkio.throttle.read_bps_device");
+            if (addNoLimitRule(rules, disk.get())) {
+                LOG.info("cgroup v1 block I/O accounting turned on for disk " + disk.get() + " (of " + dataRoot
+                        + "): wrote '" + disk.get() + " 0' (no limit) into " + rules
+                        + "; option blkio_accounting: false leaves it alone");
+            }
         } catch (IOException | RuntimeException e) {
-            LOG.log(Level.WARNING, "could not activate cgroup v1 block I/O accounting for " + dataRoot
+            LOG.log(Level.WARNING, "could not turn on cgroup v1 block I/O accounting for " + dataRoot
                     + " (disk figures stay zero): " + e);
         }
+    }
+
+    /** {@code MAJ:MIN} of the whole disk holding {@code path} (a partition's parent), empty when not a block device. */
+    static Optional<String> diskOf(Path path, Path sys) throws IOException {
+        long st = ((Number) Files.getAttribute(path, "unix:dev")).longValue();
+        long major = ((st >>> 8) & 0xfff) | ((st >>> 32) & ~0xfffL);
+        long minor = (st & 0xff) | ((st >>> 12) & ~0xffL);
+        Path dev = sys.resolve("dev/block/" + major + ":" + minor);
+        if (!Files.exists(dev)) {
+            return Optional.empty();
+        }
+        return Optional.of(Files.exists(dev.resolve("partition"))
+                ? CgroupFiles.read(dev.toRealPath().getParent().resolve("dev")).trim() : major + ":" + minor);
+    }
+
+    /**
+     * Writes {@code disk 0} into a throttle rule file unless it lists a rule for {@code disk} already (writing
+     * would replace that rule with "no limit").
+     *
+     * @return whether it wrote
+     */
+    static boolean addNoLimitRule(Path rules, String disk) throws IOException {
+        for (String line : CgroupFiles.read(rules).split("\n")) {
+            if (line.startsWith(disk + " ")) {
+                return false;
+            }
+        }
+        Files.writeString(rules, disk + " 0");
+        return true;
     }
 }

@@ -2,7 +2,6 @@ package org.berth.driver.docker;
 
 import com.github.dockerjava.api.model.Info;
 import java.io.IOException;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -15,7 +14,6 @@ import org.berth.driver.api.DriverException;
 import org.berth.driver.api.InstanceInfo;
 import org.berth.driver.api.InstanceStats;
 import org.berth.driver.api.PowerState;
-import org.berth.driver.api.VifSpec;
 
 /**
  * {@code stats()} of the docker driver. A local engine's containers are read from their cgroup files and their
@@ -29,6 +27,7 @@ final class ContainerStats {
     private final EngineStats remote;
     private final Path sys;
     private final Map<String, String> deviceNames = new ConcurrentHashMap<>();
+    private final VethCounters veths;
     private volatile Cgroups cgroups;
 
     ContainerStats(Engine engine, Path sys) {
@@ -36,6 +35,7 @@ final class ContainerStats {
         this.local = engine.settings().host().startsWith("unix://");
         this.remote = new EngineStats(engine);
         this.sys = sys;
+        this.veths = new VethCounters(sys);
     }
 
     /** The figures of the listed instances; one that vanished while sampled is absent. */
@@ -57,18 +57,20 @@ final class ContainerStats {
                 if (dirs.isEmpty()) {
                     continue; // stopped or removed since the list: absent from this sample
                 }
-                Cgroups.Figures f = cg.read(dirs.get());
-                out.add(new InstanceStats(i.uuid(), i.powerState(), f.cpuTimeNs(), i.spec().flavor().vcpus(),
-                        List.of(), f.memory(), vifs(i.spec().vifs()), disks(f.io())));
-            } catch (NoSuchFileException e) {
-                // its cgroup went away between the list and the read: absent, never an error; found anew next time
-                cg.forget(i.backendId());
+                Optional<Cgroups.Figures> f = cg.tryRead(i.backendId(), dirs.get());
+                if (f.isEmpty()) {
+                    continue; // gone meanwhile, or its cgroup unreadable (logged): absent, the others stand
+                }
+                out.add(new InstanceStats(i.uuid(), i.powerState(), f.get().cpuTimeNs(), i.spec().flavor().vcpus(),
+                        List.of(), f.get().memory(), veths.of(i.spec().vifs()), disks(f.get().io())));
             } catch (IOException e) {
+                // only a cgroup mount that cannot be read comes here: no container's figures can be had
                 throw new DriverException.BackendFailure(Engine.BACKEND, "stats", "reading the cgroup of container "
                         + i.backendId() + ": " + e.getMessage(), e);
             }
         }
         cg.retain(ids);
+        veths.retain(listed);
         return out;
     }
 
@@ -97,8 +99,8 @@ final class ContainerStats {
                     } catch (IOException e) {
                         throw new DriverException.BackendFailure(Engine.BACKEND, "stats", e.getMessage(), e);
                     }
-                    if (info.getDockerRootDir() != null) {
-                        c.activateV1IoAccounting(Path.of(info.getDockerRootDir()));
+                    if (info.getDockerRootDir() != null && engine.settings().blkioAccounting()) {
+                        c.activateV1IoAccounting(Path.of(info.getDockerRootDir()), sys);
                     }
                     cgroups = c;
                 }
@@ -120,31 +122,6 @@ final class ContainerStats {
             }
             throw e;
         }
-    }
-
-    /**
-     * The host end of each VIF's veth: what it transmitted the instance received, so rx and tx swap. A VIF whose
-     * device is not there (no plugger, or unplugged meanwhile) is left out.
-     */
-    private List<InstanceStats.VifStats> vifs(List<VifSpec> vifs) throws IOException {
-        List<InstanceStats.VifStats> out = new ArrayList<>(vifs.size());
-        for (VifSpec v : vifs) {
-            Path st = sys.resolve("class/net").resolve(v.devName()).resolve("statistics");
-            try {
-                out.add(new InstanceStats.VifStats(v.portId(), v.devName(),
-                        counter(st, "tx_bytes"), counter(st, "tx_packets"), counter(st, "tx_dropped"),
-                        counter(st, "tx_errors"),
-                        counter(st, "rx_bytes"), counter(st, "rx_packets"), counter(st, "rx_dropped"),
-                        counter(st, "rx_errors")));
-            } catch (NoSuchFileException e) {
-                // not plugged now
-            }
-        }
-        return out;
-    }
-
-    private static long counter(Path statistics, String name) throws IOException {
-        return Math.max(0, CgroupFiles.number(statistics.resolve(name)));
     }
 
     /** One entry per block device the cgroup did I/O on, named as the kernel names it ({@code vda}). */

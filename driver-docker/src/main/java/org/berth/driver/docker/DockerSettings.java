@@ -16,9 +16,14 @@ import org.berth.driver.api.DriverConfig;
  *                    {@code berth-}, as Nova's {@code instance_name_template}): agents that share one engine (the
  *                    lab's hosts) need distinct names, since a migrating or evacuated instance exists on two of them
  *                    under one uuid
+ * @param blkioAccounting option {@code blkio_accounting} (default true): on a cgroup v1 host, the first
+ *                    {@code stats()} writes "no limit" for the disk of the engine's data root into the root blkio
+ *                    cgroup when no rule for it is there, which a kernel since 6.10 needs before it counts a
+ *                    container's block I/O ({@link Cgroups#activateV1IoAccounting}); false leaves the host's
+ *                    blkio settings alone and v1 disk figures zero, as {@code docker stats} shows them then
  */
 record DockerSettings(String host, String apiVersion, Duration stopTimeout, Duration callTimeout, int pidsLimit,
-                      String namePrefix) {
+                      String namePrefix, boolean blkioAccounting) {
     static final String DEFAULT_HOST = "unix:///var/run/docker.sock";
     static final String DEFAULT_PREFIX = "berth-";
     private static final java.util.regex.Pattern PREFIX = java.util.regex.Pattern.compile("berth-([a-z0-9][a-z0-9_.-]{0,23}-)?");
@@ -31,7 +36,21 @@ record DockerSettings(String host, String apiVersion, Duration stopTimeout, Dura
                 config.duration("stop_timeout", Duration.ofSeconds(10), Duration.ofMinutes(10)),
                 config.duration("call_timeout", Duration.ofSeconds(60), Duration.ofMinutes(30)),
                 config.integer("pids_limit", 1024, 16, 1 << 22),
-                prefix(config.string("container_name_prefix", DEFAULT_PREFIX)));
+                prefix(config.string("container_name_prefix", DEFAULT_PREFIX)),
+                flag(config, "blkio_accounting", true));
+    }
+
+    /** A true/false option; anything else is refused naming it. */
+    private static boolean flag(DriverConfig config, String key, boolean fallback) {
+        String v = config.string(key).map(s -> s.trim().toLowerCase(java.util.Locale.ROOT)).orElse(null);
+        if (v == null) {
+            return fallback;
+        }
+        if (!v.equals("true") && !v.equals("false")) {
+            throw new org.berth.driver.api.DriverException.InvalidConfiguration("drivers.docker." + key,
+                    config.string(key).orElseThrow().replaceAll("\\p{Cntrl}", "?"), "must be true or false");
+        }
+        return v.equals("true");
     }
 
     private static String prefix(String p) {

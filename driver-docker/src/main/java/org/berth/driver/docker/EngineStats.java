@@ -39,18 +39,29 @@ final class EngineStats {
         this.engine = engine;
     }
 
+    /**
+     * The listed instances' figures, all within one call timeout: a slot is waited for only until the deadline,
+     * and when it passes every request still going is cancelled (interrupting its virtual thread closes its
+     * connection) before the pool is closed, so the call returns at the deadline, not when the slowest one ends.
+     */
     List<InstanceStats> sample(List<InstanceInfo> listed) {
         Semaphore slots = new Semaphore(PARALLEL);
         long deadline = System.nanoTime() + engine.callTimeout().toNanos();
         List<Future<Optional<InstanceStats>>> futures = new ArrayList<>(listed.size());
-        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+        try {
             for (InstanceInfo i : listed) {
                 futures.add(pool.submit(() -> {
                     if (!ContainerStats.running(i.powerState())) {
                         return Optional.of(ContainerStats.stopped(i));
                     }
-                    slots.acquire();
+                    if (!slots.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                        throw new TimeoutException("no request slot before the deadline");
+                    }
                     try {
+                        if (System.nanoTime() - deadline >= 0) { // a slot freed by a request that timed out
+                            throw new TimeoutException("no request slot before the deadline");
+                        }
                         return oneShot(engine.settings(), i.backendId(), deadline).map(n -> of(i, n));
                     } finally {
                         slots.release();
@@ -64,17 +75,26 @@ final class EngineStats {
             }
             return out;
         } catch (TimeoutException e) {
-            futures.forEach(f -> f.cancel(true));
-            throw new DriverException.OperationTimedOut("docker stats", engine.callTimeout(), "the engine did not answer");
+            throw timedOut("the engine did not answer");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new DriverException.OperationTimedOut("docker stats", engine.callTimeout(), "interrupted");
+            throw timedOut("interrupted");
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof TimeoutException || e.getCause() instanceof java.net.SocketTimeoutException) {
+                throw timedOut("the engine did not answer");
+            }
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
             }
             throw new DriverException.BackendFailure(Engine.BACKEND, "stats", String.valueOf(e.getCause()), e.getCause());
+        } finally {
+            futures.forEach(f -> f.cancel(true)); // no-op for the finished ones
+            pool.shutdownNow();
         }
+    }
+
+    private DriverException.OperationTimedOut timedOut(String why) {
+        return new DriverException.OperationTimedOut("docker stats", engine.callTimeout(), why);
     }
 
     /** The engine's figures in the driver's terms; memory as the docker CLI computes it (see {@link Cgroups#read}). */

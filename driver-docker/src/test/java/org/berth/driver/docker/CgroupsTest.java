@@ -1,6 +1,7 @@
 package org.berth.driver.docker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -111,5 +112,74 @@ class CgroupsTest {
         var e = assertThrows(IOException.class, () -> new Cgroups("1", "cgroupfs",
                 proc("45 25 0:40 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"), 0));
         assertTrue(e.getMessage().contains("controller cpuacct"), e.getMessage());
+    }
+
+    /** A v1 tree under tmp: cpuacct, memory, blkio hierarchies with one container of ID. */
+    private Cgroups v1Tree() throws IOException {
+        StringBuilder mi = new StringBuilder();
+        int n = 40;
+        for (String c : List.of("cpuacct", "memory", "blkio")) {
+            Path d = Files.createDirectories(tmp.resolve("v1").resolve(c).resolve("docker").resolve(ID));
+            mi.append(n++).append(" 25 0:").append(n).append(" / ").append(tmp.resolve("v1").resolve(c))
+                    .append(" rw - cgroup cgroup rw,").append(c).append('\n');
+            switch (c) {
+                case "cpuacct" -> Files.writeString(d.resolve("cpuacct.usage"), "123456789\n");
+                case "memory" -> {
+                    Files.writeString(d.resolve("memory.usage_in_bytes"), "10485760\n");
+                    Files.writeString(d.resolve("memory.limit_in_bytes"), Cgroups.V1_UNLIMITED + "\n");
+                    Files.writeString(d.resolve("memory.stat"), "total_rss 4096\ntotal_inactive_file 8192\n");
+                }
+                default -> {
+                    Files.writeString(d.resolve("blkio.throttle.io_service_bytes_recursive"), "Total 0\n");
+                    Files.writeString(d.resolve("blkio.throttle.io_serviced_recursive"), "Total 0\n");
+                }
+            }
+        }
+        return new Cgroups("1", "cgroupfs", proc(mi.toString()), 0);
+    }
+
+    @Test
+    void v1UnlimitedIsUnknownWithoutTheHostsMemoryAndCappedWithIt() throws IOException {
+        Cgroups cg = v1Tree();
+        Cgroups.Figures f = cg.read(cg.dirs(ID, () -> 0).orElseThrow());
+        assertEquals(new InstanceStats.Memory(10485760 - 8192, 4096, InstanceStats.UNKNOWN), f.memory(),
+                "v1's 9223372036854771712 is no limit, and the host's memory is unknown");
+        assertEquals(8L << 30, Cgroups.limit(Cgroups.V1_UNLIMITED, false, 8L << 30), "capped at the host's memory");
+        assertEquals(64L << 20, Cgroups.limit(64L << 20, false, 0), "a real limit stays");
+        assertEquals(InstanceStats.UNKNOWN, Cgroups.limit(Long.MAX_VALUE, true, 0), "v2 max");
+    }
+
+    @Test
+    void anUnreadableCgroupLeavesOneContainerOutAndOnlyUnreadableMountsFailTheSample() throws IOException {
+        Cgroups cg = v1Tree();
+        Cgroups.Dirs d = cg.dirs(ID, () -> 0).orElseThrow();
+        assertTrue(cg.tryRead(ID, d).isPresent());
+        // a file that answers an error other than ENOENT while the directory is there (as ENODEV/EIO would):
+        // a directory in its place makes the read fail with a plain IOException
+        Files.delete(d.memory().resolve("memory.stat"));
+        Files.createDirectory(d.memory().resolve("memory.stat"));
+        assertTrue(cg.tryRead(ID, d).isEmpty(), "left out, not thrown");
+        assertTrue(cg.tryRead(ID, d).isEmpty(), "still left out (logged once only)");
+        // gone: the container's directory removed
+        try (var files = Files.walk(d.memory())) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        assertTrue(cg.tryRead(ID, d).isEmpty(), "a vanished cgroup: left out");
+        // a mount that is not there any more: no container can be read, the sample fails naming it
+        try (var files = Files.walk(tmp.resolve("v1/memory"))) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        var e = assertThrows(IOException.class, () -> cg.tryRead(ID, d));
+        assertTrue(e.getMessage().contains("cgroup mount " + tmp.resolve("v1/memory")), e.getMessage());
+    }
+
+    @Test
+    void theNoLimitRuleIsWrittenOnlyWhereTheDiskHasNoRule() throws IOException {
+        Path rules = Files.writeString(tmp.resolve("read_bps_device"), "254:0 1048576\n");
+        assertFalse(Cgroups.addNoLimitRule(rules, "254:0"), "an existing rule for the disk");
+        assertEquals("254:0 1048576\n", Files.readString(rules), "left as it was");
+        assertFalse(Cgroups.addNoLimitRule(rules, "254:0"));
+        assertTrue(Cgroups.addNoLimitRule(rules, "254:16"), "another disk's rule is not this disk's");
+        assertEquals("254:16 0", Files.readString(rules));
     }
 }

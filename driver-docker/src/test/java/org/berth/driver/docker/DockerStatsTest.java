@@ -178,7 +178,8 @@ class DockerStatsTest extends DockerTestBase {
     @Test
     void aBusyContainerBurnsOneCpuAndAnIdleOneNothing() throws Exception {
         InstanceSpec busy = spawnWith(Map.of("busy", "1"));
-        InstanceSpec idle = spawnWith(Map.of());
+        // only "1" is busy, as the VM guest reads it: another non-empty value is idle
+        InstanceSpec idle = spawnWith(Map.of("busy", "true"));
         await("the busy marker", Duration.ofSeconds(10), () -> log(busy.uuid()).contains("BERTH-BUSY on"));
         assertFalse(log(idle.uuid()).contains("BERTH-BUSY"), log(idle.uuid()));
         Thread.sleep(500); // past the loop's start
@@ -257,6 +258,79 @@ class DockerStatsTest extends DockerTestBase {
         long a = first.stream().filter(s -> s.uuid().equals(uuid)).findFirst().orElseThrow().cpuTimeNs();
         long b = last.stream().filter(s -> s.uuid().equals(uuid)).findFirst().orElseThrow().cpuTimeNs();
         return (b - a) / 1e9 / seconds;
+    }
+
+    /**
+     * Containers stopped, started and removed while stats() runs in a loop: a container going away mid-sample (its
+     * cgroup files answering ENOENT or ENODEV) is left out of that sample, never an error of the whole sample.
+     */
+    @Test
+    void containersStoppingAndRemovedMidSampleNeverFailTheSample() throws Exception {
+        List<InstanceSpec> specs = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            specs.add(spawnWith(Map.of()));
+        }
+        var churn = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            var done = churn.submit(() -> {
+                for (InstanceSpec s : specs) {
+                    driver.powerOff(s.uuid(), Duration.ofSeconds(1));
+                    driver.powerOn(s.uuid());
+                    driver.powerOff(s.uuid(), Duration.ofSeconds(1));
+                    driver.powerOn(s.uuid());
+                    driver.destroy(s.uuid());
+                }
+                return null;
+            });
+            int samples = 0;
+            long until = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+            while (!done.isDone() && System.nanoTime() < until) {
+                List<InstanceStats> all = driver.stats(); // throws on the defect: the test fails here
+                samples++;
+                for (InstanceStats st : all) {
+                    assertTrue(st.state() != PowerState.RUNNING || st.cpuTimeNs() >= 0, st.toString());
+                }
+            }
+            done.get(10, TimeUnit.SECONDS); // the churn itself succeeded
+            System.out.println("stats() samples during the churn of 4 containers: " + samples);
+            assertTrue(samples >= 20, "too few samples overlapped the churn to say anything: " + samples);
+            for (InstanceSpec s : specs) {
+                assertTrue(of(driver, s.uuid()).isEmpty(), "a destroyed instance is absent");
+            }
+        } finally {
+            churn.shutdownNow();
+            assertTrue(churn.awaitTermination(30, TimeUnit.SECONDS), "the churn thread ended");
+        }
+    }
+
+    /**
+     * cgroup v1 has no cgroup writeback: a buffered write that the kernel's flusher (or a host {@code sync}) writes
+     * out is issued from the flusher's or syncer's context, so the container's blkio counts none of it; an fsync'd
+     * write is issued from the container's own context and counted. (cgroup v2 attributes writeback to the
+     * page's owner cgroup, so there both count.)
+     */
+    @Test
+    void onCgroupV1BufferedWritesFlushedByTheHostAreNotTheContainers() throws Exception {
+        String version = String.valueOf(raw.infoCmd().exec().getRawValues().getOrDefault("CgroupVersion", "1"));
+        org.junit.jupiter.api.Assumptions.assumeTrue("1".equals(version),
+                "the engine's host runs cgroup v" + version + ": v2 counts writeback to the container");
+        InstanceSpec spec = spawnWith(Map.of());
+        InstanceStats before = of(driver, spec.uuid()).orElseThrow();
+        Run buffered = run(driver, spec.uuid(), "dd", "if=/dev/zero", "of=/stats-buffered", "bs=1M", "count=16");
+        assertEquals(0, buffered.exit(), buffered.out());
+        VethPlugger.run("sync"); // the host writes the dirty pages out, all of them, before it returns
+        InstanceStats flushed = of(driver, spec.uuid()).orElseThrow();
+        Run synced = run(driver, spec.uuid(), "dd", "if=/dev/zero", "of=/stats-synced", "bs=1M", "count=16",
+                "conv=fsync");
+        assertEquals(0, synced.exit(), synced.out());
+        InstanceStats after = of(driver, spec.uuid()).orElseThrow();
+        long bufferedBytes = writeBytes(flushed) - writeBytes(before);
+        long syncedBytes = writeBytes(after) - writeBytes(flushed);
+        System.out.printf("cgroup v1: 16 MiB buffered and flushed by a host sync counted %d B; 16 MiB fsync'd %d B%n",
+                bufferedBytes, syncedBytes);
+        assertTrue(bufferedBytes < MB, "buffered 16 MiB flushed by the host: the container's count grew by "
+                + bufferedBytes + " B (v1 has no cgroup writeback, it should be none of them)");
+        assertTrue(syncedBytes >= 16 * MB, "16 MiB fsync'd: the container's count grew by " + syncedBytes + " B");
     }
 
     @Test
