@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,7 +40,12 @@ class BlkioAccountingTest {
 
     @Test
     void anExistingRootRuleForTheDiskIsNeverReplaced() throws Exception {
-        assumeTrue(Files.isWritable(ROOT_RULES), "no writable cgroup v1 blkio root here");
+        if (!Files.isWritable(ROOT_RULES)) {
+            // only a cgroup v1 host has the root rule file; a v2 host (unified hierarchy) needs no accounting switch
+            assertTrue(Files.exists(Path.of("/sys/fs/cgroup/cgroup.controllers")),
+                    "neither a writable v1 blkio root (" + ROOT_RULES + ") nor a cgroup v2 hierarchy on this host");
+            return;
+        }
         Path img = Files.createTempFile(Path.of("/var/tmp"), "berth-blkio-", ".img");
         String loop = null;
         String disk = null;

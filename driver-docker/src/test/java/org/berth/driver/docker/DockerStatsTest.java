@@ -176,54 +176,44 @@ class DockerStatsTest extends DockerTestBase {
     }
 
     @Test
-    void aBusyContainerBurnsOneCpuAndAnIdleOneNothing() throws Exception {
+    void aBusyContainersCpuIsWhatTheKernelChargedItAndAnIdleOneNothing() throws Exception {
         InstanceSpec busy = spawnWith(Map.of("busy", "1"));
         // only "1" is busy, as the VM guest reads it: another non-empty value is idle
         InstanceSpec idle = spawnWith(Map.of("busy", "true"));
         await("the busy marker", Duration.ofSeconds(10), () -> log(busy.uuid()).contains("BERTH-BUSY on"));
         assertFalse(log(idle.uuid()).contains("BERTH-BUSY"), log(idle.uuid()));
         Thread.sleep(500); // past the loop's start
-        // The host has 2 CPUs shared with other builds: a window in which the busy loop did not get its CPU says
-        // nothing of the figures, so up to 3 windows of ~5 s, one of which must show the whole CPU; the ceiling
-        // (NanoCPUs = 1 CPU) and the idle one's rate must hold in every window.
-        List<String> windows = new ArrayList<>();
-        boolean whole = false;
-        for (int w = 0; w < 3 && !whole; w++) {
-            List<InstanceStats> first = driver.stats();
-            long tasks0 = tasksCpuNs(busy);
-            long t0 = System.nanoTime();
-            InstanceStats previous = null;
-            for (int i = 0; i < 5; i++) { // and a counter never goes backwards between samples
-                Thread.sleep(1000);
-                InstanceStats now = of(driver, busy.uuid()).orElseThrow();
-                if (previous != null) {
-                    assertCounted(previous, now);
-                }
-                previous = now;
+        // The host's 2 CPUs are shared with whatever else runs: how much CPU the loop gets is the host's business
+        // (the agent's acceptance test checks the whole CPU through Prometheus on a quiet host). The driver's part is
+        // that the figure is what the kernel charged the container's processes, under its 1-CPU ceiling, and that a
+        // busy container is told from an idle one.
+        List<InstanceStats> first = driver.stats();
+        long tasks0 = tasksCpuNs(busy);
+        long t0 = System.nanoTime();
+        InstanceStats previous = null;
+        for (int i = 0; i < 5; i++) { // and a counter never goes backwards between samples
+            Thread.sleep(1000);
+            InstanceStats now = of(driver, busy.uuid()).orElseThrow();
+            if (previous != null) {
+                assertCounted(previous, now);
             }
-            List<InstanceStats> last = driver.stats();
-            long tasks1 = tasksCpuNs(busy);
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            double busyRate = rate(first, last, busy.uuid(), seconds);
-            double idleRate = rate(first, last, idle.uuid(), seconds);
-            String load = Files.readString(Path.of("/proc/loadavg")).strip();
-            windows.add(String.format(java.util.Locale.ROOT, "%.2f s: busy %.3f, idle %.4f (load %s)", seconds,
-                    busyRate, idleRate, load));
-            System.out.println("cpu rate over " + windows.getLast());
-            assertTrue(busyRate <= 1.2, "busy container's CPU rate above its 1-CPU ceiling: " + windows);
-            assertTrue(idleRate < 0.1, "idle container's CPU rate: " + windows);
-            // whatever CPU it got, the figure is what the kernel charged its processes (10 ms ticks in /proc)
-            double tasksRate = (tasks1 - tasks0) / 1e9 / seconds;
-            assertTrue(Math.abs(busyRate - tasksRate) <= 0.1 * tasksRate + 0.03,
-                    "busy container's rate " + busyRate + " vs its processes' CPU time in /proc " + tasksRate);
-            whole = busyRate >= 0.8;
+            previous = now;
         }
-        double load = Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
-        int cpus = Runtime.getRuntime().availableProcessors();
-        // A host whose every CPU others keep busy cannot give the loop its CPU: say so (skipped), never pass it.
-        org.junit.jupiter.api.Assumptions.assumeTrue(whole || load < cpus + 2,
-                "host saturated by others (load " + load + " on " + cpus + " CPUs): " + windows);
-        assertTrue(whole, "the busy container never showed 0.8-1.2 CPU-s/s: " + windows);
+        List<InstanceStats> last = driver.stats();
+        long tasks1 = tasksCpuNs(busy);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        double busyRate = rate(first, last, busy.uuid(), seconds);
+        double idleRate = rate(first, last, idle.uuid(), seconds);
+        String window = String.format(java.util.Locale.ROOT, "%.2f s: busy %.3f, idle %.4f (load %s)", seconds,
+                busyRate, idleRate, Files.readString(Path.of("/proc/loadavg")).strip());
+        System.out.println("cpu rate over " + window);
+        assertTrue(busyRate <= 1.2, "busy container's CPU rate above its 1-CPU ceiling: " + window);
+        assertTrue(busyRate > 0.3, "a busy container's CPU rate: " + window);
+        assertTrue(idleRate < 0.1, "idle container's CPU rate: " + window);
+        // whatever CPU it got, the figure is what the kernel charged its processes (10 ms ticks in /proc)
+        double tasksRate = (tasks1 - tasks0) / 1e9 / seconds;
+        assertTrue(Math.abs(busyRate - tasksRate) <= 0.1 * tasksRate + 0.03,
+                "busy container's rate " + busyRate + " vs its processes' CPU time in /proc " + tasksRate);
     }
 
     /**
@@ -310,10 +300,9 @@ class DockerStatsTest extends DockerTestBase {
      * page's owner cgroup, so there both count.)
      */
     @Test
-    void onCgroupV1BufferedWritesFlushedByTheHostAreNotTheContainers() throws Exception {
+    void bufferedWritesCountOnCgroupV2AndNotOnV1() throws Exception {
         String version = String.valueOf(raw.infoCmd().exec().getRawValues().getOrDefault("CgroupVersion", "1"));
-        org.junit.jupiter.api.Assumptions.assumeTrue("1".equals(version),
-                "the engine's host runs cgroup v" + version + ": v2 counts writeback to the container");
+        boolean v1 = "1".equals(version);
         InstanceSpec spec = spawnWith(Map.of());
         InstanceStats before = of(driver, spec.uuid()).orElseThrow();
         Run buffered = run(driver, spec.uuid(), "dd", "if=/dev/zero", "of=/stats-buffered", "bs=1M", "count=16");
@@ -326,10 +315,15 @@ class DockerStatsTest extends DockerTestBase {
         InstanceStats after = of(driver, spec.uuid()).orElseThrow();
         long bufferedBytes = writeBytes(flushed) - writeBytes(before);
         long syncedBytes = writeBytes(after) - writeBytes(flushed);
-        System.out.printf("cgroup v1: 16 MiB buffered and flushed by a host sync counted %d B; 16 MiB fsync'd %d B%n",
-                bufferedBytes, syncedBytes);
-        assertTrue(bufferedBytes < MB, "buffered 16 MiB flushed by the host: the container's count grew by "
-                + bufferedBytes + " B (v1 has no cgroup writeback, it should be none of them)");
+        System.out.printf("cgroup v%s: 16 MiB buffered and flushed by a host sync counted %d B; 16 MiB fsync'd %d B%n",
+                version, bufferedBytes, syncedBytes);
+        if (v1) {
+            assertTrue(bufferedBytes < MB, "buffered 16 MiB flushed by the host: the container's count grew by "
+                    + bufferedBytes + " B (v1 has no cgroup writeback, it should be none of them)");
+        } else {
+            assertTrue(bufferedBytes >= 16 * MB, "buffered 16 MiB flushed by the host: the container's count grew by "
+                    + bufferedBytes + " B (v2 charges writeback to the page's cgroup)");
+        }
         assertTrue(syncedBytes >= 16 * MB, "16 MiB fsync'd: the container's count grew by " + syncedBytes + " B");
     }
 
