@@ -2,7 +2,6 @@ package org.berth.agent.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -18,14 +17,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.apache.commons.exec.CommandLine;
-import org.apache.commons.exec.DefaultExecutor;
-import org.apache.commons.exec.ExecuteException;
-import org.apache.commons.exec.ExecuteWatchdog;
-import org.apache.commons.exec.PumpStreamHandler;
+import org.berth.lab.Cmd;
 
 /**
  * A real Prometheus started by {@code scripts/prometheus.sh} in {@code /var/tmp/berth-prometheus-*} on a free
@@ -123,22 +120,14 @@ final class PrometheusServer implements AutoCloseable {
     }
 
     private static String script(String... args) {
-        CommandLine cmd = new CommandLine(scriptPath().toString());
-        for (String a : args) {
-            cmd.addArgument(a, false);
+        List<String> argv = new ArrayList<>();
+        argv.add(scriptPath().toString());
+        argv.addAll(List.of(args));
+        Cmd.Result r = Cmd.run(SCRIPT_TIMEOUT, argv);
+        if (!r.ok()) {
+            throw new IllegalStateException("prometheus.sh " + args[0] + " failed (" + r.exit() + "): "
+                    + (r.stdout() + r.stderr()).strip());
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        DefaultExecutor ex = DefaultExecutor.builder().get();
-        ex.setStreamHandler(new PumpStreamHandler(out));
-        ex.setWatchdog(ExecuteWatchdog.builder().setTimeout(SCRIPT_TIMEOUT).get());
-        try {
-            ex.execute(cmd);
-            return out.toString(StandardCharsets.UTF_8).strip();
-        } catch (ExecuteException e) {
-            throw new IllegalStateException("prometheus.sh " + args[0] + " failed (" + e.getExitValue() + "): "
-                    + out.toString(StandardCharsets.UTF_8).strip(), e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return r.stdout().strip();
     }
 }
