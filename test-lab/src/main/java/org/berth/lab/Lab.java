@@ -124,7 +124,7 @@ public final class Lab {
     }
 
     /** The checkout's root: {@code -Dberth.repo.dir}, else the first parent of the working directory with scripts/lab.sh. */
-    static Path repoRoot() {
+    public static Path repoRoot() {
         String prop = System.getProperty("berth.repo.dir");
         if (prop != null) {
             return Path.of(prop);

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.berth.lab.Cmd;
+import org.berth.lab.Lab;
 
 /**
  * A real Prometheus started by {@code scripts/prometheus.sh} in {@code /var/tmp/berth-prometheus-*} on a free
@@ -108,20 +109,9 @@ final class PrometheusServer implements AutoCloseable {
         }
     }
 
-    private static Path scriptPath() {
-        Path here = Path.of("").toAbsolutePath();
-        for (Path p = here; p != null; p = p.getParent()) {
-            Path s = p.resolve("scripts/prometheus.sh");
-            if (Files.isExecutable(s)) {
-                return s;
-            }
-        }
-        throw new IllegalStateException("scripts/prometheus.sh not found above " + here);
-    }
-
     private static String script(String... args) {
         List<String> argv = new ArrayList<>();
-        argv.add(scriptPath().toString());
+        argv.add(Lab.repoRoot().resolve("scripts/prometheus.sh").toString());
         argv.addAll(List.of(args));
         Cmd.Result r = Cmd.run(SCRIPT_TIMEOUT, argv);
         if (!r.ok()) {
